@@ -1,0 +1,239 @@
+"""The command line: a thin shell over the library.
+
+Each command parses its options, calls one library function, renders the
+result and picks the exit code: 0 success, 1 failure (or violations found),
+2 usage error. Errors are one line; --debug shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import msgspec
+
+from .errors import ShardgenError, UsageError
+from .export import FORMATS, export
+from .generate import DEFAULT_STORE, generate
+from .plan import VOLUMES
+from .schema import RunStarted, ShardCommitted, to_builtins
+from .store import RunLock, Store, remove_store, staging_path
+from .verify import Report, verify
+from .versions import __version__
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _size(text: str) -> int:
+    units = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+    text = text.strip().lower().removesuffix("b").removesuffix("i")
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 64G") from None
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="shardgen", description="Generate realistic business datasets.")
+    parser.add_argument("--version", action="version", version=f"shardgen {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    gen = commands.add_parser("generate", help="generate, verify and promote a dataset")
+    gen.add_argument("--volume", choices=list(VOLUMES), help="preset volume (default: small)")
+    gen.add_argument("--customers", type=int, help="number of customers (overrides the preset)")
+    gen.add_argument("--products", type=int, help="number of products (overrides the preset)")
+    gen.add_argument("--invoices", type=int, help="number of invoices (overrides the preset)")
+    gen.add_argument("--seed", type=int, default=0, help="root seed (default: 0)")
+    gen.add_argument("--as-of", help="the dataset's 'today', YYYY-MM-DD (default: today, UTC)")
+    gen.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+    gen.add_argument(
+        "--out", type=Path, default=DEFAULT_STORE, help=f"store file (default: ./{DEFAULT_STORE})"
+    )
+    gen.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    gen.add_argument("--map-size", type=_size, default=None, help="LMDB map size, e.g. 64G")
+    gen.add_argument("--json", action="store_true", help="print the summary as JSON")
+    gen.add_argument("--quiet", action="store_true", help="no progress line")
+    gen.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    ver = commands.add_parser("verify", help="check every rule and print the digest")
+    ver.add_argument("path", type=Path)
+    ver.add_argument("--json", action="store_true", help="print the report as JSON")
+    ver.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    exp = commands.add_parser("export", help="export the data contract")
+    exp.add_argument("path", type=Path)
+    exp.add_argument("--format", choices=FORMATS, default="sqlite")
+    exp.add_argument("--to", type=Path, required=True, help="output file")
+    exp.add_argument("--force", action="store_true", help="replace --to if it exists")
+    exp.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    log = commands.add_parser("log", help="show the event log")
+    log.add_argument("path", type=Path)
+    log.add_argument("--json", action="store_true", help="one JSON object per event")
+    log.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    reset = commands.add_parser("reset", help="remove a store and its staging leftovers")
+    reset.add_argument("path", type=Path)
+    reset.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = globals()[f"cmd_{args.command}"](args)
+        return result
+    except ShardgenError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"shardgen {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"shardgen {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:,.0f} MB"
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    show = not args.quiet and not args.json and sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r  shards {done}/{total} ({100 * done // max(total, 1)}%)", end="", file=sys.stderr)
+
+    options: dict[str, Any] = {}
+    if args.map_size is not None:
+        options["map_size"] = args.map_size
+    summary = generate(
+        args.volume,
+        customers=args.customers,
+        products=args.products,
+        invoices=args.invoices,
+        seed=args.seed,
+        as_of=args.as_of,
+        workers=args.workers,
+        out=args.out,
+        resume=args.resume,
+        progress=progress if show else None,
+        **options,
+    )
+    if show:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(to_builtins(summary), indent=2))
+        return 0
+    width = max(len(t) for t in summary.rows)
+    print(f"generated {summary.path} (seed {summary.seed}, as of {summary.as_of}):")
+    for table, count in summary.rows.items():
+        print(f"  {table:<{width}}  {count:>12,}")
+    print(f"  {'total':<{width}}  {sum(summary.rows.values()):>12,}")
+    print(
+        f"{summary.seconds:.2f} s with {summary.workers} worker(s), peak memory "
+        f"{_mb(summary.peak_uss)} USS / {_mb(summary.peak_rss)} RSS"
+    )
+    if summary.resumed_shards:
+        print(f"resumed: {summary.resumed_shards} shard(s) were already committed")
+    print("verified: every rule holds")
+    print(f"digest {summary.digest}")
+    return 0
+
+
+def render_report(report: Report) -> str:
+    lines = []
+    width = max(len(t) for t in report.expected_rows)
+    for table, expected in report.expected_rows.items():
+        got = report.rows.get(table, 0)
+        mark = "" if got == expected else f"   (expected {expected:,})"
+        lines.append(f"  {table:<{width}}  {got:>12,}{mark}")
+    if report.ok:
+        lines.append(f"ok: every rule holds ({report.seconds:.2f} s)")
+    else:
+        lines.append(f"FAILED: {report.violation_count} violation(s)")
+        for rule, count in sorted(report.violations_by_rule.items()):
+            lines.append(f"  {count:>8,}  {rule}")
+        lines.append("first violations:")
+        for v in report.violations[:50]:
+            detail = f" ({v.detail})" if v.detail else ""
+            lines.append(f"  {v.table} id {v.id}: {v.rule}{detail}")
+    lines.append(f"digest {report.digest}")
+    return "\n".join(lines)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    report = verify(args.path)
+    if args.json:
+        print(json.dumps(to_builtins(report), indent=2))
+    else:
+        print(f"{report.path}:")
+        print(render_report(report))
+    return 0 if report.ok else 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    counts = export(args.path, format=args.format, to=args.to, force=args.force)
+    print(f"exported {sum(counts.values()):,} rows in {len(counts)} tables to {args.to}")
+    return 0
+
+
+def _when(at: float) -> str:
+    return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    with Store.open(args.path) as store:
+        for seq, event in store.events():
+            if args.json:
+                data = {"seq": seq, "type": type(event).__struct_config__.tag}
+                data.update(to_builtins(event))
+                print(json.dumps(data))
+                continue
+            tag = type(event).__struct_config__.tag
+            if isinstance(event, RunStarted):
+                plan = event.plan
+                detail = (
+                    f"seed {plan['seed']} as_of {plan['as_of']} customers {plan['customers']:,} "
+                    f"products {plan['products']:,} invoices {plan['invoices']:,} "
+                    f"workers {event.workers} shardgen {event.versions.shardgen} "
+                    f"faker {event.versions.faker}"
+                )
+            elif isinstance(event, ShardCommitted):
+                detail = (
+                    f"{event.entity} #{event.shard} ids {event.first_id}-{event.last_id} "
+                    f"{sum(event.rows.values()):,} rows {event.seconds:.3f} s "
+                    f"pid {event.pid} digest {event.digest[:12]}"
+                )
+            else:
+                fields = msgspec.structs.asdict(event)
+                fields.pop("at")
+                detail = " ".join(f"{k} {v}" for k, v in fields.items())
+            print(f"{seq:>6}  {_when(event.at)}  {tag:<16} {detail}")
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    target: Path = args.path
+    if target.exists():
+        Store.open(target).close()  # refuse to delete anything that is not a store
+    with RunLock(target):
+        removed = remove_store(target) + remove_store(staging_path(target))
+    RunLock(target).path.unlink(missing_ok=True)
+    if not removed:
+        raise UsageError(f"nothing to remove: no store at {target}")
+    print(f"removed {', '.join(str(p) for p in removed)}")
+    return 0

@@ -1,0 +1,393 @@
+"""Customers and everything they own: pure generators, (plan, shard) → records.
+
+A customer shard makes its customers, their addresses, their invoices and the
+invoices' line items, with the IDs the plan allocated to it. No I/O and no
+global state: every draw comes from the shard's own `random.Random`, seeded
+from (root seed, "customers", shard index).
+
+Distribution targets hold by construction: statuses, customer types,
+business share, address counts, line-item counts and invoice age bands are
+quotas (largest remainder) dealt out by a seeded shuffle, not independent
+draws.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+import random
+from itertools import accumulate
+from typing import NamedTuple
+
+from .catalog import DAY, Catalog, foundation_created_at
+from .plan import ADDRESS_WEIGHTS, EPOCH, LINE_WEIGHTS, CustomerShard, Plan, derive_seed, quota
+from .schema import Customer, CustomerAddress, CustomerType, Invoice, InvoiceLineItem
+from .vocab import (
+    BUSINESS_SHARE,
+    CREDIT_BASE_MAX,
+    CREDIT_BASE_MIN,
+    CREDIT_LIMIT_MAX_CENTS,
+    CUSTOMER_TYPES,
+    EMAIL_DOMAINS,
+    INVOICE_AGE_BANDS,
+    Q4_LIFT,
+    QUANTITY_WEIGHTS,
+    STATE_POPULATION,
+    STATE_TAX_BP,
+    STATUS_SHARES,
+    STATUSES,
+    WEEKEND_WEIGHT,
+    CustomerTypeSpec,
+    geography,
+    people,
+)
+
+ACTIVE, INACTIVE, SUSPENDED = range(3)
+#: Inactive customers bought nothing in this many most recent days.
+INACTIVE_QUIET_DAYS = 91
+#: Customers signed up at most this many days before their first invoice.
+MAX_TENURE_DAYS = 6 * 365
+QUANTITY_CUM = tuple(accumulate(QUANTITY_WEIGHTS))
+QUANTITIES = tuple(range(1, len(QUANTITY_WEIGHTS) + 1))
+STATE_CODES = tuple(sorted(STATE_POPULATION))
+
+
+class CustomerRows(NamedTuple):
+    customers: list[Customer]
+    addresses: list[CustomerAddress]
+    invoices: list[Invoice]
+    line_items: list[InvoiceLineItem]
+    #: (relation code, parent id, first child id, children)
+    links: list[tuple[int, int, int, int]]
+
+
+def customer_types(plan: Plan) -> list[CustomerType]:
+    created = foundation_created_at(plan)
+    return [
+        CustomerType(
+            i + 1, t.name, t.description, t.credit_multiplier, t.discount_percentage,
+            t.priority_level, t.payment_terms_days, True, created,
+        )
+        for i, t in enumerate(CUSTOMER_TYPES)
+    ]  # fmt: skip
+
+
+def spread(total: int, weights: list[int] | tuple[int, ...], rng: random.Random) -> list[int]:
+    """Split `total` by `weights`, each part within one of its exact share.
+
+    Systematic rounding from a random offset: unlike largest remainder, the
+    rounding does not repeat identically in every shard, so totals over many
+    shards stay close to the exact shares for small weights too.
+    """
+    weight_sum = sum(weights)
+    offset = rng.random()
+    parts = []
+    previous = 0
+    for cum in accumulate(weights):
+        edge = math.floor(total * cum / weight_sum + offset)
+        parts.append(edge - previous)
+        previous = edge
+    parts[-1] += total - previous
+    return parts
+
+
+def _expand(counts: list[int]) -> list[int]:
+    return [i for i, n in enumerate(counts) for _ in range(n)]
+
+
+def _dealt(counts: list[int], rng: random.Random) -> list[int]:
+    """A quota dealt out in random order."""
+    values = _expand(counts)
+    rng.shuffle(values)
+    return values
+
+
+@functools.lru_cache(maxsize=8)
+def age_weights(as_of_day: int) -> tuple[tuple[tuple[int, ...], tuple[float, ...]], ...]:
+    """Per invoice age band: the ages (days before as_of) and cumulative weights.
+
+    Fewer invoices on weekends, more in the fourth quarter.
+    """
+    bands = []
+    for low, high, _share in INVOICE_AGE_BANDS:
+        ages = tuple(range(low, high + 1))
+        weights = []
+        for age in ages:
+            day = EPOCH + dt.timedelta(days=as_of_day - age)
+            weight = WEEKEND_WEIGHT if day.weekday() >= 5 else 1.0
+            if day.month >= 10:
+                weight *= Q4_LIFT
+            weights.append(weight)
+        bands.append((ages, tuple(accumulate(weights))))
+    return tuple(bands)
+
+
+def _slug(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isascii() and ch.isalnum())
+
+
+def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> CustomerRows:
+    """Generate one customer shard: customers, addresses, invoices, line items."""
+    rng = random.Random(derive_seed(plan.seed, "customers", shard.index))
+    as_of = plan.as_of_day
+    n = shard.customers
+    vocabulary = people()
+    places = geography()
+
+    statuses = _dealt(quota(n, STATUS_SHARES), rng)
+    types = _dealt(quota(n, [t.share for t in CUSTOMER_TYPES]), rng)
+    is_business = _dealt(quota(n, [BUSINESS_SHARE, 100 - BUSINESS_SHARE]), rng)
+    states = _dealt(spread(n, [STATE_POPULATION[s] for s in STATE_CODES], rng), rng)
+    address_counts = _dealt(quota(n, ADDRESS_WEIGHTS), rng)
+    firsts = rng.choices(vocabulary.first_names.values, vocabulary.first_names.cum_weights, k=n)
+    lasts = rng.choices(vocabulary.last_names.values, vocabulary.last_names.cum_weights, k=2 * n)
+
+    # Invoice dates: quotas per age band, then days within a band by weekday
+    # and season; each customer gets its slots below.
+    band_counts = quota(shard.invoices, [b[2] for b in INVOICE_AGE_BANDS])
+    bands = age_weights(as_of)
+    recent_ages: list[int] = []
+    old_ages: list[int] = []
+    for band, ((ages, cum), count) in enumerate(zip(bands, band_counts, strict=True)):
+        drawn = rng.choices(ages, cum_weights=cum, k=count)
+        (old_ages if band == len(bands) - 1 else recent_ages).extend(drawn)
+    ages_of: list[list[int]] = [[] for _ in range(n)]
+    _deal_invoices(rng, statuses, types, recent_ages, old_ages, ages_of)
+
+    lines_left = _dealt(quota(shard.invoices, LINE_WEIGHTS), rng)
+    customers: list[Customer] = []
+    addresses: list[CustomerAddress] = []
+    invoices: list[Invoice] = []
+    items: list[InvoiceLineItem] = []
+    links: list[tuple[int, int, int, int]] = []
+    next_address = shard.address_first
+    next_invoice = shard.invoice_first
+    next_line = shard.line_first
+    for i in range(n):
+        customer_id = shard.customer_first + i
+        kind = CUSTOMER_TYPES[types[i]]
+        first, last = firsts[i], lasts[2 * i]
+        name = f"{first} {last}"
+        company = None
+        if is_business[i]:
+            other = lasts[2 * i + 1]
+            form = rng.randrange(3)
+            if form == 0:
+                company = f"{last} {rng.choice(vocabulary.company_suffixes)}"
+            elif form == 1:
+                company = f"{last}-{other}"
+            else:
+                company = f"{last}, {other} and {rng.choice(lasts)}"
+        email = f"{_slug(first)}.{_slug(last)}.{customer_id}@{rng.choice(EMAIL_DOMAINS)}"
+
+        ages = sorted(ages_of[i], reverse=True)  # oldest first
+        if ages:
+            created_day = as_of - ages[0] - int(rng.triangular(0, MAX_TENURE_DAYS, 0))
+        else:
+            created_day = as_of - rng.randint(0, MAX_TENURE_DAYS)
+        created_at = created_day * DAY + rng.randint(8 * 3600, 18 * 3600)
+        updated_at = rng.randint(created_at, as_of * DAY + 18 * 3600)
+
+        # Addresses: the first is the primary billing address, in the
+        # customer's state; the others come later.
+        state = STATE_CODES[states[i]]
+        place = rng.choice(places[state])
+        primary_id = next_address
+        links.append((1, customer_id, next_address, address_counts[i] + 1))
+        for k in range(address_counts[i] + 1):
+            if k:
+                here_state = state if rng.random() < 0.7 else rng.choice(STATE_CODES)
+                here = rng.choice(places[here_state])
+                kind_of = "shipping" if k == 1 or rng.random() < 0.5 else "billing"
+                since = rng.randint(created_at, as_of * DAY + 18 * 3600)
+            else:
+                here_state, here, kind_of, since = state, place, "billing", created_at
+            street_name = rng.choice(lasts) if rng.random() < 0.5 else rng.choice(firsts)
+            street2 = None
+            if rng.random() < 0.2:
+                street2 = f"{rng.choice(('Apt.', 'Suite', 'Unit'))} {rng.randint(1, 999)}"
+            addresses.append(
+                CustomerAddress(
+                    next_address, customer_id, kind_of,
+                    f"{rng.randint(1, 9999)} {street_name} "
+                    f"{rng.choice(vocabulary.street_suffixes)}",
+                    street2, here.city, here_state, here.zip_code, here.county, "US",
+                    k == 0, since,
+                )
+            )  # fmt: skip
+            next_address += 1
+
+        exchange = rng.randint(200, 999)
+        if exchange % 100 == 11 or exchange == 555:
+            exchange += 1
+        phone = f"({rng.choice(place.area_codes)}) {exchange}-{rng.randint(0, 9999):04d}"
+
+        limit = _credit_limit(kind.credit_multiplier, rng)
+        tax_bp = STATE_TAX_BP[state]
+        terms = kind.payment_terms_days
+        # Draft the invoices oldest first, then settle payments.
+        drafts = []
+        for age in ages:
+            day = as_of - age
+            n_lines = lines_left.pop() + 1
+            sellable = catalog.sellable(day)
+            chosen: list[int] = []
+            for _ in range(n_lines):
+                product = catalog.pick(rng, sellable)
+                if product in chosen:
+                    product = catalog.pick(rng, sellable)
+                chosen.append(product)
+            quantities = rng.choices(QUANTITIES, cum_weights=QUANTITY_CUM, k=n_lines)
+            drafts.append((day, chosen, quantities))
+        first_invoice = next_invoice
+        discount = kind.discount_percentage
+        totals = []
+        for day, chosen, quantities in drafts:
+            subtotal = 0
+            for product, qty in zip(chosen, quantities, strict=True):
+                subtotal += (qty * catalog.price[product] * (100 - discount) + 50) // 100
+            tax = (subtotal * tax_bp + 5_000) // 10_000
+            totals.append((subtotal, tax))
+        paid, limit = _settle(rng, statuses[i], kind, [d[0] for d in drafts], totals, limit, as_of)
+        for (day, chosen, quantities), (subtotal, tax), paid_day in zip(
+            drafts, totals, paid, strict=True
+        ):
+            invoice_id = next_invoice
+            due = day + terms
+            if paid_day is not None:
+                status = "paid"
+            elif due < as_of:
+                status = "overdue"
+            else:
+                status = "pending"
+            invoices.append(
+                Invoice(
+                    invoice_id, customer_id, primary_id, f"INV-{invoice_id:08d}", day, due,
+                    f"Net {terms}", status, paid_day, subtotal, tax_bp, tax, subtotal + tax,
+                    day * DAY + rng.randint(8 * 3600, 18 * 3600),
+                )
+            )  # fmt: skip
+            links.append((3, invoice_id, next_line, len(chosen)))
+            for number, (product, qty) in enumerate(zip(chosen, quantities, strict=True), 1):
+                price = catalog.price[product]
+                items.append(
+                    InvoiceLineItem(
+                        next_line, invoice_id, number, product, catalog.name[product], qty,
+                        price, discount, (qty * price * (100 - discount) + 50) // 100,
+                    )
+                )  # fmt: skip
+                next_line += 1
+            next_invoice += 1
+        if next_invoice > first_invoice:
+            links.append((2, customer_id, first_invoice, next_invoice - first_invoice))
+
+        customers.append(
+            Customer(
+                customer_id, types[i] + 1, name, company,
+                email, phone, STATUSES[statuses[i]], limit, created_at, updated_at,
+            )
+        )  # fmt: skip
+    links.sort()
+    return CustomerRows(customers, addresses, invoices, items, links)
+
+
+def _deal_invoices(
+    rng: random.Random,
+    statuses: list[int],
+    types: list[int],
+    recent_ages: list[int],
+    old_ages: list[int],
+    ages_of: list[list[int]],
+) -> None:
+    """Give each customer its invoice dates (ages in days before as_of).
+
+    Inactive customers only buy in the oldest band; every inactive and
+    suspended customer gets one old invoice first (a suspended customer's
+    becomes its overdue invoice), then every customer gets one, then the rest
+    go by purchase volume.
+    """
+    n = len(statuses)
+    rng.shuffle(old_ages)
+    rng.shuffle(recent_ages)
+    for i in range(n):
+        if statuses[i] != ACTIVE and old_ages:
+            ages_of[i].append(old_ages.pop())
+    for i in range(n):
+        if not ages_of[i]:
+            pool = recent_ages if statuses[i] != INACTIVE and recent_ages else old_ages
+            if pool:
+                ages_of[i].append(pool.pop())
+    volume = [CUSTOMER_TYPES[t].volume * rng.lognormvariate(0.0, 0.6) for t in types]
+    everyone = list(range(n))
+    buying = [i for i in everyone if statuses[i] != INACTIVE]
+    everyone_cum = list(accumulate(volume[i] for i in everyone))
+    buying_cum = list(accumulate(volume[i] for i in buying))
+    for i in rng.choices(everyone, cum_weights=everyone_cum, k=len(old_ages)):
+        ages_of[i].append(old_ages.pop())
+    for i in rng.choices(buying, cum_weights=buying_cum, k=len(recent_ages)):
+        ages_of[i].append(recent_ages.pop())
+
+
+def _credit_limit(multiplier: float, rng: random.Random) -> int:
+    """Log-uniform base times the type's multiplier, in whole $500, as cents."""
+    base = math.exp(rng.uniform(math.log(CREDIT_BASE_MIN), math.log(CREDIT_BASE_MAX)))
+    dollars = max(500, round(base * multiplier / 500) * 500)
+    return min(dollars * 100, CREDIT_LIMIT_MAX_CENTS)
+
+
+def _settle(
+    rng: random.Random,
+    status: int,
+    kind: CustomerTypeSpec,
+    days: list[int],
+    totals: list[tuple[int, int]],
+    limit: int,
+    as_of: int,
+) -> tuple[list[int | None], int]:
+    """Decide which invoices are paid and when; return paid days and the limit.
+
+    Statuses follow from these dates. A suspended customer keeps its oldest
+    past-due invoice unpaid. If the unpaid balance exceeds the credit limit,
+    the limit rises within the type's range and then the oldest invoices are
+    paid on time until it fits.
+    """
+    terms = kind.payment_terms_days
+    on_time = kind.pay_on_time * (0.6 if status == SUSPENDED else 1.0)
+    late = kind.pay_late
+    paid: list[int | None] = []
+    for day in days:
+        due = day + terms
+        paid_day: int | None = None
+        if due < as_of:
+            r = rng.random()
+            if r < on_time:
+                paid_day = rng.randint(day, due)
+            elif r < on_time + late:
+                paid_day = due + 1 + int(rng.expovariate(1 / 20))
+                if paid_day > as_of:
+                    paid_day = None
+        elif rng.random() < kind.pay_early:
+            paid_day = rng.randint(day, as_of)
+        paid.append(paid_day)
+    reserved = -1
+    if status == SUSPENDED:
+        for j, day in enumerate(days):
+            if day + terms < as_of:
+                paid[j] = None
+                reserved = j
+                break
+    unpaid = sum(sum(t) for t, p in zip(totals, paid, strict=True) if p is None)
+    if unpaid > limit:
+        ceiling = min(
+            CREDIT_LIMIT_MAX_CENTS, round(CREDIT_BASE_MAX * kind.credit_multiplier) * 100
+        )
+        limit = max(limit, min(ceiling, -(-unpaid // 50_000) * 50_000))
+    for only_reserved in (False, True):
+        for j, day in enumerate(days):
+            if unpaid <= limit:
+                break
+            if paid[j] is None and (j != reserved or only_reserved):
+                paid[j] = rng.randint(day, min(day + terms, as_of))
+                unpaid -= sum(totals[j])
+    return paid, limit

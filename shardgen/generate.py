@@ -1,0 +1,212 @@
+"""Generate: plan → shards → workers → staging store → verify → promote.
+
+The coordinator (this module) plans, hands shards to the workers, records the
+run in the event log, verifies the staging store and promotes it over the
+target with one atomic rename. A failed or killed run leaves the target as it
+was; `resume=True` continues a killed run from its log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+
+from .errors import RunError, UsageError
+from .monitor import Monitor, Sample
+from .plan import Plan, make_plan
+from .schema import MemorySample, RunFailed, RunPromoted, RunStarted, ShardCommitted, VerifyFinished
+from .store import DEFAULT_MAP_SIZE, RunLock, Store, promote, remove_store, staging_path
+from .verify import Report, verify_store
+from .versions import versions
+from .workers import run_tasks, tasks_for
+
+#: Where `generate` writes when no --out is given.
+DEFAULT_STORE = Path("shardgen.lmdb")
+
+
+class Summary(msgspec.Struct):
+    """What a finished run reports."""
+
+    path: str
+    digest: str
+    rows: dict[str, int]
+    seconds: float
+    peak_rss: int
+    peak_uss: int
+    workers: int
+    seed: int
+    as_of: str
+    resumed_shards: int
+
+
+Progress = Callable[[int, int], None]
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def check_target(out: Path) -> None:
+    """Refuse targets we must not write: a directory, a foreign file, a missing folder."""
+    parent = out.parent
+    if not parent.is_dir():
+        raise UsageError(f"--out {out}: the folder {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"--out {out}: the folder {parent} is not writable; choose another --out")
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a directory; give a file path such as {out / 'data.lmdb'}")
+    if out.exists():
+        # Only ever replace a shardgen store, never a user's other file.
+        Store.open(out).close()
+
+
+def generate(
+    volume: str | None = None,
+    *,
+    customers: int | None = None,
+    products: int | None = None,
+    invoices: int | None = None,
+    seed: int = 0,
+    as_of: str | dt.date | None = None,
+    workers: int | None = None,
+    out: str | os.PathLike[str] = DEFAULT_STORE,
+    resume: bool = False,
+    map_size: int = DEFAULT_MAP_SIZE,
+    progress: Progress | None = None,
+) -> Summary:
+    """Generate a dataset into `out`, verify it and promote it atomically.
+
+    >>> summary = generate("small", seed=42, as_of="2026-06-30", out="demo.lmdb")  # doctest: +SKIP
+    >>> summary.rows["invoices"]  # doctest: +SKIP
+    25
+    """
+    started = time.perf_counter()
+    plan = make_plan(
+        volume, customers=customers, products=products, invoices=invoices, seed=seed, as_of=as_of
+    )
+    if workers is None:
+        workers = default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UsageError(f"--workers must be a whole number of at least 1, got {workers!r}")
+    target = Path(out)
+    check_target(target)
+    staging = staging_path(target)
+    with RunLock(target):
+        store, done = _open_staging(staging, plan, resume, map_size)
+        try:
+            return _run(store, plan, target, workers, map_size, done, started, progress)
+        except BaseException as exc:
+            message = str(exc) or type(exc).__name__
+            try:
+                store.log(RunFailed(at=time.time(), error=message))
+            except Exception:  # noqa: BLE001 - the original error matters more
+                pass
+            raise
+        finally:
+            store.close()
+
+
+def _open_staging(
+    staging: Path, plan: Plan, resume: bool, map_size: int
+) -> tuple[Store, set[tuple[str, int]]]:
+    if not resume:
+        remove_store(staging)
+        return Store.create(staging, plan, map_size=map_size), set()
+    if not staging.exists():
+        raise UsageError(f"nothing to resume: {staging} does not exist; run without --resume")
+    store = Store.reopen(staging, map_size=map_size)
+    recorded = msgspec.convert(store.meta().plan, Plan)
+    if recorded != plan:
+        store.close()
+        raise UsageError(
+            f"--resume: the interrupted run at {staging} had another plan (seed "
+            f"{recorded.seed}, as_of {recorded.as_of}, {recorded.customers} customers); "
+            "rerun with the same options, or without --resume to start over"
+        )
+    done = {
+        (e.entity, e.shard) for _, e in store.events() if isinstance(e, ShardCommitted)
+    }
+    return store, done
+
+
+def _run(
+    store: Store,
+    plan: Plan,
+    target: Path,
+    workers: int,
+    map_size: int,
+    done: set[tuple[str, int]],
+    started: float,
+    progress: Progress | None,
+) -> Summary:
+    store.log(
+        RunStarted(
+            at=time.time(), run_id=uuid.uuid4().hex, plan=plan, versions=versions(),
+            workers=workers, resumed=bool(done),
+        )
+    )  # fmt: skip
+    tasks = [t for t in tasks_for(plan) if (t.entity, t.shard) not in done]
+    total = len(tasks_for(plan))
+    finished = total - len(tasks)
+    last_logged = [0.0]
+
+    def log_sample(sample: Sample) -> None:
+        if sample.at - last_logged[0] >= 1.0:
+            last_logged[0] = sample.at
+            store.log(MemorySample(sample.at, sample.rss, sample.uss, sample.processes))
+
+    with Monitor() as monitor:
+        if progress:
+            progress(finished, total)
+        for _ in run_tasks(store, plan, tasks, workers, map_size):
+            finished += 1
+            if progress:
+                progress(finished, total)
+            if monitor.last is not None:
+                log_sample(monitor.last)
+        report = verify_store(store)
+    store.log(
+        VerifyFinished(
+            at=time.time(), ok=report.ok, violations=report.violation_count,
+            digest=report.digest, seconds=report.seconds,
+        )
+    )  # fmt: skip
+    if not report.ok:
+        raise RunError(_failure(report, store.path))
+    seconds = round(time.perf_counter() - started, 3)
+    store.log(
+        RunPromoted(
+            at=time.time(), digest=report.digest, seconds=seconds,
+            peak_rss=monitor.peak_rss, peak_uss=monitor.peak_uss,
+        )
+    )  # fmt: skip
+    store.sync()
+    store.close()
+    promote(store.path, target)
+    return Summary(
+        path=str(target),
+        digest=report.digest,
+        rows=report.rows,
+        seconds=seconds,
+        peak_rss=monitor.peak_rss,
+        peak_uss=monitor.peak_uss,
+        workers=workers,
+        seed=plan.seed,
+        as_of=plan.as_of,
+        resumed_shards=len(done),
+    )
+
+
+def _failure(report: Report, staging: Path) -> str:
+    first = report.violations[0] if report.violations else None
+    where = f"; first: {first.table} {first.id}: {first.rule}" if first else ""
+    return (
+        f"verify found {report.violation_count} violation(s){where}; the target is unchanged, "
+        f"the failed run is kept at {staging} for inspection (`shardgen verify {staging}`)"
+    )

@@ -1,0 +1,250 @@
+"""Every msgspec schema shardgen stores: the eight tables, the event log, meta.
+
+Records are array-like (msgpack arrays, no field names), frozen, and not
+tracked by the garbage collector. Money is integer cents, dates are days since
+1970-01-01, timestamps are seconds since the epoch (UTC), tax rates are basis
+points (hundredths of a percent). Exports turn them into the data contract's
+types.
+
+Schema evolution: fields are only ever appended, and SCHEMA_VERSION is bumped
+with any change a previous reader could not decode. The version is stored in
+meta and checked on open.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+
+class CustomerType(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    id: int
+    name: str
+    description: str
+    credit_multiplier: float
+    discount_percentage: int
+    priority_level: int
+    payment_terms_days: int
+    active: bool
+    created_at: int
+
+
+class ProductCategory(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    id: int
+    name: str
+    description: str
+    sku_prefix: str
+    sort_order: int
+    active: bool
+    created_at: int
+
+
+class Customer(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    id: int
+    customer_type_id: int
+    name: str
+    company_name: str | None
+    email: str
+    phone: str
+    status: str
+    credit_limit: int
+    created_at: int
+    updated_at: int
+
+
+class CustomerAddress(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    id: int
+    customer_id: int
+    address_type: str
+    street_address: str
+    street2: str | None
+    city: str
+    state: str
+    zip_code: str
+    county: str
+    country: str
+    is_primary: bool
+    created_at: int
+
+
+class Product(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    id: int
+    product_category_id: int
+    name: str
+    sku: str
+    description: str
+    price: int
+    cost: int
+    weight: float
+    active: bool
+    created_at: int
+    updated_at: int
+
+
+class Inventory(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    id: int
+    product_id: int
+    warehouse: str
+    quantity_on_hand: int
+    reserved_quantity: int
+    reorder_point: int
+    reorder_quantity: int
+    last_received_date: int
+    last_received_quantity: int
+    updated_at: int
+
+
+class Invoice(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    id: int
+    customer_id: int
+    billing_address_id: int
+    invoice_number: str
+    invoice_date: int
+    due_date: int
+    payment_terms: str
+    status: str
+    paid_date: int | None
+    subtotal: int
+    tax_rate: int
+    tax_amount: int
+    total: int
+    created_at: int
+
+
+class InvoiceLineItem(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    id: int
+    invoice_id: int
+    line_number: int
+    product_id: int
+    description: str
+    quantity: int
+    unit_price: int
+    discount_percentage: int
+    line_total: int
+
+
+Record = (
+    CustomerType
+    | ProductCategory
+    | Customer
+    | CustomerAddress
+    | Product
+    | Inventory
+    | Invoice
+    | InvoiceLineItem
+)
+
+#: The data contract's tables, in dependency order, with their record types.
+TABLES: dict[str, type[Any]] = {
+    "customer_types": CustomerType,
+    "product_categories": ProductCategory,
+    "customers": Customer,
+    "customer_addresses": CustomerAddress,
+    "products": Product,
+    "inventory": Inventory,
+    "invoices": Invoice,
+    "invoice_line_items": InvoiceLineItem,
+}
+
+#: Parent → children links kept in the `links` database: (relation code,
+#: parent table, child table). Children of a parent have consecutive IDs.
+RELATIONS: dict[str, tuple[int, str, str]] = {
+    "addresses": (1, "customers", "customer_addresses"),
+    "invoices": (2, "customers", "invoices"),
+    "line_items": (3, "invoices", "invoice_line_items"),
+}
+
+
+# -- the event log ----------------------------------------------------------
+
+
+class Versions(msgspec.Struct, frozen=True):
+    shardgen: str
+    schema: int
+    python: str
+    faker: str
+    msgspec: str
+    lmdb: str
+
+
+class RunStarted(msgspec.Struct, frozen=True, tag="run_started"):
+    at: float
+    run_id: str
+    plan: Any  # a plan.Plan, stored as its own msgpack map
+    versions: Versions
+    workers: int
+    resumed: bool = False
+
+
+class ShardCommitted(msgspec.Struct, frozen=True, tag="shard_committed"):
+    at: float
+    entity: str
+    shard: int
+    first_id: int
+    last_id: int
+    rows: dict[str, int]
+    digest: str
+    seconds: float
+    pid: int
+    rss: int
+    uss: int
+
+
+class MemorySample(msgspec.Struct, frozen=True, tag="memory_sample"):
+    at: float
+    rss: int
+    uss: int
+    processes: int
+
+
+class VerifyFinished(msgspec.Struct, frozen=True, tag="verify_finished"):
+    at: float
+    ok: bool
+    violations: int
+    digest: str
+    seconds: float
+
+
+class RunPromoted(msgspec.Struct, frozen=True, tag="run_promoted"):
+    at: float
+    digest: str
+    seconds: float
+    peak_rss: int
+    peak_uss: int
+
+
+class RunFailed(msgspec.Struct, frozen=True, tag="run_failed"):
+    at: float
+    error: str
+
+
+class RunRolledBack(msgspec.Struct, frozen=True, tag="run_rolled_back"):
+    at: float
+    reason: str
+
+
+Event = RunStarted | ShardCommitted | MemorySample | VerifyFinished | RunPromoted | RunFailed | RunRolledBack
+
+
+class Meta(msgspec.Struct, frozen=True):
+    """The store's header, under key b"meta" of the meta database."""
+
+    schema_version: int
+    shardgen_version: str
+    plan: Any
+
+
+ENCODER = msgspec.msgpack.Encoder()
+EVENT_DECODER: msgspec.msgpack.Decoder[Event] = msgspec.msgpack.Decoder(Event)
+META_DECODER = msgspec.msgpack.Decoder(Meta)
+DECODERS: dict[str, msgspec.msgpack.Decoder[Any]] = {
+    name: msgspec.msgpack.Decoder(cls) for name, cls in TABLES.items()
+}
+
+
+def to_builtins(obj: Any) -> Any:
+    """A struct as plain Python data, for JSON output."""
+    return msgspec.to_builtins(obj)

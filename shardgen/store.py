@@ -1,0 +1,329 @@
+"""All LMDB access: one environment per store, a named database per table.
+
+Layout of a store (a single file, plus LMDB's `-lock` file while written):
+
+    meta                 b"meta" → Meta (schema version, shardgen version, plan)
+    events               seq (8-byte big-endian) → Event
+    links                relation (1 byte) + parent id (8) → first child id, count
+    <table> × 8          id (8-byte big-endian) → record (msgpack array)
+
+Keys are big-endian so cursors return rows in ID order, and the children of a
+parent, which get consecutive IDs, are one `links` lookup away. A generate run
+writes into `<target>.staging` and renames it over the target once verified:
+the rename is atomic, so readers see the old dataset or the new one, never a
+half-written one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import os
+import struct
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import lmdb
+import msgspec
+
+from .versions import __version__
+from .errors import LockedError, NotAStoreError, SchemaError, StoreError, StoreFullError
+from .schema import (
+    DECODERS,
+    ENCODER,
+    EVENT_DECODER,
+    META_DECODER,
+    RELATIONS,
+    SCHEMA_VERSION,
+    TABLES,
+    Event,
+    Meta,
+    Record,
+)
+
+DEFAULT_MAP_SIZE = 256 * 2**30
+LINK = struct.Struct(">QQ")
+DATABASES = ("meta", "events", "links", *TABLES)
+
+
+def key(record_id: int) -> bytes:
+    return record_id.to_bytes(8, "big")
+
+
+def staging_path(target: Path) -> Path:
+    return target.with_name(target.name + ".staging")
+
+
+def lock_path(target: Path) -> Path:
+    return target.with_name(target.name + ".run-lock")
+
+
+def _lmdb_files(path: Path) -> list[Path]:
+    return [path, path.with_name(path.name + "-lock")]
+
+
+class Store:
+    """An open store. Use `Store.open` (read) or `Store.create` (write)."""
+
+    def __init__(self, path: Path, env: lmdb.Environment, writable: bool) -> None:
+        self.path = path
+        self.env = env
+        self.writable = writable
+        self.dbs = {name: env.open_db(name.encode(), create=writable) for name in DATABASES}
+
+    # -- opening -------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, writable: bool = False) -> Store:
+        """Open an existing store, checking that it is one and its schema version."""
+        path = Path(path)
+        if path.is_dir():
+            raise NotAStoreError(f"{path} is a directory, not a shardgen store: give the store file")
+        if not path.exists():
+            raise StoreError(f"no store at {path}: run `shardgen generate --out {path}` first")
+        try:
+            env = lmdb.open(
+                str(path), subdir=False, readonly=not writable, lock=writable,
+                max_dbs=len(DATABASES), map_size=DEFAULT_MAP_SIZE, create=False,
+            )  # fmt: skip
+        except lmdb.InvalidError:
+            raise NotAStoreError(
+                f"{path} is not a shardgen store (not an LMDB file, or a corrupt one): "
+                "regenerate it with `shardgen generate`"
+            ) from None
+        except lmdb.Error as exc:
+            raise StoreError(f"cannot open {path}: {exc}") from None
+        try:
+            with env.begin() as txn:
+                names = {k for k, _ in txn.cursor()}
+            if b"meta" not in names:
+                raise NotAStoreError(f"{path} is an LMDB file but not a shardgen store")
+            store = cls(path, env, writable)
+            store.check_schema()
+        except lmdb.Error as exc:
+            env.close()
+            raise NotAStoreError(
+                f"{path} is corrupt ({exc}): regenerate it with `shardgen generate`"
+            ) from None
+        except BaseException:
+            env.close()
+            raise
+        return store
+
+    @classmethod
+    def create(cls, path: Path, plan: Any, *, map_size: int = DEFAULT_MAP_SIZE) -> Store:
+        """Create a new, empty store at `path` (which must not exist)."""
+        env = _open_writable(path, map_size)
+        store = cls(path, env, True)
+        with store.write() as txn:
+            meta = Meta(SCHEMA_VERSION, __version__, plan)
+            txn.put(b"meta", ENCODER.encode(meta), db=store.dbs["meta"])
+        return store
+
+    @classmethod
+    def reopen(cls, path: Path, *, map_size: int = DEFAULT_MAP_SIZE) -> Store:
+        """Open a staging store for writing (workers, resume)."""
+        env = _open_writable(path, map_size)
+        store = cls(path, env, True)
+        store.check_schema()
+        return store
+
+    def close(self) -> None:
+        self.env.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def meta(self) -> Meta:
+        with self.env.begin(db=self.dbs["meta"]) as txn:
+            raw = txn.get(b"meta")
+        if raw is None:
+            raise NotAStoreError(f"{self.path} has no shardgen header")
+        try:
+            return META_DECODER.decode(raw)
+        except msgspec.DecodeError:
+            raise NotAStoreError(f"{self.path} has an unreadable header") from None
+
+    def check_schema(self) -> None:
+        version = self.meta().schema_version
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"{self.path} was written with schema version {version}, newer than this "
+                f"shardgen's {SCHEMA_VERSION}: upgrade shardgen to read it"
+            )
+        if version < SCHEMA_VERSION:
+            raise SchemaError(
+                f"{self.path} has schema version {version}, which this shardgen no longer "
+                "reads: regenerate it"
+            )
+
+    # -- writing -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[lmdb.Transaction]:
+        """A write transaction; a full map or disk becomes StoreFullError."""
+        try:
+            with self.env.begin(write=True) as txn:
+                yield txn
+        except lmdb.MapFullError:
+            raise StoreFullError(
+                f"the LMDB map of {self.path} is full: rerun with a larger --map-size"
+            ) from None
+        except (lmdb.DiskError, OSError) as exc:
+            if isinstance(exc, lmdb.DiskError) or exc.errno == errno.ENOSPC:
+                raise StoreFullError(
+                    f"no space left for {self.path}: free disk space or choose another --out"
+                ) from None
+            raise
+
+    def put_rows(
+        self, txn: lmdb.Transaction, table: str, records: Sequence[Record]
+    ) -> bytes:
+        """Write records (sorted by id); return the blake2b digest of their bytes."""
+        digest = hashlib.blake2b(digest_size=16)
+        encode = ENCODER.encode
+        pairs = [(key(r.id), encode(r)) for r in records]
+        for k, v in pairs:
+            digest.update(k)
+            digest.update(v)
+        with txn.cursor(db=self.dbs[table]) as cursor:
+            cursor.putmulti(pairs)
+        return digest.digest()
+
+    def put_links(self, txn: lmdb.Transaction, links: Sequence[tuple[int, int, int, int]]) -> None:
+        pairs = [
+            (bytes((rel,)) + key(parent), LINK.pack(first, count))
+            for rel, parent, first, count in links
+        ]
+        with txn.cursor(db=self.dbs["links"]) as cursor:
+            cursor.putmulti(pairs)
+
+    def append_event(self, txn: lmdb.Transaction, event: Event) -> int:
+        db = self.dbs["events"]
+        with txn.cursor(db=db) as cursor:
+            seq = int.from_bytes(cursor.key(), "big") + 1 if cursor.last() else 1
+        txn.put(key(seq), ENCODER.encode(event), db=db, append=True)
+        return seq
+
+    def log(self, event: Event) -> None:
+        with self.write() as txn:
+            self.append_event(txn, event)
+
+    def sync(self) -> None:
+        self.env.sync(True)
+
+    # -- reading -------------------------------------------------------------
+
+    def count(self, table: str) -> int:
+        with self.env.begin() as txn:
+            return int(txn.stat(self.dbs[table])["entries"])
+
+    def raw(self, table: str) -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) bytes of a table in key order, streamed."""
+        with self.env.begin(buffers=False) as txn, txn.cursor(db=self.dbs[table]) as cursor:
+            yield from cursor.iternext()
+
+    def scan(self, table: str) -> Iterator[Any]:
+        decode = DECODERS[table].decode
+        for _, value in self.raw(table):
+            yield decode(value)
+
+    def get(self, table: str, record_id: int) -> Any | None:
+        with self.env.begin() as txn:
+            raw = txn.get(key(record_id), db=self.dbs[table])
+        return None if raw is None else DECODERS[table].decode(raw)
+
+    def children(self, relation: str, parent_id: int) -> list[Any]:
+        """The children of a parent, by one link lookup and one range read."""
+        code, _, child_table = RELATIONS[relation]
+        with self.env.begin() as txn:
+            raw = txn.get(bytes((code,)) + key(parent_id), db=self.dbs["links"])
+            if raw is None:
+                return []
+            first, count = LINK.unpack(raw)
+            decode = DECODERS[child_table].decode
+            out = []
+            with txn.cursor(db=self.dbs[child_table]) as cursor:
+                if cursor.set_key(key(first)):
+                    for _, value in cursor.iternext():
+                        out.append(decode(value))
+                        if len(out) == count:
+                            break
+            return out
+
+    def links(self) -> Iterator[tuple[int, int, int, int]]:
+        for k, v in self.raw("links"):
+            first, count = LINK.unpack(v)
+            yield k[0], int.from_bytes(k[1:], "big"), first, count
+
+    def events(self) -> Iterator[tuple[int, Event]]:
+        for k, v in self.raw("events"):
+            yield int.from_bytes(k, "big"), EVENT_DECODER.decode(v)
+
+
+def _open_writable(path: Path, map_size: int) -> lmdb.Environment:
+    try:
+        return lmdb.open(
+            str(path), subdir=False, map_size=map_size, max_dbs=len(DATABASES),
+            sync=False, metasync=False, readahead=False, meminit=False,
+        )  # fmt: skip
+    except lmdb.InvalidError:
+        raise NotAStoreError(f"{path} exists and is not a shardgen store: remove it") from None
+    except lmdb.Error as exc:
+        raise StoreError(f"cannot write a store at {path}: {exc}") from None
+
+
+def remove_store(path: Path) -> list[Path]:
+    """Delete a store file and its LMDB lock file; return what was removed."""
+    removed = []
+    for file in _lmdb_files(path):
+        with contextlib.suppress(FileNotFoundError):
+            file.unlink()
+            removed.append(file)
+    return removed
+
+
+def promote(staging: Path, target: Path) -> None:
+    """Atomically replace `target` with the verified `staging` store."""
+    os.replace(staging, target)
+    with contextlib.suppress(FileNotFoundError):
+        staging.with_name(staging.name + "-lock").unlink()
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+class RunLock:
+    """An exclusive lock on a target for one generate run (flock, so it dies with us)."""
+
+    def __init__(self, target: Path) -> None:
+        self.path = lock_path(target)
+        self.fd = -1
+
+    def __enter__(self) -> RunLock:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(self.fd, 200).decode(errors="replace").strip() or "another process"
+            os.close(self.fd)
+            raise LockedError(
+                f"another shardgen generate ({holder}) is writing {self.path.name[:-9]}: "
+                "wait for it to finish, or choose another --out"
+            ) from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, f"pid {os.getpid()}".encode())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            os.ftruncate(self.fd, 0)
+        os.close(self.fd)
