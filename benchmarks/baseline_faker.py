@@ -23,7 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from importlib.metadata import PackageNotFoundError, version
 from typing import Final
 
-import psutil  # type: ignore[import-untyped]
+import psutil
 from faker import Faker
 
 Row = dict[str, object]

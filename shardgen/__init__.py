@@ -29,7 +29,7 @@ from .verify import Report, Violation, verify
 from .versions import __version__
 
 
-def open(path: str | os.PathLike[str]) -> Store:  # noqa: A001 - the library's entry point
+def open(path: str | os.PathLike[str]) -> Store:
     """Open a store read-only: typed records, get by id, children of a parent.
 
     >>> with shardgen.open("demo.lmdb") as data:  # doctest: +SKIP

@@ -102,8 +102,14 @@ def product_cores(plan: Plan, shard: ProductShard) -> list[ProductCore]:
         popularity = rng.lognormvariate(0.0, POPULARITY_SIGMA)
         cores.append(
             ProductCore(
-                shard.product_first + i, categories[i], noun_index, name, cost, price,
-                created, popularity,
+                shard.product_first + i,
+                categories[i],
+                noun_index,
+                name,
+                cost,
+                price,
+                created,
+                popularity,
             )
         )
     return cores
@@ -122,9 +128,7 @@ def product_shard(plan: Plan, shard: ProductShard) -> tuple[list[Product], list[
         category = CATEGORIES[core.category]
         noun = category.nouns[core.noun]
         first, second = rng.sample(noun.features, 2)
-        description = (
-            f"{noun.noun} with {first} and {second}. {rng.choice(BENEFITS)}"
-        )
+        description = f"{noun.noun} with {first} and {second}. {rng.choice(BENEFITS)}"
         weight = round(rng.uniform(noun.weight_min, noun.weight_max), 2)
         created_at = core.created_day * DAY + rng.randint(8 * 3600, 18 * 3600)
         updated_day = rng.randint(core.created_day, as_of)

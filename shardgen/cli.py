@@ -67,28 +67,38 @@ def build_parser() -> Parser:
     gen.add_argument("--map-size", type=_size, default=None, help="LMDB map size, e.g. 64G")
     gen.add_argument("--json", action="store_true", help="print the summary as JSON")
     gen.add_argument("--quiet", action="store_true", help="no progress line")
-    gen.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    gen.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
     ver = commands.add_parser("verify", help="check every rule and print the digest")
     ver.add_argument("path", type=Path)
     ver.add_argument("--json", action="store_true", help="print the report as JSON")
-    ver.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    ver.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
     exp = commands.add_parser("export", help="export the data contract")
     exp.add_argument("path", type=Path)
     exp.add_argument("--format", choices=FORMATS, default="sqlite")
     exp.add_argument("--to", type=Path, required=True, help="output file")
     exp.add_argument("--force", action="store_true", help="replace --to if it exists")
-    exp.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    exp.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
     log = commands.add_parser("log", help="show the event log")
     log.add_argument("path", type=Path)
     log.add_argument("--json", action="store_true", help="one JSON object per event")
-    log.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    log.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
     reset = commands.add_parser("reset", help="remove a store and its staging leftovers")
     reset.add_argument("path", type=Path)
-    reset.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    reset.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     return parser
 
 
@@ -115,7 +125,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     show = not args.quiet and not args.json and sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:
-        print(f"\r  shards {done}/{total} ({100 * done // max(total, 1)}%)", end="", file=sys.stderr)
+        print(
+            f"\r  shards {done}/{total} ({100 * done // max(total, 1)}%)", end="", file=sys.stderr
+        )
 
     options: dict[str, Any] = {}
     if args.map_size is not None:

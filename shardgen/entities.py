@@ -149,8 +149,8 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
     bands = age_weights(as_of)
     recent_ages: list[int] = []
     old_ages: list[int] = []
-    for band, ((ages, cum), count) in enumerate(zip(bands, band_counts, strict=True)):
-        drawn = rng.choices(ages, cum_weights=cum, k=count)
+    for band, ((band_ages, cum), count) in enumerate(zip(bands, band_counts, strict=True)):
+        drawn = rng.choices(band_ages, cum_weights=cum, k=count)
         (old_ages if band == len(bands) - 1 else recent_ages).extend(drawn)
     ages_of: list[list[int]] = [[] for _ in range(n)]
     _deal_invoices(rng, statuses, types, recent_ages, old_ages, ages_of)
@@ -243,7 +243,7 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
         first_invoice = next_invoice
         discount = kind.discount_percentage
         totals = []
-        for day, chosen, quantities in drafts:
+        for _day, chosen, quantities in drafts:
             subtotal = 0
             for product, qty in zip(chosen, quantities, strict=True):
                 subtotal += (qty * catalog.price[product] * (100 - discount) + 50) // 100
@@ -379,9 +379,7 @@ def _settle(
                 break
     unpaid = sum(sum(t) for t, p in zip(totals, paid, strict=True) if p is None)
     if unpaid > limit:
-        ceiling = min(
-            CREDIT_LIMIT_MAX_CENTS, round(CREDIT_BASE_MAX * kind.credit_multiplier) * 100
-        )
+        ceiling = min(CREDIT_LIMIT_MAX_CENTS, round(CREDIT_BASE_MAX * kind.credit_multiplier) * 100)
         limit = max(limit, min(ceiling, -(-unpaid // 50_000) * 50_000))
     for only_reserved in (False, True):
         for j, day in enumerate(days):

@@ -219,7 +219,7 @@ def rows(store: Store, table: str, converter: Converter | None = None) -> Iterat
 def export(
     path: str | os.PathLike[str],
     *,
-    format: str = "sqlite",  # noqa: A002 - the CLI flag is --format
+    format: str = "sqlite",
     to: str | os.PathLike[str],
     force: bool = False,
 ) -> dict[str, int]:

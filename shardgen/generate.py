@@ -8,6 +8,7 @@ was; `resume=True` continues a killed run from its log.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import time
@@ -60,7 +61,9 @@ def check_target(out: Path) -> None:
     if not os.access(parent, os.W_OK):
         raise UsageError(f"--out {out}: the folder {parent} is not writable; choose another --out")
     if out.is_dir():
-        raise UsageError(f"--out {out} is a directory; give a file path such as {out / 'data.lmdb'}")
+        raise UsageError(
+            f"--out {out} is a directory; give a file path such as {out / 'data.lmdb'}"
+        )
     if out.exists():
         # Only ever replace a shardgen store, never a user's other file.
         Store.open(out).close()
@@ -103,10 +106,8 @@ def generate(
             return _run(store, plan, target, workers, map_size, done, started, progress)
         except BaseException as exc:
             message = str(exc) or type(exc).__name__
-            try:
+            with contextlib.suppress(Exception):
                 store.log(RunFailed(at=time.time(), error=message))
-            except Exception:  # noqa: BLE001 - the original error matters more
-                pass
             raise
         finally:
             store.close()
@@ -129,9 +130,7 @@ def _open_staging(
             f"{recorded.seed}, as_of {recorded.as_of}, {recorded.customers} customers); "
             "rerun with the same options, or without --resume to start over"
         )
-    done = {
-        (e.entity, e.shard) for _, e in store.events() if isinstance(e, ShardCommitted)
-    }
+    done = {(e.entity, e.shard) for _, e in store.events() if isinstance(e, ShardCommitted)}
     return store, done
 
 

@@ -226,7 +226,15 @@ class RunRolledBack(msgspec.Struct, frozen=True, tag="run_rolled_back"):
     reason: str
 
 
-Event = RunStarted | ShardCommitted | MemorySample | VerifyFinished | RunPromoted | RunFailed | RunRolledBack
+Event = (
+    RunStarted
+    | ShardCommitted
+    | MemorySample
+    | VerifyFinished
+    | RunPromoted
+    | RunFailed
+    | RunRolledBack
+)
 
 
 class Meta(msgspec.Struct, frozen=True):

@@ -29,7 +29,6 @@ from typing import Any
 import lmdb
 import msgspec
 
-from .versions import __version__
 from .errors import LockedError, NotAStoreError, SchemaError, StoreError, StoreFullError
 from .schema import (
     DECODERS,
@@ -43,6 +42,7 @@ from .schema import (
     Meta,
     Record,
 )
+from .versions import __version__
 
 DEFAULT_MAP_SIZE = 256 * 2**30
 LINK = struct.Struct(">QQ")
@@ -81,9 +81,12 @@ class Store:
         """Open an existing store, checking that it is one and its schema version."""
         path = Path(path)
         if path.is_dir():
-            raise NotAStoreError(f"{path} is a directory, not a shardgen store: give the store file")
+            raise NotAStoreError(
+                f"{path} is a directory, not a shardgen store: give the store file"
+            )
         if not path.exists():
             raise StoreError(f"no store at {path}: run `shardgen generate --out {path}` first")
+        check_file(path)
         try:
             env = lmdb.open(
                 str(path), subdir=False, readonly=not writable, lock=writable,
@@ -126,6 +129,7 @@ class Store:
     @classmethod
     def reopen(cls, path: Path, *, map_size: int = DEFAULT_MAP_SIZE) -> Store:
         """Open a staging store for writing (workers, resume)."""
+        check_file(path)
         env = _open_writable(path, map_size)
         store = cls(path, env, True)
         store.check_schema()
@@ -182,9 +186,7 @@ class Store:
                 ) from None
             raise
 
-    def put_rows(
-        self, txn: lmdb.Transaction, table: str, records: Sequence[Record]
-    ) -> bytes:
+    def put_rows(self, txn: lmdb.Transaction, table: str, records: Sequence[Record]) -> bytes:
         """Write records (sorted by id); return the blake2b digest of their bytes."""
         digest = hashlib.blake2b(digest_size=16)
         encode = ENCODER.encode
@@ -265,6 +267,43 @@ class Store:
     def events(self) -> Iterator[tuple[int, Event]]:
         for k, v in self.raw("events"):
             yield int.from_bytes(k, "big"), EVENT_DECODER.decode(v)
+
+
+# LMDB's meta pages (pages 0 and 1): a 16-byte page header, then magic,
+# version, map address and size, two 48-byte database records (the first's
+# leading 4 bytes hold the page size), the last page number and the txn id.
+LMDB_MAGIC = 0xBEEFC0DE
+META = struct.Struct("<II8x8xI44x48x QQ")
+
+
+def check_file(path: Path) -> None:
+    """Refuse a file that is not a whole LMDB file before mapping it.
+
+    Mapping a truncated file and touching a page past its end kills the
+    process with SIGBUS; this check turns that into a clear error.
+    """
+    try:
+        with path.open("rb") as file:
+            head = file.read(2 * 65536)
+            size = os.fstat(file.fileno()).st_size
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
+    corrupt = NotAStoreError(
+        f"{path} is not a shardgen store (not an LMDB file, or a truncated or corrupt one): "
+        "regenerate it with `shardgen generate`"
+    )
+    if len(head) < 16 + META.size:
+        raise corrupt
+    magic, _version, page_size, last_page, txn = META.unpack_from(head, 16)
+    if magic != LMDB_MAGIC or page_size < 512 or page_size & (page_size - 1):
+        raise corrupt
+    best_last, best_txn = last_page, txn
+    if len(head) >= page_size + 16 + META.size:
+        magic2, _, _, last2, txn2 = META.unpack_from(head, page_size + 16)
+        if magic2 == LMDB_MAGIC and txn2 > best_txn:
+            best_last, best_txn = last2, txn2
+    if size < max(2, best_last + 1) * page_size:
+        raise corrupt
 
 
 def _open_writable(path: Path, map_size: int) -> lmdb.Environment:

@@ -34,7 +34,6 @@ INVOICE_STATUSES = frozenset(("pending", "paid", "overdue"))
 LISTED_PER_RULE = 20
 
 
-
 class Violation(msgspec.Struct, frozen=True):
     table: str
     id: int
@@ -219,7 +218,9 @@ def verify_store(store: Store) -> Report:
             add("customer_addresses", aid, "zip_code is 5 digits", a.zip_code)
         elif places.get((a.zip_code, a.state)) != a.city:
             add(
-                "customer_addresses", aid, "(city, state, zip) is a real street-address ZIP",
+                "customer_addresses",
+                aid,
+                "(city, state, zip) is a real street-address ZIP",
                 f"{a.city}, {a.state} {a.zip_code}",
             )
     del places
@@ -388,8 +389,8 @@ def verify_store(store: Store) -> Report:
         if customer_day[cid] and unpaid[cid] > credit_limit[cid]:
             add("customers", cid, "unpaid invoices total <= credit_limit")
 
-    expected = plan.rows()
-    for table, count in expected.items():
+    expected_rows = plan.rows()
+    for table, count in expected_rows.items():
         if rows.get(table) != count:
             add(table, 0, "row count matches the plan", f"{rows.get(table)} != {count}")
     overall = hashlib.blake2b(digest_size=16)
@@ -402,7 +403,7 @@ def verify_store(store: Store) -> Report:
         ok=total == 0,
         digest=overall.hexdigest(),
         rows=rows,
-        expected_rows=expected,
+        expected_rows=expected_rows,
         violation_count=total,
         violations_by_rule=dict(found.by_rule),
         violations=found.listed,

@@ -128,9 +128,9 @@ class People(NamedTuple):
 @functools.cache
 def people() -> People:
     """Faker's en_US name frequencies, street suffixes and company suffixes."""
-    from faker.providers.address.en_US import Provider as Address  # noqa: PLC0415
-    from faker.providers.company.en_US import Provider as Company  # noqa: PLC0415
-    from faker.providers.person.en_US import Provider as Person  # noqa: PLC0415
+    from faker.providers.address.en_US import Provider as Address
+    from faker.providers.company.en_US import Provider as Company
+    from faker.providers.person.en_US import Provider as Person
 
     first = dict(Person.first_names_female)
     first.update(Person.first_names_male)

@@ -13,7 +13,7 @@ import hashlib
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -49,7 +49,9 @@ def tasks_for(plan: Plan) -> list[Task]:
     ]
 
 
-def generate_rows(plan: Plan, task: Task) -> tuple[dict[str, list[Record]], list[tuple[int, int, int, int]], int, int]:
+def generate_rows(
+    plan: Plan, task: Task
+) -> tuple[dict[str, Sequence[Record]], list[tuple[int, int, int, int]], int, int]:
     """The records of one shard by table, its links, and its first and last id."""
     if task.entity == "foundation":
         kinds = customer_types(plan)
@@ -62,7 +64,7 @@ def generate_rows(plan: Plan, task: Task) -> tuple[dict[str, list[Record]], list
         return {"products": products, "inventory": inventory}, [], first, first + shard.products - 1
     cshard = plan.customer_shards[task.shard]
     rows = customer_shard(plan, cshard, catalog_for(plan))
-    tables: dict[str, list[Record]] = {
+    tables: dict[str, Sequence[Record]] = {
         "customers": list(rows.customers),
         "customer_addresses": list(rows.addresses),
         "invoices": list(rows.invoices),

@@ -22,10 +22,59 @@ import phonenumbers
 import zipcodes
 
 # The 50 states and DC: the data contract excludes territories.
-STATES = (
-    "AK AL AR AZ CA CO CT DC DE FL GA HI IA ID IL IN KS KY LA MA MD ME MI MN MO "
-    "MS MT NC ND NE NH NJ NM NV NY OH OK OR PA RI SC SD TN TX UT VA VT WA WI WV WY"
-).split()
+STATES = [
+    "AK",
+    "AL",
+    "AR",
+    "AZ",
+    "CA",
+    "CO",
+    "CT",
+    "DC",
+    "DE",
+    "FL",
+    "GA",
+    "HI",
+    "IA",
+    "ID",
+    "IL",
+    "IN",
+    "KS",
+    "KY",
+    "LA",
+    "MA",
+    "MD",
+    "ME",
+    "MI",
+    "MN",
+    "MO",
+    "MS",
+    "MT",
+    "NC",
+    "ND",
+    "NE",
+    "NH",
+    "NJ",
+    "NM",
+    "NV",
+    "NY",
+    "OH",
+    "OK",
+    "OR",
+    "PA",
+    "RI",
+    "SC",
+    "SD",
+    "TN",
+    "TX",
+    "UT",
+    "VA",
+    "VT",
+    "WA",
+    "WI",
+    "WV",
+    "WY",
+]
 
 OUTPUT = Path(__file__).resolve().parent.parent / "shardgen" / "data" / "geography.json"
 
@@ -46,7 +95,7 @@ def build() -> dict[str, Any]:
     """Return {"source": ..., "states": {state: [[zip, city, county, [area codes]], ...]}}."""
     valid: dict[str, bool] = {}
     states: dict[str, list[list[Any]]] = {state: [] for state in STATES}
-    for row in zipcodes.list_all():
+    for row in zipcodes.list_all():  # type: ignore[no-untyped-call]
         if row["zip_code_type"] != "STANDARD" or not row["active"]:
             continue
         state = row["state"]

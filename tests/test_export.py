@@ -1,0 +1,105 @@
+"""The SQLite export presents the data contract; plain SQL re-checks every invariant."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+import shardgen
+from shardgen.export import columns
+from shardgen.generate import Summary
+from shardgen.schema import TABLES
+
+from .conftest import AS_OF
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+from check_export import check
+
+CONTRACT = {
+    "customer_types": "id, name, description, credit_multiplier, discount_percentage, "
+    "priority_level, payment_terms_days, active, created_at",
+    "product_categories": "id, name, description, sku_prefix, sort_order, active, created_at",
+    "customers": "id, customer_type_id, name, company_name, email, phone, status, credit_limit, "
+    "created_at, updated_at",
+    "customer_addresses": "id, customer_id, address_type, street_address, street2, city, state, "
+    "zip_code, county, country, is_primary, created_at",
+    "products": "id, product_category_id, name, sku, description, price, cost, weight, active, "
+    "created_at, updated_at",
+    "inventory": "id, product_id, warehouse, quantity_on_hand, reserved_quantity, reorder_point, "
+    "reorder_quantity, last_received_date, last_received_quantity, updated_at",
+    "invoices": "id, customer_id, billing_address_id, invoice_number, invoice_date, due_date, "
+    "payment_terms, status, paid_date, subtotal, tax_rate, tax_amount, total, created_at",
+    "invoice_line_items": "id, invoice_id, line_number, product_id, description, quantity, "
+    "unit_price, discount_percentage, line_total",
+}
+
+
+@pytest.fixture(scope="module")
+def large_export(large_store: tuple[Path, Summary], tmp_path_factory: pytest.TempPathFactory
+                 ) -> tuple[sqlite3.Connection, Summary]:  # fmt: skip
+    path, summary = large_store
+    target = tmp_path_factory.mktemp("export") / "large.sqlite"
+    counts = shardgen.export(path, format="sqlite", to=target)
+    assert counts == summary.rows
+    db = sqlite3.connect(target)
+    return db, summary
+
+
+def test_contract_names_exactly(large_export: tuple[sqlite3.Connection, Summary]) -> None:
+    db, _ = large_export
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables >= set(CONTRACT)
+    for table, names in CONTRACT.items():
+        got = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+        assert got == names.split(", ")
+        assert list(columns(table)) == got
+    assert list(TABLES) == list(CONTRACT)
+
+
+def test_every_invariant_holds_in_plain_sql(
+    large_export: tuple[sqlite3.Connection, Summary],
+) -> None:
+    db, _ = large_export
+    results = check(db, AS_OF)
+    assert results and not any(results.values()), {k: v for k, v in results.items() if v}
+
+
+def test_constraints_are_declared(large_export: tuple[sqlite3.Connection, Summary]) -> None:
+    db, _ = large_export
+    db.execute("PRAGMA foreign_keys = ON")
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute("INSERT INTO invoices (id, customer_id) VALUES (999999, 999999)")
+    with pytest.raises(sqlite3.IntegrityError):  # UNIQUE email
+        db.execute(
+            "INSERT INTO customers SELECT id + 1000000, customer_type_id, name, company_name, "
+            "email, phone, status, credit_limit, created_at, updated_at FROM customers LIMIT 1"
+        )
+    with pytest.raises(sqlite3.IntegrityError):  # CHECK status
+        db.execute("UPDATE invoices SET status = 'lost' WHERE id = 1")
+    fks = db.execute("PRAGMA foreign_key_list(invoice_line_items)").fetchall()
+    assert {row[2] for row in fks} == {"invoices", "products"}
+
+
+def test_money_dates_and_timestamps_use_contract_formats(
+    large_export: tuple[sqlite3.Connection, Summary],
+) -> None:
+    db, _ = large_export
+    invoice_date, created_at, total = db.execute(
+        "SELECT invoice_date, created_at, total FROM invoices WHERE id = 1"
+    ).fetchone()
+    assert len(invoice_date) == 10 and invoice_date[4] == "-"
+    assert created_at.endswith("Z") and created_at[10] == "T"
+    assert round(total * 100) == total * 100 or abs(round(total * 100) - total * 100) < 1e-6
+
+
+def test_export_refuses_to_overwrite_without_force(small_store: Path, tmp_path: Path) -> None:
+    target = tmp_path / "out.sqlite"
+    target.write_text("keep me")
+    with pytest.raises(shardgen.UsageError, match="--force"):
+        shardgen.export(small_store, to=target)
+    assert target.read_text() == "keep me"
+    shardgen.export(small_store, to=target, force=True)
+    assert sqlite3.connect(target).execute("SELECT count(*) FROM customers").fetchone() == (10,)

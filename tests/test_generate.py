@@ -1,0 +1,96 @@
+"""End to end: generate → verify, determinism, worker-count invariance, golden digest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import shardgen
+from shardgen.generate import Summary
+from shardgen.store import Store, staging_path
+
+from .conftest import AS_OF, Make
+
+#: The digest of `small`, seed 42, as_of 2026-06-30. A change to the generated
+#: data must be deliberate: update this with the reason in the commit message.
+GOLDEN_SMALL_DIGEST = "efb1740e8f2d9befb0364c61f4ad2e51"
+
+
+def test_golden_small_digest(small_store: Path) -> None:
+    report = shardgen.verify(small_store)
+    assert report.ok, report.violations
+    assert report.digest == GOLDEN_SMALL_DIGEST
+
+
+@pytest.mark.parametrize("volume", ["small", "medium"])
+def test_generate_and_verify(make_store: Make, volume: str) -> None:
+    path, summary = make_store(volume, seed=11)
+    report = shardgen.verify(path)
+    assert report.ok, report.violations
+    assert report.rows == summary.rows == report.expected_rows
+    assert report.digest == summary.digest
+    customers, products, invoices = shardgen.VOLUMES[volume]
+    assert summary.rows["customers"] == customers
+    assert summary.rows["products"] == summary.rows["inventory"] == products
+    assert summary.rows["invoices"] == invoices
+    assert not staging_path(path).exists()
+
+
+def test_large_verifies(large_store: tuple[Path, Summary]) -> None:
+    path, summary = large_store
+    report = shardgen.verify(path)
+    assert report.ok, report.violations
+    assert report.digest == summary.digest
+    assert summary.rows["invoices"] == 10_000
+
+
+def test_worker_count_does_not_change_the_data(make_store: Make) -> None:
+    # Small shards so that three workers really share the work.
+    options = {"customers": 1_200, "products": 700, "invoices": 5_000, "seed": 5}
+    digests = {
+        workers: make_store(None, workers=workers, **options)[1].digest for workers in (1, 2, 3)
+    }
+    assert len(set(digests.values())) == 1, digests
+
+
+def test_same_seed_same_data_different_seed_different_data(make_store: Make) -> None:
+    first = make_store("medium", seed=1)[1].digest
+    again = make_store("medium", seed=1)[1].digest
+    other = make_store("medium", seed=2)[1].digest
+    assert first == again
+    assert first != other
+
+
+def test_as_of_changes_the_data(make_store: Make) -> None:
+    assert (
+        make_store(seed=1, as_of="2026-06-30")[1].digest
+        != make_store(seed=1, as_of="2026-07-01")[1].digest
+    )
+
+
+def test_run_is_recorded_in_the_event_log(small_store: Path) -> None:
+    with Store.open(small_store) as store:
+        events = [e for _, e in store.events()]
+    tags = [type(e).__struct_config__.tag for e in events]
+    assert tags[0] == "run_started"
+    assert tags[-2:] == ["verify_finished", "run_promoted"]
+    started = events[0]
+    assert isinstance(started, shardgen.schema.RunStarted)
+    assert started.plan["seed"] == 42 and started.plan["as_of"] == AS_OF
+    assert started.versions.faker and started.versions.lmdb and started.versions.msgspec
+    committed = [e for e in events if isinstance(e, shardgen.schema.ShardCommitted)]
+    # foundation + 1 product shard + 1 customer shard
+    assert sorted((e.entity, e.shard) for e in committed) == [
+        ("customers", 0),
+        ("foundation", 0),
+        ("products", 0),
+    ]
+
+
+def test_regenerating_replaces_the_promoted_dataset(make_store: Make, tmp_path: Path) -> None:
+    path = tmp_path / "data.lmdb"
+    first = shardgen.generate("small", seed=1, as_of=AS_OF, out=path, workers=1)
+    second = shardgen.generate("small", seed=2, as_of=AS_OF, out=path, workers=1)
+    assert first.digest != second.digest
+    assert shardgen.verify(path).digest == second.digest

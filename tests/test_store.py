@@ -1,0 +1,63 @@
+"""The store: opening what is not a store, schema versions, full maps."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import msgspec
+import pytest
+
+import shardgen
+from shardgen.schema import ENCODER, SCHEMA_VERSION, Meta
+from shardgen.store import Store
+
+
+def test_random_bytes_are_not_a_store(tmp_path: Path) -> None:
+    path = tmp_path / "random.lmdb"
+    path.write_bytes(bytes(range(256)) * 64)
+    with pytest.raises(shardgen.NotAStoreError):
+        Store.open(path)
+
+
+def test_truncated_store_is_refused(small_store: Path, tmp_path: Path) -> None:
+    path = tmp_path / "truncated.lmdb"
+    path.write_bytes(small_store.read_bytes()[:5000])
+    with pytest.raises(shardgen.StoreError):
+        with Store.open(path) as store:
+            shardgen.verify(store.path)
+
+
+def test_a_directory_is_not_a_store(tmp_path: Path) -> None:
+    with pytest.raises(shardgen.NotAStoreError, match="directory"):
+        Store.open(tmp_path)
+
+
+def test_newer_schema_version_is_refused(small_store: Path, tmp_path: Path) -> None:
+    path = tmp_path / "future.lmdb"
+    shutil.copyfile(small_store, path)
+    with Store.reopen(path) as store:
+        meta = store.meta()
+        newer = msgspec.structs.replace(meta, schema_version=SCHEMA_VERSION + 1)
+        with store.write() as txn:
+            txn.put(b"meta", ENCODER.encode(newer), db=store.dbs["meta"])
+    with pytest.raises(shardgen.SchemaError, match="newer"):
+        Store.open(path)
+    assert isinstance(meta, Meta)
+
+
+def test_a_full_map_is_a_clear_error_and_keeps_the_old_dataset(
+    small_store: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "data.lmdb"
+    shutil.copyfile(small_store, target)
+    before = shardgen.verify(target).digest
+    with pytest.raises(shardgen.StoreFullError, match="--map-size"):
+        shardgen.generate("medium", as_of="2026-06-30", out=target, workers=1, map_size=256 * 1024)
+    assert shardgen.verify(target).digest == before
+
+
+def test_counts_and_scans(small_store: Path) -> None:
+    with Store.open(small_store) as store:
+        assert store.count("customers") == 10
+        assert [c.id for c in store.scan("customers")] == list(range(1, 11))
