@@ -65,6 +65,12 @@ def build_parser() -> Parser:
     )
     gen.add_argument("--resume", action="store_true", help="continue an interrupted run")
     gen.add_argument("--map-size", type=_size, default=None, help="LMDB map size, e.g. 64G")
+    gen.add_argument(
+        "--memory-limit",
+        type=_size,
+        default=None,
+        help="stop if the run's USS exceeds this, e.g. 1G",
+    )
     gen.add_argument("--json", action="store_true", help="print the summary as JSON")
     gen.add_argument("--quiet", action="store_true", help="no progress line")
     gen.add_argument(
@@ -142,6 +148,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         workers=args.workers,
         out=args.out,
         resume=args.resume,
+        memory_limit=args.memory_limit,
         progress=progress if show else None,
         **options,
     )

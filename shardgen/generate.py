@@ -21,7 +21,15 @@ import msgspec
 from .errors import RunError, UsageError
 from .monitor import Monitor, Sample
 from .plan import Plan, make_plan
-from .schema import MemorySample, RunFailed, RunPromoted, RunStarted, ShardCommitted, VerifyFinished
+from .schema import (
+    MemorySample,
+    RunFailed,
+    RunPromoted,
+    RunRolledBack,
+    RunStarted,
+    ShardCommitted,
+    VerifyFinished,
+)
 from .store import DEFAULT_MAP_SIZE, RunLock, Store, promote, remove_store, staging_path
 from .verify import Report, verify_store
 from .versions import versions
@@ -81,6 +89,7 @@ def generate(
     out: str | os.PathLike[str] = DEFAULT_STORE,
     resume: bool = False,
     map_size: int = DEFAULT_MAP_SIZE,
+    memory_limit: int | None = None,
     progress: Progress | None = None,
 ) -> Summary:
     """Generate a dataset into `out`, verify it and promote it atomically.
@@ -97,17 +106,22 @@ def generate(
         workers = default_workers()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UsageError(f"--workers must be a whole number of at least 1, got {workers!r}")
+    if memory_limit is not None and memory_limit < 1:
+        raise UsageError(f"--memory-limit must be a positive size such as 2G, got {memory_limit}")
     target = Path(out)
     check_target(target)
     staging = staging_path(target)
     with RunLock(target):
         store, done = _open_staging(staging, plan, resume, map_size)
         try:
-            return _run(store, plan, target, workers, map_size, done, started, progress)
+            return _run(
+                store, plan, target, workers, map_size, memory_limit, done, started, progress
+            )
         except BaseException as exc:
             message = str(exc) or type(exc).__name__
             with contextlib.suppress(Exception):
                 store.log(RunFailed(at=time.time(), error=message))
+                store.log(RunRolledBack(at=time.time(), reason=f"target {target} left unchanged"))
             raise
         finally:
             store.close()
@@ -140,6 +154,7 @@ def _run(
     target: Path,
     workers: int,
     map_size: int,
+    memory_limit: int | None,
     done: set[tuple[str, int]],
     started: float,
     progress: Progress | None,
@@ -161,9 +176,18 @@ def _run(
             store.log(MemorySample(sample.at, sample.rss, sample.uss, sample.processes))
 
     with Monitor() as monitor:
+
+        def check_memory() -> None:
+            if memory_limit is not None and monitor.peak_uss > memory_limit:
+                raise RunError(
+                    f"the run used {monitor.peak_uss / 2**20:,.0f} MB, over --memory-limit "
+                    f"{memory_limit / 2**20:,.0f} MB, and was stopped; the target is unchanged. "
+                    "Rerun with --resume and fewer --workers or a higher --memory-limit"
+                )
+
         if progress:
             progress(finished, total)
-        for _ in run_tasks(store, plan, tasks, workers, map_size):
+        for _ in run_tasks(store, plan, tasks, workers, map_size, check_memory):
             finished += 1
             if progress:
                 progress(finished, total)

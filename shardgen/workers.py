@@ -9,9 +9,12 @@ never disagree. Writers take LMDB's lock in turn; generation runs in parallel.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import multiprocessing
 import os
+import signal
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -23,7 +26,7 @@ import psutil
 
 from .catalog import catalog_for, product_categories, product_shard
 from .entities import customer_shard, customer_types
-from .errors import RunError
+from .errors import RunError, ShardgenError
 from .plan import Plan
 from .schema import Record, ShardCommitted
 from .store import Store
@@ -74,6 +77,24 @@ def generate_rows(
     return tables, rows.links, first, first + cshard.customers - 1
 
 
+#: Test hook: "ENTITY:SHARD:ACTION" makes that shard fail ("fail": raise),
+#: or kill its process with SIGKILL mid-transaction ("kill"). See docs/errors.md.
+FAULT_VARIABLE = "SHARDGEN_FAULT"
+
+
+def _inject_fault(task: Task) -> None:
+    spec = os.environ.get(FAULT_VARIABLE)
+    if not spec:
+        return
+    entity, _, rest = spec.partition(":")
+    shard, _, action = rest.partition(":")
+    if entity != task.entity or shard != str(task.shard):
+        return
+    if action == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    raise RuntimeError(f"injected fault in {task.entity} shard {task.shard}")
+
+
 def commit_shard(store: Store, plan: Plan, task: Task) -> Done:
     """Generate a shard and commit it with its event in one transaction."""
     started = time.perf_counter()
@@ -84,6 +105,7 @@ def commit_shard(store: Store, plan: Plan, task: Task) -> Done:
             shard_digest.update(table.encode())
             shard_digest.update(store.put_rows(txn, table, records))
         store.put_links(txn, links)
+        _inject_fault(task)
         memory = psutil.Process().memory_full_info()
         rows = {table: len(records) for table, records in tables.items()}
         store.append_event(
@@ -103,8 +125,29 @@ def commit_shard(store: Store, plan: Plan, task: Task) -> Done:
 _worker: tuple[Store, Plan] | None = None
 
 
-def _init_worker(path: str, plan: Plan, map_size: int) -> None:
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when its parent (the forkserver) exits.
+
+    The forkserver exits when the coordinator dies, so a killed run leaves no
+    worker behind to write into a store that a resumed run has taken over.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _init_worker(path: str, plan: Plan, map_size: int, fault: str | None) -> None:
     global _worker  # noqa: PLW0603 - one store handle per worker process
+    _die_with_parent()
+    # The forkserver outlives one run, so pass the coordinator's fault hook on.
+    if fault:
+        os.environ[FAULT_VARIABLE] = fault
+    else:
+        os.environ.pop(FAULT_VARIABLE, None)
     _worker = (Store.reopen(Path(path), map_size=map_size), plan)
 
 
@@ -114,17 +157,35 @@ def _run_task(task: Task) -> Done:
     return commit_shard(store, plan, task)
 
 
+def _failed(task: Task, exc: BaseException) -> ShardgenError:
+    if isinstance(exc, ShardgenError):
+        return exc
+    return RunError(
+        f"{task.entity} shard {task.shard} failed ({type(exc).__name__}: {exc}); committed "
+        "shards are kept: rerun with --resume to continue"
+    )
+
+
 def run_tasks(
     store: Store,
     plan: Plan,
     tasks: list[Task],
     workers: int,
     map_size: int,
+    check: Callable[[], None] = lambda: None,
 ) -> Iterator[Done]:
-    """Run tasks; yield each as it commits. One worker runs in this process."""
+    """Run tasks; yield each as it commits. One worker runs in this process.
+
+    `check` is called every few tenths of a second and between shards; it
+    stops the run by raising (the memory limit does).
+    """
     if workers == 1 or len(tasks) <= 1:
         for task in tasks:
-            yield commit_shard(store, plan, task)
+            check()
+            try:
+                yield commit_shard(store, plan, task)
+            except Exception as exc:
+                raise _failed(task, exc) from exc
         return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["shardgen.workers"])
@@ -132,27 +193,36 @@ def run_tasks(
         max_workers=min(workers, len(tasks)),
         mp_context=context,
         initializer=_init_worker,
-        initargs=(str(store.path), plan, map_size),
+        initargs=(str(store.path), plan, map_size, os.environ.get(FAULT_VARIABLE)),
     )
-    pending: set[Future[Done]] = set()
+    pending: dict[Future[Done], Task] = {}
     queue = list(reversed(tasks))
     # Keep a few tasks queued per worker: enough to never idle, few enough
     # that a failure stops the run quickly.
     window = 2 * workers
+    clean = False
     try:
         while queue or pending:
             while queue and len(pending) < window:
-                pending.add(pool.submit(_run_task, queue.pop()))
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                task = queue.pop()
+                pending[pool.submit(_run_task, task)] = task
+            finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            check()
             for future in finished:
-                yield future.result()
-    except BrokenProcessPool:
-        raise RunError(
-            "a worker process died before finishing its shard; committed shards are kept: "
-            "rerun with --resume to continue"
-        ) from None
+                task = pending.pop(future)
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    raise RunError(
+                        "a worker process died before finishing its shard; committed shards "
+                        "are kept: rerun with --resume to continue"
+                    ) from None
+                except Exception as exc:
+                    raise _failed(task, exc) from exc
+        clean = True
     finally:
+        if not clean:
+            # Stop at once: an uncommitted shard's transaction simply aborts.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.kill()
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-ProgressFn = Callable[[int, int], None]

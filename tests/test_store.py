@@ -23,9 +23,8 @@ def test_random_bytes_are_not_a_store(tmp_path: Path) -> None:
 def test_truncated_store_is_refused(small_store: Path, tmp_path: Path) -> None:
     path = tmp_path / "truncated.lmdb"
     path.write_bytes(small_store.read_bytes()[:5000])
-    with pytest.raises(shardgen.StoreError):
-        with Store.open(path) as store:
-            shardgen.verify(store.path)
+    with pytest.raises(shardgen.StoreError), Store.open(path) as store:
+        shardgen.verify(store.path)
 
 
 def test_a_directory_is_not_a_store(tmp_path: Path) -> None:
