@@ -24,6 +24,7 @@ from .errors import (
 from .export import export
 from .generate import Summary, generate
 from .plan import VOLUMES, Plan, make_plan
+from .stats import Stats, stats
 from .store import Store
 from .verify import Report, Violation, verify
 from .versions import __version__
@@ -48,6 +49,7 @@ __all__ = [
     "RunError",
     "SchemaError",
     "ShardgenError",
+    "Stats",
     "Store",
     "StoreError",
     "StoreFullError",
@@ -59,5 +61,6 @@ __all__ = [
     "generate",
     "make_plan",
     "open",
+    "stats",
     "verify",
 ]

@@ -10,6 +10,7 @@ stream.
 from __future__ import annotations
 
 import functools
+import math
 import random
 from bisect import bisect_right
 from itertools import accumulate
@@ -55,14 +56,17 @@ def product_categories(plan: Plan) -> list[ProductCategory]:
     ]
 
 
-def price_for(cost: int, markup_min: int, markup_max: int, rng: random.Random) -> int:
+def price_for(cost: int, markup_min: int, markup_max: int, u: float) -> int:
     """A price whose markup over cost lies in [min, max] percent, exactly.
 
-    Prefers a price ending in .99 when one lies in the range.
+    `u` in [0, 1) picks the point in the range. Prefers a price ending in .99
+    when one lies in the range.
     """
     low = cost + -(-cost * markup_min // 100)
     high = cost + cost * markup_max // 100
-    price = rng.randint(low, high)
+    if low > high:
+        raise ValueError(f"no whole-cent price for cost {cost} in {markup_min}-{markup_max} %")
+    price = low + int(u * (high - low + 1))
     nice = price // 100 * 100 + 99
     if low <= nice <= high:
         return nice
@@ -85,33 +89,37 @@ def product_cores(plan: Plan, shard: ProductShard) -> list[ProductCore]:
         j = is_new.index(0)
         is_new[0], is_new[j] = 0, 1
     window_start = plan.as_of_day - 364
+    # random() scaled by hand: a third of the cost of randint()/choice(), and
+    # the catalog is rebuilt in every worker process.
+    r = rng.random
+    gauss = rng.gauss
+    exp = math.exp
+    models = "ACEGKMRSTVXZ"
+    first_id = shard.product_first
     cores = []
     for i in range(n):
         category = CATEGORIES[categories[i]]
-        noun_index = rng.randrange(len(category.nouns))
-        noun = category.nouns[noun_index]
-        name = f"{rng.choice(category.brands)} {rng.choice(category.adjectives)} {noun.noun}"
-        if rng.random() < 0.6:
-            name += f" {rng.choice('ACEGKMRSTVXZ')}{rng.randint(1, 99) * 10}"
-        cost = rng.randint(noun.cost_min, noun.cost_max)
-        price = price_for(cost, category.markup_min, category.markup_max, rng)
+        nouns = category.nouns
+        noun_index = int(r() * len(nouns))
+        noun = nouns[noun_index]
+        brands, adjectives = category.brands, category.adjectives
+        name = (
+            f"{brands[int(r() * len(brands))]} {adjectives[int(r() * len(adjectives))]} {noun.noun}"
+        )
+        if r() < 0.6:
+            name = f"{name} {models[int(r() * 12)]}{(int(r() * 99) + 1) * 10}"
+        cost = noun.cost_min + int(r() * (noun.cost_max - noun.cost_min + 1))
+        price = price_for(cost, category.markup_min, category.markup_max, r())
         if is_new[i]:
-            created = window_start + rng.randint(0, 364)
+            created = window_start + int(r() * 365)
         else:
-            created = window_start - 1 - rng.randint(0, CATALOG_AGE_DAYS)
-        popularity = rng.lognormvariate(0.0, POPULARITY_SIGMA)
+            created = window_start - 1 - int(r() * (CATALOG_AGE_DAYS + 1))
         cores.append(
             ProductCore(
-                shard.product_first + i,
-                categories[i],
-                noun_index,
-                name,
-                cost,
-                price,
-                created,
-                popularity,
+                first_id + i, categories[i], noun_index, name, cost, price, created,
+                exp(gauss(0.0, POPULARITY_SIGMA)),
             )
-        )
+        )  # fmt: skip
     return cores
 
 
@@ -160,35 +168,61 @@ def product_shard(plan: Plan, shard: ProductShard) -> tuple[list[Product], list[
 
 
 class Catalog(NamedTuple):
-    """What a customer shard needs of every product, in launch order."""
+    """What a customer shard needs of every product, in launch order.
 
-    order: tuple[int, ...]  # product IDs sorted by (created_day, id)
-    created_days: tuple[int, ...]  # aligned with order
-    cum_popularity: tuple[float, ...]  # aligned with order
-    price: dict[int, int]
-    name: dict[int, str]
-    created_day: dict[int, int]
+    Per-product lists are indexed by product ID (index 0 unused).
+    """
+
+    order: list[int]  # product IDs sorted by (created_day, id)
+    created_days: list[int]  # aligned with order
+    cum_popularity: list[float]  # aligned with order
+    #: guide[j]: the first position whose cumulative popularity exceeds
+    #: j / len(guide) of the total, so a pick bisects a few entries, not all.
+    guide: list[int]
+    price: list[int]
+    name: list[str]
+    created_day: list[int]
 
     def sellable(self, day: int) -> int:
         """How many products (a prefix of `order`) exist on `day`."""
         return bisect_right(self.created_days, day)
 
-    def pick(self, rng: random.Random, sellable: int) -> int:
-        """A product ID, by popularity, among the first `sellable`."""
-        r = rng.random() * self.cum_popularity[sellable - 1]
-        return self.order[min(bisect_right(self.cum_popularity, r, 0, sellable), sellable - 1)]
+    def pick(self, u: float, sellable: int) -> int:
+        """A product ID, by popularity, among the first `sellable`; u in [0, 1)."""
+        cum = self.cum_popularity
+        r = u * cum[sellable - 1]
+        guide = self.guide
+        j = int(r / cum[-1] * len(guide))
+        low = guide[j]
+        high = guide[j + 1] + 1 if j + 1 < len(guide) else sellable
+        position = bisect_right(cum, r, low, min(high, sellable))
+        return self.order[min(position, sellable - 1)]
 
 
 def build_catalog(plan: Plan) -> Catalog:
-    cores = [core for shard in plan.product_shards for core in product_cores(plan, shard)]
-    cores.sort(key=lambda c: (c.created_day, c.id))
+    size = plan.products + 1
+    price = [0] * size
+    name = [""] * size
+    created_day = [0] * size
+    popularity = [0.0] * size
+    for shard in plan.product_shards:
+        for core in product_cores(plan, shard):
+            price[core.id] = core.price
+            name[core.id] = core.name
+            created_day[core.id] = core.created_day
+            popularity[core.id] = core.popularity
+    order = sorted(range(1, size), key=created_day.__getitem__)  # stable: ties by id
+    cum = list(accumulate(popularity[i] for i in order))
+    slots = len(cum)
+    guide = [bisect_right(cum, j * cum[-1] / slots) for j in range(slots)]
     return Catalog(
-        order=tuple(c.id for c in cores),
-        created_days=tuple(c.created_day for c in cores),
-        cum_popularity=tuple(accumulate(c.popularity for c in cores)),
-        price={c.id: c.price for c in cores},
-        name={c.id: c.name for c in cores},
-        created_day={c.id: c.created_day for c in cores},
+        order=order,
+        created_days=[created_day[i] for i in order],
+        cum_popularity=cum,
+        guide=guide,
+        price=price,
+        name=name,
+        created_day=created_day,
     )
 
 

@@ -23,6 +23,8 @@ from .export import FORMATS, export
 from .generate import DEFAULT_STORE, generate
 from .plan import VOLUMES
 from .schema import RunStarted, ShardCommitted, to_builtins
+from .stats import render as render_stats
+from .stats import stats
 from .store import RunLock, Store, remove_store, staging_path
 from .verify import Report, verify
 from .versions import __version__
@@ -81,6 +83,13 @@ def build_parser() -> Parser:
     ver.add_argument("path", type=Path)
     ver.add_argument("--json", action="store_true", help="print the report as JSON")
     ver.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+
+    sta = commands.add_parser("stats", help="profile the dataset against its targets")
+    sta.add_argument("path", type=Path)
+    sta.add_argument("--json", action="store_true", help="print the profile as JSON")
+    sta.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
 
@@ -202,6 +211,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"{report.path}:")
         print(render_report(report))
     return 0 if report.ok else 1
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    profile = stats(args.path)
+    if args.json:
+        print(json.dumps(to_builtins(profile), indent=2))
+    else:
+        print(render_stats(profile))
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:

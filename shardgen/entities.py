@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 import math
 import random
+from bisect import bisect_right
 from itertools import accumulate
 from typing import NamedTuple
 
@@ -164,6 +165,14 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
     next_address = shard.address_first
     next_invoice = shard.invoice_first
     next_line = shard.line_first
+    # Hot loop: random() scaled by hand costs a third of randint()/choice().
+    r = rng.random
+    price_of, name_of = catalog.price, catalog.name
+    pick, sellable_on = catalog.pick, catalog.sellable
+    quantity_total = QUANTITY_CUM[-1]
+    company_suffixes = vocabulary.company_suffixes
+    street_suffixes = vocabulary.street_suffixes
+    end_of_as_of = as_of * DAY + 18 * 3600
     for i in range(n):
         customer_id = shard.customer_first + i
         kind = CUSTOMER_TYPES[types[i]]
@@ -172,87 +181,94 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
         company = None
         if is_business[i]:
             other = lasts[2 * i + 1]
-            form = rng.randrange(3)
+            form = int(r() * 3)
             if form == 0:
-                company = f"{last} {rng.choice(vocabulary.company_suffixes)}"
+                company = f"{last} {company_suffixes[int(r() * len(company_suffixes))]}"
             elif form == 1:
                 company = f"{last}-{other}"
             else:
-                company = f"{last}, {other} and {rng.choice(lasts)}"
-        email = f"{_slug(first)}.{_slug(last)}.{customer_id}@{rng.choice(EMAIL_DOMAINS)}"
+                company = f"{last}, {other} and {lasts[int(r() * len(lasts))]}"
+        domain = EMAIL_DOMAINS[int(r() * len(EMAIL_DOMAINS))]
+        email = f"{_slug(first)}.{_slug(last)}.{customer_id}@{domain}"
 
         ages = sorted(ages_of[i], reverse=True)  # oldest first
         if ages:
             created_day = as_of - ages[0] - int(rng.triangular(0, MAX_TENURE_DAYS, 0))
         else:
-            created_day = as_of - rng.randint(0, MAX_TENURE_DAYS)
-        created_at = created_day * DAY + rng.randint(8 * 3600, 18 * 3600)
-        updated_at = rng.randint(created_at, as_of * DAY + 18 * 3600)
+            created_day = as_of - int(r() * (MAX_TENURE_DAYS + 1))
+        created_at = created_day * DAY + 8 * 3600 + int(r() * 36_000)
+        updated_at = created_at + int(r() * (end_of_as_of - created_at + 1))
 
         # Addresses: the first is the primary billing address, in the
         # customer's state; the others come later.
         state = STATE_CODES[states[i]]
-        place = rng.choice(places[state])
+        in_state = places[state]
+        place = in_state[int(r() * len(in_state))]
         primary_id = next_address
         links.append((1, customer_id, next_address, address_counts[i] + 1))
         for k in range(address_counts[i] + 1):
             if k:
-                here_state = state if rng.random() < 0.7 else rng.choice(STATE_CODES)
-                here = rng.choice(places[here_state])
-                kind_of = "shipping" if k == 1 or rng.random() < 0.5 else "billing"
-                since = rng.randint(created_at, as_of * DAY + 18 * 3600)
+                here_state = state if r() < 0.7 else STATE_CODES[int(r() * len(STATE_CODES))]
+                there = places[here_state]
+                here = there[int(r() * len(there))]
+                kind_of = "shipping" if k == 1 or r() < 0.5 else "billing"
+                since = created_at + int(r() * (end_of_as_of - created_at + 1))
             else:
                 here_state, here, kind_of, since = state, place, "billing", created_at
-            street_name = rng.choice(lasts) if rng.random() < 0.5 else rng.choice(firsts)
+            street_name = lasts[int(r() * len(lasts))] if r() < 0.5 else firsts[int(r() * n)]
             street2 = None
-            if rng.random() < 0.2:
-                street2 = f"{rng.choice(('Apt.', 'Suite', 'Unit'))} {rng.randint(1, 999)}"
+            if r() < 0.2:
+                street2 = f"{('Apt.', 'Suite', 'Unit')[int(r() * 3)]} {int(r() * 999) + 1}"
+            suffix = street_suffixes[int(r() * len(street_suffixes))]
             addresses.append(
                 CustomerAddress(
                     next_address, customer_id, kind_of,
-                    f"{rng.randint(1, 9999)} {street_name} "
-                    f"{rng.choice(vocabulary.street_suffixes)}",
+                    f"{int(r() * 9999) + 1} {street_name} {suffix}",
                     street2, here.city, here_state, here.zip_code, here.county, "US",
                     k == 0, since,
                 )
             )  # fmt: skip
             next_address += 1
 
-        exchange = rng.randint(200, 999)
+        # A valid NANP number: an area code serving the primary ZIP, an
+        # exchange 200-999 that is neither N11 nor the fictional 555.
+        exchange = 200 + int(r() * 800)
         if exchange % 100 == 11 or exchange == 555:
             exchange += 1
-        phone = f"({rng.choice(place.area_codes)}) {exchange}-{rng.randint(0, 9999):04d}"
+        area = place.area_codes[int(r() * len(place.area_codes))]
+        phone = f"({area}) {exchange}-{int(r() * 10_000):04d}"
 
         limit = _credit_limit(kind.credit_multiplier, rng)
         tax_bp = STATE_TAX_BP[state]
         terms = kind.payment_terms_days
+        discount = kind.discount_percentage
+        keep = 100 - discount
         # Draft the invoices oldest first, then settle payments.
-        drafts = []
+        days: list[int] = []
+        drafts: list[tuple[list[tuple[int, int, int, int]], int, int]] = []
         for age in ages:
             day = as_of - age
-            n_lines = lines_left.pop() + 1
-            sellable = catalog.sellable(day)
+            sellable = sellable_on(day)
+            lines: list[tuple[int, int, int, int]] = []
             chosen: list[int] = []
-            for _ in range(n_lines):
-                product = catalog.pick(rng, sellable)
-                if product in chosen:
-                    product = catalog.pick(rng, sellable)
-                chosen.append(product)
-            quantities = rng.choices(QUANTITIES, cum_weights=QUANTITY_CUM, k=n_lines)
-            drafts.append((day, chosen, quantities))
-        first_invoice = next_invoice
-        discount = kind.discount_percentage
-        totals = []
-        for _day, chosen, quantities in drafts:
             subtotal = 0
-            for product, qty in zip(chosen, quantities, strict=True):
-                subtotal += (qty * catalog.price[product] * (100 - discount) + 50) // 100
-            tax = (subtotal * tax_bp + 5_000) // 10_000
-            totals.append((subtotal, tax))
-        paid, limit = _settle(rng, statuses[i], kind, [d[0] for d in drafts], totals, limit, as_of)
-        for (day, chosen, quantities), (subtotal, tax), paid_day in zip(
-            drafts, totals, paid, strict=True
-        ):
+            for _ in range(lines_left.pop() + 1):
+                product = pick(r(), sellable)
+                if product in chosen:  # one more draw makes repeats rare
+                    product = pick(r(), sellable)
+                chosen.append(product)
+                quantity = bisect_right(QUANTITY_CUM, r() * quantity_total) + 1
+                price = price_of[product]
+                line_total = (quantity * price * keep + 50) // 100
+                lines.append((product, quantity, price, line_total))
+                subtotal += line_total
+            days.append(day)
+            drafts.append((lines, subtotal, (subtotal * tax_bp + 5_000) // 10_000))
+        paid, limit = _settle(
+            rng, statuses[i], kind, days, [d[1] + d[2] for d in drafts], limit, as_of
+        )
+        first_invoice = next_invoice
+        for day, (lines, subtotal, tax), paid_day in zip(days, drafts, paid, strict=True):
             invoice_id = next_invoice
             due = day + terms
             if paid_day is not None:
@@ -265,16 +281,15 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
                 Invoice(
                     invoice_id, customer_id, primary_id, f"INV-{invoice_id:08d}", day, due,
                     f"Net {terms}", status, paid_day, subtotal, tax_bp, tax, subtotal + tax,
-                    day * DAY + rng.randint(8 * 3600, 18 * 3600),
+                    day * DAY + 8 * 3600 + int(r() * 36_000),
                 )
             )  # fmt: skip
-            links.append((3, invoice_id, next_line, len(chosen)))
-            for number, (product, qty) in enumerate(zip(chosen, quantities, strict=True), 1):
-                price = catalog.price[product]
+            links.append((3, invoice_id, next_line, len(lines)))
+            for number, (product, quantity, price, line_total) in enumerate(lines, 1):
                 items.append(
                     InvoiceLineItem(
-                        next_line, invoice_id, number, product, catalog.name[product], qty,
-                        price, discount, (qty * price * (100 - discount) + 50) // 100,
+                        next_line, invoice_id, number, product, name_of[product], quantity,
+                        price, discount, line_total,
                     )
                 )  # fmt: skip
                 next_line += 1
@@ -341,7 +356,7 @@ def _settle(
     status: int,
     kind: CustomerTypeSpec,
     days: list[int],
-    totals: list[tuple[int, int]],
+    totals: list[int],
     limit: int,
     as_of: int,
 ) -> tuple[list[int | None], int]:
@@ -377,7 +392,7 @@ def _settle(
                 paid[j] = None
                 reserved = j
                 break
-    unpaid = sum(sum(t) for t, p in zip(totals, paid, strict=True) if p is None)
+    unpaid = sum(t for t, p in zip(totals, paid, strict=True) if p is None)
     if unpaid > limit:
         ceiling = min(CREDIT_LIMIT_MAX_CENTS, round(CREDIT_BASE_MAX * kind.credit_multiplier) * 100)
         limit = max(limit, min(ceiling, -(-unpaid // 50_000) * 50_000))
@@ -387,5 +402,5 @@ def _settle(
                 break
             if paid[j] is None and (j != reserved or only_reserved):
                 paid[j] = rng.randint(day, min(day + terms, as_of))
-                unpaid -= sum(totals[j])
+                unpaid -= totals[j]
     return paid, limit

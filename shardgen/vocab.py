@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
-from importlib import resources
 from itertools import accumulate
+from pathlib import Path
 from typing import Final, NamedTuple
 
 
@@ -142,6 +142,10 @@ def people() -> People:
     )
 
 
+#: Street-address ZIPs extracted from the pinned `zipcodes` dataset.
+GEOGRAPHY_FILE: Final = Path(__file__).parent / "data" / "geography.json"
+
+
 class Place(NamedTuple):
     zip_code: str
     city: str
@@ -152,8 +156,7 @@ class Place(NamedTuple):
 @functools.cache
 def geography() -> dict[str, tuple[Place, ...]]:
     """Street-address ZIPs of the 50 states and DC, by state."""
-    text = resources.files("shardgen").joinpath("data/geography.json").read_bytes()
-    states = json.loads(text)["states"]
+    states = json.loads(GEOGRAPHY_FILE.read_bytes())["states"]
     return {
         state: tuple(Place(z, city, county, tuple(codes)) for z, city, county, codes in rows)
         for state, rows in states.items()
@@ -161,6 +164,5 @@ def geography() -> dict[str, tuple[Place, ...]]:
 
 
 def geography_source() -> dict[str, str]:
-    text = resources.files("shardgen").joinpath("data/geography.json").read_bytes()
-    source: dict[str, str] = json.loads(text)["source"]
+    source: dict[str, str] = json.loads(GEOGRAPHY_FILE.read_bytes())["source"]
     return source

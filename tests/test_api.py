@@ -12,9 +12,9 @@ def test_all_is_sorted_and_pinned() -> None:
     assert shardgen.__all__ == sorted(shardgen.__all__, key=lambda s: (not s.isupper(), s))
     assert set(shardgen.__all__) == {
         "VOLUMES", "LockedError", "NotAStoreError", "Plan", "Report", "RunError",
-        "SchemaError", "ShardgenError", "Store", "StoreError", "StoreFullError", "Summary",
+        "SchemaError", "ShardgenError", "Stats", "Store", "StoreError", "StoreFullError", "Summary",
         "UsageError", "Violation", "__version__", "export", "generate", "make_plan", "open",
-        "verify",
+        "stats", "verify",
     }  # fmt: skip
     for name in shardgen.__all__:
         assert hasattr(shardgen, name)

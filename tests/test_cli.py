@@ -16,7 +16,7 @@ from shardgen.cli import build_parser
 from .conftest import AS_OF
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["generate", "verify", "export", "log", "reset"]
+COMMANDS = ["generate", "verify", "stats", "export", "log", "reset"]
 
 
 def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -53,6 +53,10 @@ def test_generate_verify_export_log_reset(tmp_path: Path) -> None:
     exported = run("export", out, "--format", "sqlite", "--to", tmp_path / "demo.sqlite")
     assert exported.returncode == 0, exported.stderr
     assert (tmp_path / "demo.sqlite").stat().st_size > 0
+
+    profile = run("stats", out)
+    assert profile.returncode == 0 and "customers active %" in profile.stdout
+    assert json.loads(run("stats", out, "--json").stdout)["rows"]["customers"] == 10
 
     log = run("log", out)
     assert log.returncode == 0 and "run_promoted" in log.stdout

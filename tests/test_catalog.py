@@ -1,0 +1,79 @@
+"""Products, inventory and the catalog customer shards sell from."""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_right
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shardgen.catalog import (
+    NEW_PRODUCT_SHARE,
+    build_catalog,
+    price_for,
+    product_cores,
+    product_shard,
+)
+from shardgen.catalog_vocab import CATEGORIES
+from shardgen.plan import make_plan
+
+PLAN = make_plan("large", seed=3, as_of="2026-06-30")
+
+
+@given(st.integers(100, 10**7), st.sampled_from(CATEGORIES), st.floats(0, 1, exclude_max=True))
+def test_price_markup_is_always_in_the_category_range(
+    cost: int, category: object, u: float
+) -> None:
+    low, high = category.markup_min, category.markup_max  # type: ignore[attr-defined]
+    price = price_for(cost, low, high, u)
+    assert price > cost
+    assert cost * (100 + low) <= price * 100 <= cost * (100 + high)
+
+
+def test_vocabulary_costs_leave_room_for_every_markup() -> None:
+    # From 100 cents up, every category's markup range holds a whole-cent price.
+    assert min(noun.cost_min for c in CATEGORIES for noun in c.nouns) >= 100
+
+
+def test_guided_pick_equals_a_plain_bisect() -> None:
+    catalog = build_catalog(PLAN)
+    rng = random.Random(1)
+    cum = catalog.cum_popularity
+    for _ in range(20_000):
+        u, sellable = rng.random(), rng.randint(1, len(catalog.order))
+        expected = catalog.order[min(bisect_right(cum, u * cum[sellable - 1], 0, sellable),
+                                     sellable - 1)]  # fmt: skip
+        assert catalog.pick(u, sellable) == expected
+
+
+def test_picks_respect_launch_dates() -> None:
+    catalog = build_catalog(PLAN)
+    rng = random.Random(2)
+    for day in range(PLAN.as_of_day - 364, PLAN.as_of_day + 1, 7):
+        sellable = catalog.sellable(day)
+        assert sellable >= 1
+        for _ in range(50):
+            assert catalog.created_day[catalog.pick(rng.random(), sellable)] <= day
+
+
+def test_cores_are_pure_and_match_the_written_products() -> None:
+    shard = PLAN.product_shards[0]
+    assert product_cores(PLAN, shard) == product_cores(PLAN, shard)
+    products, inventory = product_shard(PLAN, shard)
+    catalog = build_catalog(PLAN)
+    for product, item in zip(products, inventory, strict=True):
+        assert catalog.price[product.id] == product.price
+        assert catalog.name[product.id] == product.name
+        assert item.product_id == product.id
+        assert catalog.created_day[product.id] == product.created_at // 86_400
+
+
+def test_new_products_share_and_product_one_predates_the_window() -> None:
+    cores = [c for s in PLAN.product_shards for c in product_cores(PLAN, s)]
+    window_start = PLAN.as_of_day - 364
+    new = sum(c.created_day >= window_start for c in cores)
+    assert abs(new - len(cores) * NEW_PRODUCT_SHARE / 100) <= len(PLAN.product_shards)
+    assert cores[0].id == 1 and cores[0].created_day < window_start
+    tiny = make_plan(products=1, customers=1, invoices=1, seed=5, as_of="2026-06-30")
+    assert product_cores(tiny, tiny.product_shards[0])[0].created_day < window_start
