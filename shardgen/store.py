@@ -17,10 +17,10 @@ half-written one.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import hashlib
 import os
+import shutil
 import struct
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -51,6 +51,17 @@ DATABASES = ("meta", "events", "links", *TABLES)
 
 def key(record_id: int) -> bytes:
     return record_id.to_bytes(8, "big")
+
+
+def disk_full(path: Path, margin: int = 4 * 2**20) -> bool:
+    """True when the file system holding `path` has (almost) no space left.
+
+    LMDB reports a full disk as a generic I/O error, so ask the file system.
+    """
+    try:
+        return shutil.disk_usage(path.parent).free < margin
+    except OSError:
+        return False
 
 
 def staging_path(target: Path) -> Path:
@@ -179,12 +190,15 @@ class Store:
             raise StoreFullError(
                 f"the LMDB map of {self.path} is full: rerun with a larger --map-size"
             ) from None
-        except (lmdb.DiskError, OSError) as exc:
-            if isinstance(exc, lmdb.DiskError) or exc.errno == errno.ENOSPC:
+        except (lmdb.Error, OSError) as exc:
+            if disk_full(self.path):
                 raise StoreFullError(
-                    f"no space left for {self.path}: free disk space or choose another --out"
+                    f"no space left on the disk of {self.path}: free some space and rerun "
+                    "with --resume, or `shardgen reset` to discard the partial run"
                 ) from None
-            raise
+            if isinstance(exc, OSError):
+                raise
+            raise StoreError(f"writing {self.path} failed: {exc}") from None
 
     def put_rows(self, txn: lmdb.Transaction, table: str, records: Sequence[Record]) -> bytes:
         """Write records (sorted by id); return the blake2b digest of their bytes."""
@@ -348,7 +362,12 @@ class RunLock:
         self.fd = -1
 
     def __enter__(self) -> RunLock:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create {self.path} ({exc.strerror}): choose a writable --out"
+            ) from None
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
