@@ -9,12 +9,11 @@ never disagree. Writers take LMDB's lock in turn; generation runs in parallel.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import multiprocessing
 import os
 import signal
-import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -125,24 +124,36 @@ def commit_shard(store: Store, plan: Plan, task: Task) -> Done:
 _worker: tuple[Store, Plan] | None = None
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this worker when its parent (the forkserver) exits.
+def _watch_coordinator(pid: int, started: float) -> None:
+    """Exit this worker as soon as the coordinator is gone (killed or crashed).
 
-    The forkserver exits when the coordinator dies, so a killed run leaves no
-    worker behind to write into a store that a resumed run has taken over.
+    Pool workers hold both ends of their task queue, so they would wait for a
+    next task forever; and a worker outliving its run could still write into a
+    store that a resumed run has taken over. A zombie counts as gone.
     """
-    if not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.25)
+            try:
+                coordinator = psutil.Process(pid)
+                alive = (
+                    coordinator.create_time() == started
+                    and coordinator.status() != psutil.STATUS_ZOMBIE
+                )
+            except psutil.Error:
+                alive = False
+            if not alive:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="shardgen-watchdog", daemon=True).start()
 
 
-def _init_worker(path: str, plan: Plan, map_size: int, fault: str | None) -> None:
+def _init_worker(
+    path: str, plan: Plan, map_size: int, fault: str | None, coordinator: tuple[int, float]
+) -> None:
     global _worker  # noqa: PLW0603 - one store handle per worker process
-    _die_with_parent()
+    _watch_coordinator(*coordinator)
     # The forkserver outlives one run, so pass the coordinator's fault hook on.
     if fault:
         os.environ[FAULT_VARIABLE] = fault
@@ -193,7 +204,13 @@ def run_tasks(
         max_workers=min(workers, len(tasks)),
         mp_context=context,
         initializer=_init_worker,
-        initargs=(str(store.path), plan, map_size, os.environ.get(FAULT_VARIABLE)),
+        initargs=(
+            str(store.path),
+            plan,
+            map_size,
+            os.environ.get(FAULT_VARIABLE),
+            (os.getpid(), psutil.Process().create_time()),
+        ),
     )
     pending: dict[Future[Done], Task] = {}
     queue = list(reversed(tasks))

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 import shardgen
@@ -87,8 +88,15 @@ def test_sigkill_of_the_coordinator_at_random_moments(
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
         time.sleep(rng.uniform(0.3, 1.5))
+        try:
+            helpers = psutil.Process(process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            helpers = []
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
+        # No worker outlives its coordinator to write into a store a resumed run owns.
+        _, alive = psutil.wait_procs(helpers, timeout=10)
+        assert not alive, f"processes outlived the killed run: {alive}"
         # Never a half-written dataset: the prior one, intact, until promotion.
         report = shardgen.verify(target)
         assert report.ok
