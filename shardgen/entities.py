@@ -45,8 +45,6 @@ from .vocab import (
 )
 
 ACTIVE, INACTIVE, SUSPENDED = range(3)
-#: Inactive customers bought nothing in this many most recent days.
-INACTIVE_QUIET_DAYS = 91
 #: Customers signed up at most this many days before their first invoice.
 MAX_TENURE_DAYS = 6 * 365
 QUANTITY_CUM = tuple(accumulate(QUANTITY_WEIGHTS))

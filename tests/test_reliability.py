@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
 import signal
@@ -10,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import msgspec
 import psutil
 import pytest
 
@@ -18,6 +20,9 @@ from shardgen.store import RunLock, staging_path
 from shardgen.workers import FAULT_VARIABLE
 
 from .conftest import AS_OF
+
+# The package exports the function `generate`, which shadows the module's name.
+generate_module = importlib.import_module("shardgen.generate")
 
 #: Enough shards (12 customer, 2 product) that kills land mid-run.
 OPTIONS: dict[str, object] = {"customers": 6_000, "products": 3_000, "invoices": 30_000, "seed": 9}
@@ -152,3 +157,19 @@ def test_reset_removes_store_and_staging(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert not target.exists() and not staging_path(target).exists()
+
+
+def test_resume_with_other_versions_is_refused(
+    monkeypatch: pytest.MonkeyPatch, prior: tuple[Path, str]
+) -> None:
+    target, _ = prior
+    monkeypatch.setenv(FAULT_VARIABLE, "customers:1:fail")
+    with pytest.raises(shardgen.RunError):
+        generate(target, workers=1)
+    monkeypatch.delenv(FAULT_VARIABLE)
+    real = generate_module.versions
+    monkeypatch.setattr(
+        generate_module, "versions", lambda: msgspec.structs.replace(real(), faker="0.0.1")
+    )
+    with pytest.raises(shardgen.UsageError, match="other versions"):
+        generate(target, workers=1, resume=True)
