@@ -67,6 +67,36 @@ class _Findings:
             self.listed.append(Violation(table, row_id, rule, detail))
 
 
+class _Spans:
+    """First and last child ID per parent, and how many children it has.
+
+    A parent's children have consecutive IDs exactly when last - first + 1
+    equals the count.
+    """
+
+    def __init__(self, parents: int) -> None:
+        self.first = array("q", bytes(8 * parents))
+        self.last = array("q", bytes(8 * parents))
+        self.count = array("i", bytes(4 * parents))
+        self.parents = 0
+
+    def see(self, parent: int, child: int) -> None:
+        if not self.count[parent]:
+            self.first[parent] = child
+            self.parents += 1
+        self.last[parent] = child
+        self.count[parent] += 1
+
+    def matches(self, parent: int, first: int, count: int) -> bool:
+        if not 0 < parent < len(self.count) or not self.count[parent]:
+            return False
+        return (
+            self.first[parent] == first
+            and self.count[parent] == count
+            and self.last[parent] - first + 1 == count
+        )
+
+
 def verify(path: str | Path) -> Report:
     """Verify the store at `path` and return a report.
 
@@ -183,6 +213,8 @@ def verify_store(store: Store) -> Report:
         credit_limit[cid] = c.credit_limit
     del emails, last_id
 
+    address_span = _Spans(n_customers)
+    invoice_span = _Spans(n_customers)
     places = {(p.zip_code, state): p.city for state, ps in geography().items() for p in ps}
     n_addresses = plan.addresses + 1
     address_owner = array("i", bytes(4 * n_addresses))
@@ -202,6 +234,7 @@ def verify_store(store: Store) -> Report:
         address_state[aid] = a.state
         address_billing[aid] = a.address_type == "billing"
         address_count[cid] = min(address_count[cid] + 1, 100)
+        address_span.see(cid, aid)
         if a.is_primary:
             primary_count[cid] = min(primary_count[cid] + 1, 100)
             if a.address_type != "billing":
@@ -284,6 +317,7 @@ def verify_store(store: Store) -> Report:
 
     # -- invoices and line items -------------------------------------------------
     n_invoices = plan.invoices + 1
+    line_span = _Spans(n_invoices)
     invoice_day = array("i", bytes(4 * n_invoices))
     invoice_subtotal = array("q", bytes(8 * n_invoices))
     invoice_discount = array("b", bytes(n_invoices))
@@ -302,6 +336,7 @@ def verify_store(store: Store) -> Report:
             continue
         day = inv.invoice_date
         invoice_day[iid] = day
+        invoice_span.see(cid, iid)
         invoice_subtotal[iid] = inv.subtotal
         kind = customer_type[cid]
         invoice_discount[iid] = type_discount.get(kind, -1)
@@ -367,6 +402,7 @@ def verify_store(store: Store) -> Report:
         else:
             line_mask[iid] |= bit
         line_count[iid] = min(line_count[iid] + 1, 255)
+        line_span.see(iid, li.id)
         if li.quantity < 1:
             add("invoice_line_items", li.id, "quantity >= 1")
         discount = li.discount_percentage
@@ -388,6 +424,19 @@ def verify_store(store: Store) -> Report:
     for cid in range(1, n_customers):
         if customer_day[cid] and unpaid[cid] > credit_limit[cid]:
             add("customers", cid, "unpaid invoices total <= credit_limit")
+
+    # Links (parent → first child, count) must describe the children found,
+    # or `children()` would return wrong rows.
+    spans = {1: address_span, 2: invoice_span, 3: line_span}
+    linked = Counter[int]()
+    for relation, parent, first, count in store.links():
+        span = spans.get(relation)
+        linked[relation] += 1
+        if span is None or not span.matches(parent, first, count):
+            add("links", parent, "links describe each parent's children", f"relation {relation}")
+    for relation, span in spans.items():
+        if linked[relation] != span.parents:
+            add("links", 0, "links describe each parent's children", f"relation {relation} count")
 
     expected_rows = plan.rows()
     for table, count in expected_rows.items():

@@ -90,3 +90,14 @@ def test_a_missing_row_is_counted(small_store: Path, tmp_path: Path) -> None:
     report = shardgen.verify(path)
     assert "row count matches the plan" in report.violations_by_rule
     assert "exactly one inventory row" in report.violations_by_rule
+
+
+def test_a_wrong_link_is_reported(small_store: Path, tmp_path: Path) -> None:
+    path = tmp_path / "links.lmdb"
+    shutil.copyfile(small_store, path)
+    with Store.reopen(path) as store:
+        relation, parent, first, count = next(store.links())
+        with store.write() as txn:
+            store.put_links(txn, [(relation, parent, first, count + 1)])
+    report = shardgen.verify(path)
+    assert report.violations_by_rule == {"links describe each parent's children": 1}
