@@ -24,6 +24,7 @@ from .errors import (
 from .export import export
 from .generate import Summary, generate
 from .plan import VOLUMES, Plan, make_plan
+from .report import report
 from .stats import Stats, stats
 from .store import Store
 from .verify import Report, Violation, verify
@@ -61,6 +62,7 @@ __all__ = [
     "generate",
     "make_plan",
     "open",
+    "report",
     "stats",
     "verify",
 ]

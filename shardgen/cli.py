@@ -93,11 +93,29 @@ def build_parser() -> Parser:
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
 
+    rep = commands.add_parser(
+        "report", help="customers by region, sales by category, receivables aging, monthly revenue"
+    )
+    rep.add_argument("path", type=Path)
+    rep.add_argument("--html", type=Path, help="also write the reports as one HTML page to FILE")
+    rep.add_argument("--json", action="store_true", help="print the figures as JSON (cents)")
+    rep.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+
     exp = commands.add_parser("export", help="export the data contract")
     exp.add_argument("path", type=Path)
     exp.add_argument("--format", choices=FORMATS, default="sqlite")
-    exp.add_argument("--to", type=Path, required=True, help="output file")
-    exp.add_argument("--force", action="store_true", help="replace --to if it exists")
+    exp.add_argument(
+        "--to",
+        required=True,
+        help="output: a file (sqlite), a folder (csv, jsonl, parquet) or a postgresql:// URL",
+    )
+    exp.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --to if it exists (postgres: drop the 8 tables, in the same transaction)",
+    )
     exp.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
@@ -237,9 +255,39 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .errors import RunError
+    from .report import render_html, render_text, report
+
+    html: Path | None = args.html
+    if html is not None and not html.parent.is_dir():
+        raise UsageError(f"--html {html}: the folder {html.parent} does not exist")
+    figures = report(args.path)
+    if html is not None:
+        try:
+            html.write_text(render_html(figures), encoding="utf-8")
+        except OSError as exc:
+            raise RunError(f"cannot write {html}: {exc.strerror or exc}") from None
+    if args.json:
+        print(json.dumps(to_builtins(figures), indent=2))
+    else:
+        print(render_text(figures), end="")
+        if html is not None:
+            print(f"HTML report written to {html}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    from .export_sql import redact
+
     counts = export(args.path, format=args.format, to=args.to, force=args.force)
-    print(f"exported {sum(counts.values()):,} rows in {len(counts)} tables to {args.to}")
+    where = args.to
+    if args.format == "postgres":  # the counts come from the database: show them
+        where = redact(args.to)
+        width = max(len(t) for t in counts)
+        for table, count in counts.items():
+            print(f"  {table:<{width}}  {count:>12,}")
+    print(f"exported {sum(counts.values()):,} rows in {len(counts)} tables to {where}")
     return 0
 
 

@@ -1,139 +1,35 @@
-"""Export: the data contract as a SQLite database (more formats build on `rows`).
+"""Export: the data contract, written to SQLite, PostgreSQL, CSV, JSON lines or Parquet.
+
+This module holds what every target shares: the contract's columns and the
+kind of each (money, date, timestamp, ...), the conversion of store values into
+contract values, streamed in ID order, and `export`, the one entry point.
+The targets live in `export_sql` (sqlite, postgres) and `export_files` (csv,
+jsonl, parquet).
 
 Store types become the contract's: cents → NUMERIC(12,2), days → ISO dates,
-epoch seconds → ISO-8601 UTC timestamps, basis points → percent, bools → 0/1.
-The file is written beside the target and renamed into place when complete,
-so an interrupted export never leaves a half-written database.
+epoch seconds → ISO-8601 UTC timestamps, basis points → percent, bools → 0/1
+(each target says how it writes them). A target is written beside its place
+and renamed into it when complete (or loaded in one transaction), so an
+interrupted export never leaves half an export.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
+import importlib
 import os
-import sqlite3
-from collections.abc import Callable, Iterator
+import typing
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
-from .errors import RunError, UsageError
+from .errors import UsageError
 from .schema import TABLES
 from .store import Store
 
-FORMATS = ("sqlite",)
-
-SQLITE_SCHEMA = """
-CREATE TABLE customer_types (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE CHECK (name IN ('Premium', 'Standard', 'Basic')),
-    description TEXT NOT NULL,
-    credit_multiplier NUMERIC(4,2) NOT NULL CHECK (credit_multiplier > 0),
-    discount_percentage NUMERIC(5,2) NOT NULL CHECK (discount_percentage BETWEEN 0 AND 50),
-    priority_level INTEGER NOT NULL CHECK (priority_level BETWEEN 1 AND 5),
-    payment_terms_days INTEGER NOT NULL CHECK (payment_terms_days >= 0),
-    active INTEGER NOT NULL CHECK (active IN (0, 1)),
-    created_at TEXT NOT NULL
-);
-CREATE TABLE product_categories (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    description TEXT NOT NULL,
-    sku_prefix TEXT NOT NULL UNIQUE,
-    sort_order INTEGER NOT NULL,
-    active INTEGER NOT NULL CHECK (active IN (0, 1)),
-    created_at TEXT NOT NULL
-);
-CREATE TABLE customers (
-    id INTEGER PRIMARY KEY,
-    customer_type_id INTEGER NOT NULL REFERENCES customer_types (id),
-    name TEXT NOT NULL,
-    company_name TEXT,
-    email TEXT NOT NULL UNIQUE,
-    phone TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('active', 'inactive', 'suspended')),
-    credit_limit NUMERIC(12,2) NOT NULL CHECK (credit_limit BETWEEN 0 AND 100000),
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL CHECK (updated_at >= created_at)
-);
-CREATE TABLE customer_addresses (
-    id INTEGER PRIMARY KEY,
-    customer_id INTEGER NOT NULL REFERENCES customers (id),
-    address_type TEXT NOT NULL CHECK (address_type IN ('billing', 'shipping')),
-    street_address TEXT NOT NULL,
-    street2 TEXT,
-    city TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (length(state) = 2),
-    zip_code TEXT NOT NULL CHECK (length(zip_code) = 5 AND zip_code NOT GLOB '*[^0-9]*'),
-    county TEXT NOT NULL,
-    country TEXT NOT NULL CHECK (country = 'US'),
-    is_primary INTEGER NOT NULL CHECK (is_primary IN (0, 1)),
-    created_at TEXT NOT NULL,
-    CHECK (is_primary = 0 OR address_type = 'billing')
-);
-CREATE TABLE products (
-    id INTEGER PRIMARY KEY,
-    product_category_id INTEGER NOT NULL REFERENCES product_categories (id),
-    name TEXT NOT NULL,
-    sku TEXT NOT NULL UNIQUE,
-    description TEXT NOT NULL,
-    price NUMERIC(12,2) NOT NULL,
-    cost NUMERIC(12,2) NOT NULL CHECK (cost > 0),
-    weight NUMERIC(8,2) NOT NULL CHECK (weight >= 0),
-    active INTEGER NOT NULL CHECK (active IN (0, 1)),
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL CHECK (updated_at >= created_at),
-    CHECK (price > cost)
-);
-CREATE TABLE inventory (
-    id INTEGER PRIMARY KEY,
-    product_id INTEGER NOT NULL UNIQUE REFERENCES products (id),
-    warehouse TEXT NOT NULL,
-    quantity_on_hand INTEGER NOT NULL CHECK (quantity_on_hand >= 0),
-    reserved_quantity INTEGER NOT NULL
-        CHECK (reserved_quantity BETWEEN 0 AND quantity_on_hand),
-    reorder_point INTEGER NOT NULL CHECK (reorder_point >= 0),
-    reorder_quantity INTEGER NOT NULL CHECK (reorder_quantity >= 0),
-    last_received_date TEXT NOT NULL,
-    last_received_quantity INTEGER NOT NULL CHECK (last_received_quantity >= 0),
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE invoices (
-    id INTEGER PRIMARY KEY,
-    customer_id INTEGER NOT NULL REFERENCES customers (id),
-    billing_address_id INTEGER NOT NULL REFERENCES customer_addresses (id),
-    invoice_number TEXT NOT NULL UNIQUE,
-    invoice_date TEXT NOT NULL,
-    due_date TEXT NOT NULL CHECK (due_date >= invoice_date),
-    payment_terms TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'paid', 'overdue')),
-    paid_date TEXT CHECK (paid_date IS NULL OR paid_date >= invoice_date),
-    subtotal NUMERIC(12,2) NOT NULL CHECK (subtotal >= 0),
-    tax_rate NUMERIC(5,2) NOT NULL CHECK (tax_rate BETWEEN 0 AND 100),
-    tax_amount NUMERIC(12,2) NOT NULL CHECK (tax_amount >= 0),
-    total NUMERIC(12,2) NOT NULL,
-    created_at TEXT NOT NULL,
-    CHECK ((status = 'paid') = (paid_date IS NOT NULL)),
-    CHECK (round(total * 100) = round(subtotal * 100) + round(tax_amount * 100))
-);
-CREATE TABLE invoice_line_items (
-    id INTEGER PRIMARY KEY,
-    invoice_id INTEGER NOT NULL REFERENCES invoices (id),
-    line_number INTEGER NOT NULL CHECK (line_number >= 1),
-    product_id INTEGER NOT NULL REFERENCES products (id),
-    description TEXT NOT NULL,
-    quantity INTEGER NOT NULL CHECK (quantity >= 1),
-    unit_price NUMERIC(12,2) NOT NULL CHECK (unit_price >= 0),
-    discount_percentage NUMERIC(5,2) NOT NULL CHECK (discount_percentage BETWEEN 0 AND 100),
-    line_total NUMERIC(12,2) NOT NULL CHECK (line_total >= 0),
-    UNIQUE (invoice_id, line_number)
-);
-CREATE INDEX customer_addresses_customer ON customer_addresses (customer_id);
-CREATE INDEX invoices_customer ON invoices (customer_id);
-CREATE INDEX invoices_date ON invoices (invoice_date);
-CREATE INDEX invoice_line_items_product ON invoice_line_items (product_id);
-"""
+FORMATS = ("sqlite", "csv", "jsonl", "parquet", "postgres")
 
 #: Per table: how each store field becomes a contract value.
 MONEY = frozenset(
@@ -146,11 +42,75 @@ BOOLS = frozenset(("active", "is_primary"))
 EPOCH = dt.date(1970, 1, 1)
 
 
-class Converter:
-    """Turns store values into contract values, caching the date strings."""
+class Column(NamedTuple):
+    """A contract column: its name, its kind and whether it may be NULL.
 
-    def __init__(self) -> None:
+    Kinds: id (an ID or a foreign key), int, text, bool, date, timestamp,
+    money (integer cents), basis_points (hundredths of a percent: tax_rate),
+    percent (a whole percent: discount_percentage) and decimal (a float with
+    two decimals: credit_multiplier, weight).
+    """
+
+    name: str
+    kind: str
+    nullable: bool
+
+
+def _column(name: str, annotation: Any) -> Column:
+    options = typing.get_args(annotation)
+    nullable = type(None) in options
+    if nullable:
+        (annotation,) = (a for a in options if a is not type(None))
+    if name in MONEY:
+        kind = "money"
+    elif name in DATES:
+        kind = "date"
+    elif name in TIMESTAMPS:
+        kind = "timestamp"
+    elif name in BOOLS:
+        kind = "bool"
+    elif name == "tax_rate":
+        kind = "basis_points"
+    elif name == "discount_percentage":
+        kind = "percent"
+    elif annotation is float:
+        kind = "decimal"
+    elif name == "id" or name.endswith("_id"):
+        kind = "id"
+    elif annotation is int:
+        kind = "int"
+    else:
+        kind = "text"
+    return Column(name, kind, nullable)
+
+
+#: The data contract: each table's columns, in order, derived from the records.
+CONTRACT: dict[str, tuple[Column, ...]] = {
+    table: tuple(_column(f.name, f.type) for f in msgspec.structs.fields(cls))
+    for table, cls in TABLES.items()
+}
+
+Step = Callable[[Any], Any]
+
+
+class Converter:
+    """Turns store values into contract values, caching the date strings.
+
+    `steps` maps a column kind to how a target writes it; kinds not given keep
+    the SQLite export's values (floats for money and percents, 0/1 booleans,
+    ISO dates and timestamps).
+    """
+
+    def __init__(self, steps: Mapping[str, Step] | None = None) -> None:
         self.days: dict[int, str] = {}
+        self.steps: dict[str, Step] = {
+            "money": _cents,
+            "basis_points": _basis_points,
+            "date": self.date,
+            "timestamp": self.timestamp,
+            "bool": int,
+            **(steps or {}),
+        }
 
     def date(self, day: int | None) -> str | None:
         if day is None:
@@ -168,21 +128,7 @@ class Converter:
 
     def row_function(self, table: str) -> Callable[[Any], tuple[Any, ...]]:
         """A function from a record to its contract row (a tuple)."""
-        fields = TABLES[table].__struct_fields__
-        steps: list[Callable[[Any], Any]] = []
-        for name in fields:
-            if name in MONEY:
-                steps.append(_cents)
-            elif name in DATES:
-                steps.append(self.date)
-            elif name in TIMESTAMPS:
-                steps.append(self.timestamp)
-            elif name in BOOLS:
-                steps.append(int)
-            elif name == "tax_rate":
-                steps.append(_basis_points)
-            else:
-                steps.append(_same)
+        steps = [self.steps.get(column.kind, _same) for column in CONTRACT[table]]
         pairs = list(enumerate(steps))
 
         def convert(record: Any) -> tuple[Any, ...]:
@@ -204,9 +150,15 @@ def _basis_points(value: int) -> float:
     return value / 100
 
 
+def hundredths(value: int) -> str:
+    """An integer count of hundredths as an exact decimal string: 1234 → "12.34"."""
+    whole, part = divmod(abs(value), 100)
+    return f"{'-' if value < 0 else ''}{whole}.{part:02d}"
+
+
 def columns(table: str) -> tuple[str, ...]:
     """The contract's column names of a table, in order."""
-    return tuple(TABLES[table].__struct_fields__)
+    return tuple(column.name for column in CONTRACT[table])
 
 
 def rows(store: Store, table: str, converter: Converter | None = None) -> Iterator[tuple[Any, ...]]:
@@ -223,58 +175,54 @@ def export(
     to: str | os.PathLike[str],
     force: bool = False,
 ) -> dict[str, int]:
-    """Export the store at `path` to `to`; return rows written per table."""
+    """Export the store at `path` to `to`; return rows written per table.
+
+    `to` is a file (sqlite), a folder (csv, jsonl, parquet) or a
+    postgresql:// URL (postgres). `force` replaces an existing target.
+
+    >>> shardgen.export("demo.lmdb", format="csv", to="demo-csv")  # doctest: +SKIP
+    {'customer_types': 3, 'product_categories': 9, ...}
+    """
+    # The targets build on this module, so they are imported on use.
+    from . import export_files, export_sql
+
     if format not in FORMATS:
         raise UsageError(f"unknown export format {format!r}: choose one of {', '.join(FORMATS)}")
+    require(format)
+    url = os.fspath(to)
+    if format == "postgres":
+        export_sql.check_url(url)
+        with Store.open(path) as store:
+            return export_sql.export_postgres(store, url, force=force)
+    if url.startswith(("postgresql:", "postgres:")):
+        raise UsageError(
+            f"--to {export_sql.redact(url)} is a PostgreSQL URL: pass --format postgres to load it"
+        )
     target = Path(to)
-    if target.exists() and not force:
-        raise UsageError(f"{target} already exists: remove it or pass --force to replace it")
-    if not target.parent.is_dir():
-        raise UsageError(f"--to {target}: the folder {target.parent} does not exist")
+    if format == "sqlite":
+        if target.exists() and not force:
+            raise UsageError(f"{target} already exists: remove it or pass --force to replace it")
+        if not target.parent.is_dir():
+            raise UsageError(f"--to {target}: the folder {target.parent} does not exist")
+        with Store.open(path) as store:
+            return export_sql.export_sqlite(store, target)
+    export_files.check_folder(target, format, force=force)
     with Store.open(path) as store:
-        return export_sqlite(store, target)
+        return export_files.export_folder(store, target, format)
 
 
-def export_sqlite(store: Store, target: Path) -> dict[str, int]:
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    partial.unlink(missing_ok=True)
-    counts: dict[str, int] = {}
+#: Formats that need an optional dependency: (module, the extra that installs it).
+EXTRAS = {"parquet": ("pyarrow", "parquet"), "postgres": ("psycopg", "postgres")}
+
+
+def require(format: str) -> None:
+    """Fail early, in one line, if the format's optional dependency is missing."""
+    if format not in EXTRAS:
+        return
+    module, extra = EXTRAS[format]
     try:
-        db = sqlite3.connect(partial, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode = OFF")
-            db.execute("PRAGMA synchronous = OFF")
-            db.execute("PRAGMA foreign_keys = ON")
-            db.executescript(SQLITE_SCHEMA)
-            converter = Converter()
-            db.execute("BEGIN")
-            for table in TABLES:
-                names = columns(table)
-                sql = (
-                    f"INSERT INTO {table} ({', '.join(names)}) "
-                    f"VALUES ({', '.join('?' * len(names))})"
-                )
-                cursor = db.executemany(sql, rows(store, table, converter))
-                counts[table] = cursor.rowcount
-            db.execute("COMMIT")
-            problems = db.execute("PRAGMA foreign_key_check").fetchall()
-            if problems:
-                raise RunError(
-                    f"the export has {len(problems)} foreign key problem(s), first {problems[0]}: "
-                    "run `shardgen verify` on the store"
-                )
-            db.execute("ANALYZE")
-        finally:
-            db.close()
-        os.replace(partial, target)
-    except sqlite3.IntegrityError as exc:
-        raise RunError(
-            f"the store breaks a constraint of the data contract ({exc}): "
-            "run `shardgen verify` on it"
+        importlib.import_module(module)
+    except ImportError:
+        raise UsageError(
+            f"the {format} export needs {module}: pip install 'shardgen[{extra}]'"
         ) from None
-    except OSError as exc:
-        raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
-    return counts

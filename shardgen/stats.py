@@ -50,6 +50,11 @@ SATURDAY, SUNDAY = 5, 6
 LARGE_NOTE = "(checked at large and up)"
 
 
+#: Suspended customers have overdue invoices; inactive ones stopped buying.
+SUSPENDED_OVERDUE_MIN = 99.0
+QUIET_DAYS = 90
+
+
 class Target(msgspec.Struct):
     """One realism target: what was measured, what was wanted, and whether it holds."""
 
@@ -92,6 +97,23 @@ def stats(path: str | os.PathLike[str]) -> Stats:
     """
     with Store.open(path) as store:
         return stats_store(store)
+
+
+def aging_bucket(days_past_due: int) -> str:
+    """The aging bucket of an unpaid invoice (as_of − due_date days past due).
+
+    >>> [aging_bucket(d) for d in (-5, 0, 1, 30, 31, 61, 91)]
+    ['current', 'current', '1-30', '1-30', '31-60', '61-90', '90+']
+    """
+    if days_past_due <= 0:
+        return "current"
+    if days_past_due <= 30:
+        return "1-30"
+    if days_past_due <= 60:
+        return "31-60"
+    if days_past_due <= 90:
+        return "61-90"
+    return "90+"
 
 
 def _max_id(store: Store, table: str) -> int:
@@ -154,6 +176,7 @@ def stats_store(store: Store) -> Stats:
 
     n_customers = max(plan.customers, _max_id(store, "customers")) + 1
     phone_area = array("H", bytes(2 * n_customers))
+    status_of = array("b", bytes(n_customers))  # 1 inactive, 2 suspended
     status_count: Counter[str] = Counter()
     type_count: Counter[str] = Counter()
     credit_min = credit_max = None
@@ -166,6 +189,7 @@ def stats_store(store: Store) -> Stats:
             credit_max = c.credit_limit
         if 0 < c.id < n_customers:
             phone_area[c.id] = _area_code(c.phone)
+            status_of[c.id] = {"inactive": 1, "suspended": 2}.get(c.status, 0)
     n_customer_rows = rows["customers"]
 
     # -- addresses: how many per customer, primary state, area code vs ZIP --------
@@ -198,21 +222,19 @@ def stats_store(store: Store) -> Stats:
     invoice_days: Counter[int] = Counter()
     aging_count = dict.fromkeys(AGING_BUCKETS, 0)
     aging_cents = dict.fromkeys(AGING_BUCKETS, 0)
+    suspended_overdue: set[int] = set()
+    inactive_recent: set[int] = set()
     for inv in scan("invoices"):
         invoice_status[inv.status] += 1
+        cid = inv.customer_id
+        if 0 < cid < n_customers:
+            if status_of[cid] == 2 and inv.status == "overdue":
+                suspended_overdue.add(cid)
+            elif status_of[cid] == 1 and as_of - inv.invoice_date <= QUIET_DAYS:
+                inactive_recent.add(cid)
         invoice_days[inv.invoice_date] += 1
         if inv.paid_date is None:
-            late = as_of - inv.due_date
-            if late <= 0:
-                bucket = "current"
-            elif late <= 30:
-                bucket = "1-30"
-            elif late <= 60:
-                bucket = "31-60"
-            elif late <= 90:
-                bucket = "61-90"
-            else:
-                bucket = "90+"
+            bucket = aging_bucket(as_of - inv.due_date)
             aging_count[bucket] += 1
             aging_cents[bucket] += inv.total
     n_invoice_rows = rows["invoices"]
@@ -308,6 +330,16 @@ def stats_store(store: Store) -> Stats:
     targets.append(
         Target("weekend invoices %", round(weekend_share, 2), f"< {WEEKEND_MAX:g}",
                weekend_share < WEEKEND_MAX)
+    )  # fmt: skip
+    suspended = status_count["suspended"]
+    overdue_share = _percent(len(suspended_overdue), suspended) if suspended else 100.0
+    targets.append(
+        Target("suspended customers with an overdue invoice %", round(overdue_share, 2),
+               f">= {SUSPENDED_OVERDUE_MIN:g}", overdue_share >= SUSPENDED_OVERDUE_MIN)
+    )  # fmt: skip
+    targets.append(
+        Target(f"inactive customers who bought in the last {QUIET_DAYS} days",
+               len(inactive_recent), "= 0", not inactive_recent)
     )  # fmt: skip
     large_invoices = n_invoice_rows >= LARGE_INVOICES
     large_customers = n_customer_rows >= LARGE_CUSTOMERS

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -45,3 +54,98 @@ def make_store(tmp_path: Path) -> Make:
         return path, summary
 
     return make
+
+
+# -- a throwaway PostgreSQL server ---------------------------------------------
+
+
+def _postgres_bin() -> Path | None:
+    """The folder of PostgreSQL's server programs: on PATH, or Debian's newest."""
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    return versions[-1].parent if versions else None
+
+
+def _unavailable(reason: str) -> NoReturn:
+    """Fail in CI, where the server is installed (.ci/run); skip elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL tests cannot run in CI: {reason}", pytrace=False)
+    pytest.skip(f"PostgreSQL tests need a local server: {reason}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL cluster in a temporary folder, on loopback, for this session.
+
+    Yields the URL of a superuser `shardgen` without password. initdb refuses
+    to run as root, so as root the cluster belongs to the `postgres` user.
+    """
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _unavailable("psycopg is not installed (pip install -e '.[postgres]')")
+    bindir = _postgres_bin()
+    if bindir is None:
+        _unavailable("initdb not found (apt-get install postgresql)")
+    base = Path(tempfile.mkdtemp(prefix="shardgen-pg-"))
+    as_owner: list[str] = []
+    if os.geteuid() == 0:
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            _unavailable("running as root and there is no `postgres` user to own the cluster")
+        os.chown(base, owner.pw_uid, owner.pw_gid)
+        as_owner = ["runuser", "-u", "postgres", "--"]
+    data, log = base / "data", base / "server.log"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = f"-k {base} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off"
+    steps = [
+        [bindir / "initdb", "-D", data, "-U", "shardgen", "--auth=trust", "-E", "UTF8",
+         "--locale=C", "--no-sync"],
+        [bindir / "pg_ctl", "-D", data, "-l", log, "-w", "-t", "60", "-o", options, "start"],
+    ]  # fmt: skip
+    for step in steps:
+        done = subprocess.run(  # cwd: the checkout may be closed to the `postgres` user
+            [*as_owner, *map(str, step)], capture_output=True, text=True, check=False, cwd=base
+        )
+        if done.returncode != 0:
+            server_log = log.read_text() if log.exists() else ""
+            shutil.rmtree(base, ignore_errors=True)
+            _unavailable(f"{Path(step[0]).name} failed: {done.stderr.strip()} {server_log}")
+    try:
+        yield f"postgresql://shardgen@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_owner, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            capture_output=True, check=False, cwd=base,
+        )  # fmt: skip
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def scratch_database(server: str) -> Iterator[str]:
+    """A new, empty database on `server`, dropped afterwards; yields its URL."""
+    import psycopg
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield server.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A new, empty database on the session's server, for one test."""
+    with scratch_database(postgres_server) as url:
+        yield url

@@ -14,7 +14,7 @@ def test_all_is_sorted_and_pinned() -> None:
         "VOLUMES", "LockedError", "NotAStoreError", "Plan", "Report", "RunError",
         "SchemaError", "ShardgenError", "Stats", "Store", "StoreError", "StoreFullError", "Summary",
         "UsageError", "Violation", "__version__", "export", "generate", "make_plan", "open",
-        "stats", "verify",
+        "report", "stats", "verify",
     }  # fmt: skip
     for name in shardgen.__all__:
         assert hasattr(shardgen, name)

@@ -16,7 +16,7 @@ from shardgen.cli import build_parser
 from .conftest import AS_OF
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["generate", "verify", "stats", "export", "log", "reset"]
+COMMANDS = ["generate", "verify", "stats", "report", "export", "log", "reset"]
 
 
 def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -96,7 +96,7 @@ def test_verify_exits_1_and_lists_violations(small_store: Path, tmp_path: Path) 
         (["generate", "--workers", "0"], 2, "--workers"),
         (["generate", "--out", "/nonexistent/dir/x.lmdb"], 2, "does not exist"),
         (["verify", "/nonexistent.lmdb"], 1, "no store"),
-        (["export", "/nonexistent.lmdb", "--format", "csv", "--to", "x"], 2, "invalid choice"),
+        (["export", "/nonexistent.lmdb", "--format", "xlsx", "--to", "x"], 2, "invalid choice"),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(

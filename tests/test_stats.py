@@ -42,7 +42,7 @@ def test_every_target_is_met_at_large(large: tuple[Path, Stats]) -> None:
     assert not missed, f"realism targets missed by the large preset (seed 7): {missed}"
     waived = [t.name for t in s.targets if "checked at large" in t.target]
     assert not waived, f"targets waived at large, where they are required: {waived}"
-    assert len(s.targets) == 18
+    assert len(s.targets) == 20
 
 
 def test_rows_match_a_scan_of_every_table(large_store: tuple[Path, Summary]) -> None:
@@ -189,4 +189,7 @@ def test_a_broken_distribution_is_reported_as_missed(small_store: Path, tmp_path
     phone = by_name["phone area code serves the primary ZIP %"]
     assert not phone.ok
     assert phone.actual == 70.0
-    assert render(s).splitlines()[0].endswith("3 of 18 targets MISSED")
+    # The three customers made suspended have no overdue invoice either.
+    overdue = by_name["suspended customers with an overdue invoice %"]
+    assert not overdue.ok and overdue.actual < 99
+    assert render(s).splitlines()[0].endswith("4 of 20 targets MISSED")

@@ -1,0 +1,237 @@
+"""Export to a folder of files, one per table: CSV, JSON lines or Parquet.
+
+Every table becomes `<folder>/<table>.<format>` with the contract's column
+names. Values, by format:
+
+    kind          csv                jsonl                 parquet
+    money         "12.34" (text)     12.34 (number)        decimal128(12, 2)
+    tax_rate      "8.25"             8.25                  decimal128(5, 2)
+    date          2026-06-30         "2026-06-30"          date32
+    timestamp     2026-06-30T..Z     "2026-06-30T..Z"      timestamp[ms, tz=UTC]
+    boolean       0 / 1              true / false          bool
+    NULL          empty field        null                  null
+
+Decimals (money, percents, credit_multiplier, weight) are always written with
+exactly two decimals, from integers, never through a float. Rows are streamed:
+CSV row by row, JSON lines and Parquet in batches (a Parquet batch is a row
+group), so memory stays flat whatever the volume. The files are written into a
+hidden sibling folder that is renamed into place at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from .errors import RunError, UsageError
+from .export import CONTRACT, Column, Converter, columns, hundredths, rows
+from .schema import TABLES
+from .store import Store
+
+#: Rows per Parquet row group, and per JSON lines write.
+ROW_GROUP = 100_000
+JSON_BATCH = 10_000
+
+#: Precision of each two-decimal column in Parquet (and in PostgreSQL's NUMERIC).
+PRECISION = {"money": 12, "basis_points": 5, "percent": 5, "credit_multiplier": 4, "weight": 8}
+
+#: The file names an export writes; --force replaces a folder holding only these.
+EXPORT_FILES = frozenset(
+    f"{table}.{suffix}" for table in TABLES for suffix in ("csv", "jsonl", "parquet")
+)
+
+
+def _number(hundredths: int) -> Decimal:
+    return Decimal(hundredths).scaleb(-2)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+CSV_STEPS: dict[str, Callable[[Any], Any]] = {
+    "money": hundredths,
+    "basis_points": hundredths,
+    "percent": lambda whole: hundredths(whole * 100),
+    "decimal": lambda value: hundredths(round(value * 100)),
+}
+JSON_STEPS: dict[str, Callable[[Any], Any]] = {
+    "money": _number,
+    "basis_points": _number,
+    "percent": lambda whole: _number(whole * 100),
+    "decimal": lambda value: _number(round(value * 100)),
+    "bool": _same,
+}
+
+
+def check_folder(target: Path, format: str, *, force: bool) -> None:
+    """Refuse a target that is a file, a non-empty folder (without `force`), or
+    a folder holding anything but exported tables (even with `force`)."""
+    if target.exists() and not target.is_dir():
+        raise UsageError(
+            f"--to {target} is a file: the {format} export writes a folder with one file "
+            "per table; give a folder path"
+        )
+    if not target.absolute().parent.is_dir():
+        raise UsageError(f"--to {target}: the folder {target.parent} does not exist")
+    if not target.is_dir():
+        return
+    present = sorted(p.name for p in target.iterdir())
+    if present and not force:
+        raise UsageError(f"{target} is not empty: pass --force to replace it, or give a new folder")
+    foreign = [name for name in present if name not in EXPORT_FILES]
+    if foreign:
+        raise UsageError(
+            f"{target} holds {foreign[0]!r}, which no export wrote: --force replaces only a "
+            "folder of exported tables; give a new folder"
+        )
+
+
+def export_folder(store: Store, target: Path, format: str) -> dict[str, int]:
+    """Write every table into `target`/<table>.<format>; return rows per table."""
+    write = {"csv": write_csv, "jsonl": write_jsonl, "parquet": write_parquet}[format]
+    converter = Converter(CSV_STEPS if format == "csv" else JSON_STEPS)
+    target = Path(os.path.abspath(target))
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    counts: dict[str, int] = {}
+    try:
+        partial.mkdir()
+        for table in TABLES:
+            counts[table] = write(store, table, partial / f"{table}.{format}", converter)
+        _swap(partial, target)
+    except OSError as exc:
+        raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return counts
+
+
+def _swap(partial: Path, target: Path) -> None:
+    """Put the finished folder in place of the target (absent, empty or --force)."""
+    if not target.exists():
+        os.replace(partial, target)
+        return
+    old = target.with_name(f".{target.name}.{os.getpid()}.old")
+    os.replace(target, old)
+    try:
+        os.replace(partial, target)
+    except OSError:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+T = TypeVar("T")
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def write_csv(store: Store, table: str, path: Path, converter: Converter) -> int:
+    count = 0
+    with path.open("w", newline="", encoding="utf-8") as file:
+        out = csv.writer(file, lineterminator="\n")
+        out.writerow(columns(table))
+        for row in rows(store, table, converter):
+            out.writerow(row)
+            count += 1
+    return count
+
+
+def write_jsonl(store: Store, table: str, path: Path, converter: Converter) -> int:
+    names = columns(table)
+    encode = msgspec.json.Encoder(decimal_format="number").encode_lines
+    count = 0
+    with path.open("wb") as file:
+        for batch in _batches(rows(store, table, converter), JSON_BATCH):
+            file.write(encode([dict(zip(names, row, strict=True)) for row in batch]))
+            count += len(batch)
+    return count
+
+
+def parquet_type(column: Column) -> Any:
+    """The Arrow type of a contract column."""
+    import pyarrow as pa
+
+    kind = column.kind
+    if kind in ("money", "basis_points", "percent"):
+        return pa.decimal128(PRECISION[kind], 2)
+    if kind == "decimal":
+        return pa.decimal128(PRECISION[column.name], 2)
+    return {
+        "id": pa.int64(),
+        "int": pa.int32(),
+        "text": pa.string(),
+        "bool": pa.bool_(),
+        "date": pa.date32(),
+        # Parquet has no unit of seconds: whole seconds, in milliseconds.
+        "timestamp": pa.timestamp("ms", tz="UTC"),
+    }[kind]
+
+
+def parquet_schema(table: str) -> Any:
+    import pyarrow as pa
+
+    return pa.schema(
+        [pa.field(c.name, parquet_type(c), nullable=c.nullable) for c in CONTRACT[table]]
+    )
+
+
+#: How each decimal kind's store value becomes a count of hundredths.
+HUNDREDTHS: dict[str, Callable[[Any], int]] = {
+    "money": _same,
+    "basis_points": _same,
+    "percent": lambda whole: whole * 100,
+    "decimal": lambda value: round(value * 100),
+}
+
+
+def _arrow_builder(column: Column) -> Callable[[tuple[Any, ...]], Any]:
+    """A function from a batch of a column's store values to an Arrow array."""
+    import pyarrow as pa
+
+    arrow_type = parquet_type(column)
+    if column.kind == "timestamp":
+        seconds = pa.timestamp("s", tz="UTC")
+        return lambda values: pa.array(values, seconds).cast(arrow_type)
+    if column.kind not in HUNDREDTHS:  # days since the epoch are date32's own unit
+        return lambda values: pa.array(values, arrow_type)
+    scale = HUNDREDTHS[column.kind]
+
+    def decimals(values: tuple[Any, ...]) -> Any:
+        # Hundredths as integers, reinterpreted as decimals of scale 2: exact, and
+        # much faster than building a Decimal per value.
+        if scale is not _same:
+            values = tuple(None if v is None else scale(v) for v in values)
+        wide = pa.array(values, pa.int64()).cast(pa.decimal128(19, 0))
+        return wide.view(arrow_type)
+
+    return decimals
+
+
+def write_parquet(store: Store, table: str, path: Path, converter: Converter) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = parquet_schema(table)
+    builders = [_arrow_builder(column) for column in CONTRACT[table]]
+    count = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        for batch in _batches(store.scan(table), ROW_GROUP):
+            values = zip(*map(msgspec.structs.astuple, batch), strict=True)
+            arrays = [build(column) for build, column in zip(builders, values, strict=True)]
+            writer.write_batch(pa.record_batch(arrays, schema=schema))
+            count += len(batch)
+    return count
