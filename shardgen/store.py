@@ -245,6 +245,22 @@ class Store:
         with self.env.begin(buffers=False) as txn, txn.cursor(db=self.dbs[table]) as cursor:
             yield from cursor.iternext()
 
+    def raw_batches(
+        self, table: str, size: int = 4096
+    ) -> Iterator[tuple[list[bytes], list[bytes]]]:
+        """(keys, values) of a table in key order, `size` rows at a time."""
+        with self.env.begin() as txn, txn.cursor(db=self.dbs[table]) as cursor:
+            keys: list[bytes] = []
+            values: list[bytes] = []
+            for k, v in cursor.iternext():
+                keys.append(k)
+                values.append(v)
+                if len(keys) == size:
+                    yield keys, values
+                    keys, values = [], []
+            if keys:
+                yield keys, values
+
     def scan(self, table: str) -> Iterator[Any]:
         decode = DECODERS[table].decode
         for _, value in self.raw(table):

@@ -22,7 +22,7 @@ from .catalog_vocab import CATEGORIES
 from .plan import Plan
 from .schema import DECODERS, TABLES
 from .store import Store
-from .vocab import STATE_TAX_BP, geography
+from .vocab import STATE_TAX_BP, city_of
 
 DAY = 86_400
 CREDIT_LIMIT_MAX = 100_000 * 100
@@ -65,6 +65,21 @@ class _Findings:
         self.by_rule[rule] += 1
         if self.by_rule[rule] <= LISTED_PER_RULE:
             self.listed.append(Violation(table, row_id, rule, detail))
+
+
+BATCH_DECODERS: dict[str, msgspec.msgpack.Decoder[Any]] = {
+    name: msgspec.msgpack.Decoder(list[cls])  # type: ignore[valid-type]
+    for name, cls in TABLES.items()
+}
+
+
+def _array_header(n: int) -> bytes:
+    """The msgpack header of an array of n items."""
+    if n < 16:
+        return bytes((0x90 | n,))
+    if n < 65_536:
+        return b"\xdc" + n.to_bytes(2, "big")
+    return b"\xdd" + n.to_bytes(4, "big")
 
 
 class _Spans:
@@ -119,24 +134,37 @@ def verify_store(store: Store) -> Report:
     table_digests: dict[str, str] = {}
 
     def scan(table: str) -> Any:
+        """Records of a table in key order, decoded a batch at a time."""
         digest = hashlib.blake2b(digest_size=16)
-        decode = DECODERS[table].decode
+        decode_batch = BATCH_DECODERS[table].decode
+        decode_one = DECODERS[table].decode
         count = 0
         expected_id = 1
-        for k, v in store.raw(table):
-            digest.update(k)
-            digest.update(v)
+        for keys, values in store.raw_batches(table):
+            digest.update(b"".join([part for pair in zip(keys, values, strict=True) for part in pair]))
             try:
-                record = decode(v)
-            except msgspec.DecodeError as exc:
-                add(table, int.from_bytes(k, "big"), "record decodes", str(exc))
-                continue
-            count += 1
-            if record.id != expected_id or int.from_bytes(k, "big") != record.id:
-                add(table, record.id, "ids are 1..n in key order", f"expected id {expected_id}")
-                expected_id = record.id
-            expected_id += 1
-            yield record
+                records = decode_batch(_array_header(len(values)) + b"".join(values))
+            except msgspec.DecodeError:
+                records = []
+                for k, v in zip(keys, values, strict=True):
+                    try:
+                        records.append(decode_one(v))
+                    except msgspec.DecodeError as exc:
+                        add(table, int.from_bytes(k, "big"), "record decodes", str(exc))
+            else:
+                # Keys are sorted and unique: when the first and last keys equal the
+                # first and last ids and the ids run consecutively, every key
+                # equals its record's id.
+                first, last = int.from_bytes(keys[0], "big"), int.from_bytes(keys[-1], "big")
+                if first != records[0].id or last != records[-1].id:
+                    add(table, first, "ids are 1..n in key order", "key and id differ")
+            for record in records:
+                count += 1
+                if record.id != expected_id:
+                    add(table, record.id, "ids are 1..n in key order", f"expected {expected_id}")
+                    expected_id = record.id
+                expected_id += 1
+                yield record
         rows[table] = count
         table_digests[table] = digest.hexdigest()
 
@@ -215,7 +243,7 @@ def verify_store(store: Store) -> Report:
 
     address_span = _Spans(n_customers)
     invoice_span = _Spans(n_customers)
-    places = {(p.zip_code, state): p.city for state, ps in geography().items() for p in ps}
+    places = city_of()
     n_addresses = plan.addresses + 1
     address_owner = array("i", bytes(4 * n_addresses))
     address_day = array("i", bytes(4 * n_addresses))
@@ -256,7 +284,6 @@ def verify_store(store: Store) -> Report:
                 "(city, state, zip) is a real street-address ZIP",
                 f"{a.city}, {a.state} {a.zip_code}",
             )
-    del places
     for cid in range(1, n_customers):
         if customer_day[cid] == 0:
             continue

@@ -163,6 +163,12 @@ def geography() -> dict[str, tuple[Place, ...]]:
     }
 
 
+@functools.cache
+def city_of() -> dict[tuple[str, str], str]:
+    """(ZIP, state) → city, for checking addresses."""
+    return {(p.zip_code, state): p.city for state, ps in geography().items() for p in ps}
+
+
 def geography_source() -> dict[str, str]:
     source: dict[str, str] = json.loads(GEOGRAPHY_FILE.read_bytes())["source"]
     return source
