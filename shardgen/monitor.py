@@ -1,7 +1,11 @@
 """Memory of the whole process tree, sampled with psutil in a background thread.
 
-RSS counts LMDB's mapped pages, which the kernel can drop at will; USS (memory
-unique to a process) is the figure to budget against. Both are kept.
+Three figures per sample, each summed over the coordinator and its workers:
+RSS and USS (psutil), and anonymous memory (Pss_Anon from /proc). LMDB maps the
+store file, so pages it has read count in RSS, and in USS too when only one
+process touched them; the kernel drops those clean file pages whenever it
+needs memory. Anonymous memory is what the processes themselves hold and what
+the out-of-memory killer counts, so `--memory-limit` is enforced on it.
 """
 
 from __future__ import annotations
@@ -15,19 +19,36 @@ import psutil
 
 
 class Sample:
-    __slots__ = ("at", "processes", "rss", "uss")
+    __slots__ = ("anon", "at", "processes", "rss", "uss")
 
-    def __init__(self, at: float, rss: int, uss: int, processes: int) -> None:
+    def __init__(self, at: float, rss: int, uss: int, processes: int, anon: int) -> None:
         self.at = at
         self.rss = rss
         self.uss = uss
         self.processes = processes
+        self.anon = anon
+
+
+def anonymous_memory(pid: int) -> int | None:
+    """The process's proportional share of anonymous memory (Pss_Anon), in bytes.
+
+    Proportional, so pages a forked worker still shares with its parent are
+    counted once across the tree. None where /proc does not tell.
+    """
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+            for line in rollup:
+                if line.startswith(b"Pss_Anon:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
 
 
 def sample_tree(root: psutil.Process | None = None) -> Sample:
     """RSS and USS summed over a process and all its descendants."""
     root = root or psutil.Process(os.getpid())
-    rss = uss = count = 0
+    rss = uss = anon = count = 0
     for proc in [root, *root.children(recursive=True)]:
         try:
             info = proc.memory_full_info()
@@ -35,8 +56,10 @@ def sample_tree(root: psutil.Process | None = None) -> Sample:
             continue
         rss += info.rss
         uss += info.uss
+        own = anonymous_memory(proc.pid)
+        anon += info.uss if own is None else own
         count += 1
-    return Sample(time.time(), rss, uss, count)
+    return Sample(time.time(), rss, uss, count, anon)
 
 
 class Monitor:
@@ -52,6 +75,7 @@ class Monitor:
         self.on_sample = on_sample
         self.peak_rss = 0
         self.peak_uss = 0
+        self.peak_anon = 0
         self.last: Sample | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="shardgen-monitor", daemon=True)
@@ -61,6 +85,7 @@ class Monitor:
         sample = sample_tree(self._root)
         self.peak_rss = max(self.peak_rss, sample.rss)
         self.peak_uss = max(self.peak_uss, sample.uss)
+        self.peak_anon = max(self.peak_anon, sample.anon)
         self.last = sample
         return sample
 

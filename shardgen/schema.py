@@ -198,6 +198,7 @@ class MemorySample(msgspec.Struct, frozen=True, tag="memory_sample"):
     rss: int
     uss: int
     processes: int
+    anon: int = 0
 
 
 class VerifyFinished(msgspec.Struct, frozen=True, tag="verify_finished"):
@@ -214,6 +215,7 @@ class RunPromoted(msgspec.Struct, frozen=True, tag="run_promoted"):
     seconds: float
     peak_rss: int
     peak_uss: int
+    peak_anon: int = 0
 
 
 class RunFailed(msgspec.Struct, frozen=True, tag="run_failed"):

@@ -141,7 +141,9 @@ def verify_store(store: Store) -> Report:
         count = 0
         expected_id = 1
         for keys, values in store.raw_batches(table):
-            digest.update(b"".join([part for pair in zip(keys, values, strict=True) for part in pair]))
+            digest.update(
+                b"".join([part for pair in zip(keys, values, strict=True) for part in pair])
+            )
             try:
                 records = decode_batch(_array_header(len(values)) + b"".join(values))
             except msgspec.DecodeError:
