@@ -103,11 +103,15 @@ def product_cores(plan: Plan, shard: ProductShard) -> list[ProductCore]:
         noun_index = int(r() * len(nouns))
         noun = nouns[noun_index]
         brands, adjectives = category.brands, category.adjectives
-        name = (
-            f"{brands[int(r() * len(brands))]} {adjectives[int(r() * len(adjectives))]} {noun.noun}"
-        )
-        if r() < 0.6:
-            name = f"{name} {models[int(r() * 12)]}{(int(r() * 99) + 1) * 10}"
+        brand = brands[int(r() * len(brands))]
+        adjective = adjectives[int(r() * len(adjectives))]
+        # "Portable Portable SSD" reads as a typo: skip a modifier the noun has.
+        if adjective in noun.noun.split():
+            name = f"{brand} {noun.noun}"
+        else:
+            name = f"{brand} {adjective} {noun.noun}"
+        # A model code keeps names apart in a catalog of a million products.
+        name = f"{name} {models[int(r() * len(models))]}{int(r() * 990) + 10}"
         cost = noun.cost_min + int(r() * (noun.cost_max - noun.cost_min + 1))
         price = price_for(cost, category.markup_min, category.markup_max, r())
         if is_new[i]:
