@@ -103,6 +103,7 @@ class Converter:
 
     def __init__(self, steps: Mapping[str, Step] | None = None) -> None:
         self.days: dict[int, str] = {}
+        self.clocks: dict[int, str] = {}  # seconds of the day → "THH:MM:SSZ"
         self.steps: dict[str, Step] = {
             "money": _cents,
             "basis_points": _basis_points,
@@ -122,24 +123,27 @@ class Converter:
 
     def timestamp(self, seconds: int) -> str:
         day, rest = divmod(seconds, 86_400)
-        hours, rest = divmod(rest, 3600)
-        minutes, secs = divmod(rest, 60)
-        return f"{self.date(day)}T{hours:02d}:{minutes:02d}:{secs:02d}Z"
+        clock = self.clocks.get(rest)
+        if clock is None:
+            hours, minutes = divmod(rest // 60, 60)
+            clock = self.clocks[rest] = f"T{hours:02d}:{minutes:02d}:{rest % 60:02d}Z"
+        return f"{self.date(day)}{clock}"
 
-    def row_function(self, table: str) -> Callable[[Any], tuple[Any, ...]]:
-        """A function from a record to its contract row (a tuple)."""
-        steps = [self.steps.get(column.kind, _same) for column in CONTRACT[table]]
-        pairs = list(enumerate(steps))
+    def row_function(self, table: str) -> Callable[[list[Any]], tuple[Any, ...]]:
+        """A function from a row's store values (a list, changed in place) to its
+        contract row (a tuple). Only the columns that change are touched."""
+        changes = [
+            (i, self.steps[column.kind])
+            for i, column in enumerate(CONTRACT[table])
+            if column.kind in self.steps
+        ]
 
-        def convert(record: Any) -> tuple[Any, ...]:
-            values = msgspec.structs.astuple(record)
-            return tuple(step(values[i]) for i, step in pairs)
+        def convert(values: list[Any]) -> tuple[Any, ...]:
+            for i, step in changes:
+                values[i] = step(values[i])
+            return tuple(values)
 
         return convert
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 def _cents(value: int) -> float:
@@ -164,8 +168,8 @@ def columns(table: str) -> tuple[str, ...]:
 def rows(store: Store, table: str, converter: Converter | None = None) -> Iterator[tuple[Any, ...]]:
     """A table's rows as contract values, streamed in ID order."""
     convert = (converter or Converter()).row_function(table)
-    for record in store.scan(table):
-        yield convert(record)
+    for values in store.scan_values(table):
+        yield convert(values)
 
 
 def export(

@@ -253,6 +253,20 @@ META_DECODER = msgspec.msgpack.Decoder(Meta)
 DECODERS: dict[str, msgspec.msgpack.Decoder[Any]] = {
     name: msgspec.msgpack.Decoder(cls) for name, cls in TABLES.items()
 }
+#: Decode many records in one call: their encodings joined under an array header.
+BATCH_DECODERS: dict[str, msgspec.msgpack.Decoder[Any]] = {
+    name: msgspec.msgpack.Decoder(list[cls])  # type: ignore[valid-type]
+    for name, cls in TABLES.items()
+}
+
+
+def array_header(n: int) -> bytes:
+    """The msgpack header of an array of n items."""
+    if n < 16:
+        return bytes((0x90 | n,))
+    if n < 65_536:
+        return b"\xdc" + n.to_bytes(2, "big")
+    return b"\xdd" + n.to_bytes(4, "big")
 
 
 def to_builtins(obj: Any) -> Any:

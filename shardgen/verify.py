@@ -20,7 +20,7 @@ import msgspec
 
 from .catalog_vocab import CATEGORIES
 from .plan import Plan
-from .schema import DECODERS, TABLES
+from .schema import BATCH_DECODERS, DECODERS, TABLES, array_header
 from .store import Store
 from .vocab import STATE_TAX_BP, city_of
 
@@ -65,21 +65,6 @@ class _Findings:
         self.by_rule[rule] += 1
         if self.by_rule[rule] <= LISTED_PER_RULE:
             self.listed.append(Violation(table, row_id, rule, detail))
-
-
-BATCH_DECODERS: dict[str, msgspec.msgpack.Decoder[Any]] = {
-    name: msgspec.msgpack.Decoder(list[cls])  # type: ignore[valid-type]
-    for name, cls in TABLES.items()
-}
-
-
-def _array_header(n: int) -> bytes:
-    """The msgpack header of an array of n items."""
-    if n < 16:
-        return bytes((0x90 | n,))
-    if n < 65_536:
-        return b"\xdc" + n.to_bytes(2, "big")
-    return b"\xdd" + n.to_bytes(4, "big")
 
 
 class _Spans:
@@ -145,7 +130,7 @@ def verify_store(store: Store) -> Report:
                 b"".join([part for pair in zip(keys, values, strict=True) for part in pair])
             )
             try:
-                records = decode_batch(_array_header(len(values)) + b"".join(values))
+                records = decode_batch(array_header(len(values)) + b"".join(values))
             except msgspec.DecodeError:
                 records = []
                 for k, v in zip(keys, values, strict=True):
