@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import msgspec
 
 from .errors import ShardgenError, UsageError
+from .executors import EXECUTORS
 from .export import FORMATS, export
 from .generate import DEFAULT_STORE, generate
 from .plan import VOLUMES
@@ -68,6 +69,15 @@ def build_parser() -> Parser:
     )
     gen.add_argument(
         "--out", type=Path, default=DEFAULT_STORE, help=f"store file (default: ./{DEFAULT_STORE})"
+    )
+    gen.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="where shards run: this machine's process pool, or a Dask cluster (default: local)",
+    )
+    gen.add_argument(
+        "--scheduler", help="the Dask scheduler for --executor dask, e.g. tcp://10.0.0.5:8786"
     )
     gen.add_argument("--resume", action="store_true", help="continue an interrupted run")
     gen.add_argument("--map-size", type=_size, default=None, help="LMDB map size, e.g. 64G")
@@ -196,6 +206,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         resume=args.resume,
         memory_limit=args.memory_limit,
         progress=progress if show else None,
+        executor=args.executor,
+        scheduler=args.scheduler,
         **options,
     )
     if show:
@@ -208,11 +220,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for table, count in summary.rows.items():
         print(f"  {table:<{width}}  {count:>12,}")
     print(f"  {'total':<{width}}  {sum(summary.rows.values()):>12,}")
+    where = "worker(s)" if summary.executor == "local" else "Dask worker thread(s)"
     print(
-        f"{summary.seconds:.2f} s with {summary.workers} worker(s), peak memory "
+        f"{summary.seconds:.2f} s with {summary.workers} {where}, peak memory "
         f"{_mb(summary.peak_anon)} heap / {_mb(summary.peak_uss)} USS / "
         f"{_mb(summary.peak_rss)} RSS"
     )
+    if summary.executor != "local":
+        print(
+            f"Dask workers' peak memory {_mb(summary.cluster_peak_anon)} heap / "
+            f"{_mb(summary.cluster_peak_uss)} USS / {_mb(summary.cluster_peak_rss)} RSS"
+        )
     if summary.resumed_shards:
         print(f"resumed: {summary.resumed_shards} shard(s) were already committed")
     print("verified: every rule holds")
@@ -317,6 +335,8 @@ def cmd_log(args: argparse.Namespace) -> int:
                     f"workers {event.workers} shardgen {event.versions.shardgen} "
                     f"faker {event.versions.faker}"
                 )
+                if event.executor != "local":
+                    detail += f" executor {event.executor}"
             elif isinstance(event, ShardCommitted):
                 detail = (
                     f"{event.entity} #{event.shard} ids {event.first_id}-{event.last_id} "

@@ -177,6 +177,7 @@ class RunStarted(msgspec.Struct, frozen=True, tag="run_started"):
     versions: Versions
     workers: int
     resumed: bool = False
+    executor: str = "local"  # or "dask"; `workers` then counts the cluster's threads
 
 
 class ShardCommitted(msgspec.Struct, frozen=True, tag="shard_committed"):
@@ -199,6 +200,7 @@ class MemorySample(msgspec.Struct, frozen=True, tag="memory_sample"):
     uss: int
     processes: int
     anon: int = 0
+    source: str = "coordinator"  # the coordinator's process tree, or "dask": its workers
 
 
 class VerifyFinished(msgspec.Struct, frozen=True, tag="verify_finished"):

@@ -55,6 +55,12 @@ def key(record_id: int) -> bytes:
     return record_id.to_bytes(8, "big")
 
 
+def encode_rows(records: Sequence[Record]) -> list[tuple[bytes, bytes]]:
+    """Records as the (key, value) bytes the store holds; no LMDB needed, so any process can."""
+    encode = ENCODER.encode
+    return [(key(r.id), encode(r)) for r in records]
+
+
 def disk_full(path: Path, margin: int = 4 * 2**20) -> bool:
     """True when the file system holding `path` has (almost) no space left.
 
@@ -204,9 +210,13 @@ class Store:
 
     def put_rows(self, txn: lmdb.Transaction, table: str, records: Sequence[Record]) -> bytes:
         """Write records (sorted by id); return the blake2b digest of their bytes."""
+        return self.put_encoded(txn, table, encode_rows(records))
+
+    def put_encoded(
+        self, txn: lmdb.Transaction, table: str, pairs: Sequence[tuple[bytes, bytes]]
+    ) -> bytes:
+        """Write `encode_rows` pairs (sorted by key); return the digest of their bytes."""
         digest = hashlib.blake2b(digest_size=16)
-        encode = ENCODER.encode
-        pairs = [(key(r.id), encode(r)) for r in records]
         for k, v in pairs:
             digest.update(k)
             digest.update(v)

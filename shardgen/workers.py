@@ -28,7 +28,7 @@ from .entities import customer_shard, customer_types
 from .errors import RunError, ShardgenError
 from .plan import Plan
 from .schema import Record, ShardCommitted
-from .store import Store
+from .store import Store, encode_rows
 
 
 class Task(NamedTuple):
@@ -94,29 +94,59 @@ def _inject_fault(task: Task) -> None:
     raise RuntimeError(f"injected fault in {task.entity} shard {task.shard}")
 
 
-def commit_shard(store: Store, plan: Plan, task: Task) -> Done:
-    """Generate a shard and commit it with its event in one transaction."""
+class EncodedShard(NamedTuple):
+    """A generated shard as the bytes the store will hold; plain data, so it can travel."""
+
+    task: Task
+    tables: dict[str, list[tuple[bytes, bytes]]]  # table → (key, value) pairs in key order
+    links: list[tuple[int, int, int, int]]
+    first_id: int
+    last_id: int
+    seconds: float  # spent generating and encoding
+    pid: int  # the process that generated it, and its memory then
+    rss: int
+    uss: int
+
+
+def encode_shard(plan: Plan, task: Task) -> EncodedShard:
+    """Generate a shard and encode its records: a pure function of (plan, task), no I/O."""
     started = time.perf_counter()
     tables, links, first, last = generate_rows(plan, task)
+    encoded = {table: encode_rows(tables.pop(table)) for table in list(tables)}
+    memory = psutil.Process().memory_full_info()
+    return EncodedShard(
+        task, encoded, links, first, last, time.perf_counter() - started, os.getpid(),
+        memory.rss, memory.uss,
+    )  # fmt: skip
+
+
+def write_shard(store: Store, shard: EncodedShard) -> Done:
+    """Write an encoded shard with its `shard_committed` event in one transaction."""
+    started = time.perf_counter()
+    task = shard.task
     shard_digest = hashlib.blake2b(digest_size=16)
     with store.write() as txn:
-        for table, records in tables.items():
+        for table, pairs in shard.tables.items():
             shard_digest.update(table.encode())
-            shard_digest.update(store.put_rows(txn, table, records))
-        store.put_links(txn, links)
+            shard_digest.update(store.put_encoded(txn, table, pairs))
+        store.put_links(txn, shard.links)
         _inject_fault(task)
-        memory = psutil.Process().memory_full_info()
-        rows = {table: len(records) for table, records in tables.items()}
+        rows = {table: len(pairs) for table, pairs in shard.tables.items()}
+        seconds = shard.seconds + time.perf_counter() - started
         store.append_event(
             txn,
             ShardCommitted(
-                at=time.time(), entity=task.entity, shard=task.shard, first_id=first,
-                last_id=last, rows=rows, digest=shard_digest.hexdigest(),
-                seconds=round(time.perf_counter() - started, 4), pid=os.getpid(),
-                rss=memory.rss, uss=memory.uss,
+                at=time.time(), entity=task.entity, shard=task.shard, first_id=shard.first_id,
+                last_id=shard.last_id, rows=rows, digest=shard_digest.hexdigest(),
+                seconds=round(seconds, 4), pid=shard.pid, rss=shard.rss, uss=shard.uss,
             ),
         )  # fmt: skip
-    return Done(task, rows, time.perf_counter() - started)
+    return Done(task, rows, seconds)
+
+
+def commit_shard(store: Store, plan: Plan, task: Task) -> Done:
+    """Generate a shard and commit it with its event in one transaction."""
+    return write_shard(store, encode_shard(plan, task))
 
 
 # -- the worker process ------------------------------------------------------
