@@ -361,7 +361,7 @@ def _open_writable(path: Path, map_size: int) -> lmdb.Environment:
     try:
         return lmdb.open(
             str(path), subdir=False, map_size=map_size, max_dbs=len(DATABASES),
-            sync=False, metasync=False, readahead=False, meminit=False,
+            sync=False, metasync=False, meminit=False,
         )  # fmt: skip
     except lmdb.InvalidError:
         raise NotAStoreError(f"{path} exists and is not a shardgen store: remove it") from None
