@@ -33,19 +33,23 @@ def shardgen_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "shardgen", *args]
 
 
-def kill_at_random(command: list[str], rng: random.Random, window: float) -> dict[str, object]:
+def kill_at_random(
+    command: list[str], rng: random.Random, window: float, victims: str = "either"
+) -> dict[str, object]:
     """Start `command`, SIGKILL the coordinator or a worker after a random delay."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     delay = rng.uniform(0.2, window)
     time.sleep(delay)
     victim = "coordinator"
-    if rng.random() < 0.5:
+    if victims == "worker" or (victims == "either" and rng.random() < 0.5):
+        # Pool workers are the forkserver's children (grandchildren of the
+        # coordinator); the forkserver and the resource tracker are not workers.
         try:
             workers = [
                 p for p in psutil.Process(process.pid).children(recursive=True)
-                if "forkserver" not in " ".join(p.cmdline())
+                if p.ppid() != process.pid
             ]  # fmt: skip
-        except psutil.NoSuchProcess:
+        except psutil.Error:
             workers = []
         if workers:
             rng.choice(workers).send_signal(signal.SIGKILL)
@@ -63,6 +67,12 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1, help="seed of the random kill moments")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--victim",
+        choices=("either", "coordinator", "worker"),
+        default="either",
+        help="which process to kill (a worker when one is running, else the coordinator)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -80,7 +90,7 @@ def main() -> int:
         prior = shardgen.generate("small", seed=round_number, as_of=AS_OF, out=target, workers=1)
         run = ["generate", "--volume", args.volume, "--seed", "3", "--as-of", AS_OF,
                "--out", str(target), "--workers", str(args.workers), "--quiet"]  # fmt: skip
-        killed = kill_at_random(shardgen_command(*run), rng, window)
+        killed = kill_at_random(shardgen_command(*run), rng, window, args.victim)
         prior_intact = shardgen.verify(target).digest in (prior.digest, expected.digest)
         resumes = 0
         while shardgen.verify(target).digest != expected.digest and resumes < 5:
