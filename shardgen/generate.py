@@ -218,7 +218,7 @@ def _run(
                 MemorySample(sample.at, sample.rss, sample.uss, sample.processes, sample.anon)
             )
 
-    with Monitor() as monitor:
+    with Monitor(limit=memory_limit) as monitor:
 
         def check_memory() -> None:
             if memory_limit is not None and monitor.peak_anon > memory_limit:
@@ -236,7 +236,7 @@ def _run(
                 progress(finished, total)
             if monitor.last is not None:
                 log_sample(monitor.last)
-        report = verify_store(store)
+        report = verify_store(store, check_memory)
     store.log(
         VerifyFinished(
             at=time.time(), ok=report.ok, violations=report.violation_count,

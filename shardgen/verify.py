@@ -13,6 +13,7 @@ import re
 import time
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,9 @@ def verify(path: str | Path) -> Report:
         return verify_store(store)
 
 
-def verify_store(store: Store) -> Report:
+def verify_store(store: Store, check: Callable[[], None] | None = None) -> Report:
+    """Verify an open store. `check` is called every batch of rows; it may raise
+    to stop the pass (generate's memory limit does)."""
     started = time.perf_counter()
     meta = store.meta()
     plan = msgspec.convert(meta.plan, Plan)
@@ -126,6 +129,8 @@ def verify_store(store: Store) -> Report:
         count = 0
         expected_id = 1
         for keys, values in store.raw_batches(table):
+            if check is not None:
+                check()
             digest.update(
                 b"".join([part for pair in zip(keys, values, strict=True) for part in pair])
             )

@@ -260,13 +260,17 @@ def run_tasks(
                 try:
                     yield future.result()
                 except BrokenProcessPool:
-                    raise RunError(
-                        "a worker process died before finishing its shard; committed shards "
-                        "are kept: rerun with --resume to continue"
-                    ) from None
+                    raise
                 except Exception as exc:
                     raise _failed(task, exc) from exc
         clean = True
+    except BrokenProcessPool:
+        # Workers stopped by the memory limit: say that, not "a worker died".
+        check()
+        raise RunError(
+            "a worker process died before finishing its shard; committed shards "
+            "are kept: rerun with --resume to continue"
+        ) from None
     finally:
         if not clean:
             # Stop at once: an uncommitted shard's transaction simply aborts.
