@@ -327,7 +327,10 @@ def gen_invoices_and_lines(
     lines: list[Row] = []
     next_line_id = 1
     for idx in range(1, count + 1):
-        customer_id = fake.random_element(customer_ids)
+        # Faker's random_element copies its argument on every call (O(n)): fine
+        # for a handful of choices, but a script picking among 100,000 customers
+        # would use the same generator's choice(), as here for every big list.
+        customer_id = fake.random.choice(customer_ids)
         invoice_date = fake.date_between(start_date="-1y", end_date="today")
         terms_days = fake.random_element(PAYMENT_TERMS_DAYS)
         due_date = invoice_date + timedelta(days=terms_days)
@@ -340,7 +343,7 @@ def gen_invoices_and_lines(
 
         subtotal = Decimal("0.00")
         for line_number in range(1, fake.random_int(min=1, max=4) + 1):
-            product = fake.random_element(products)
+            product = fake.random.choice(products)
             unit_price = product["price"]
             assert isinstance(unit_price, Decimal)
             quantity = fake.random_int(min=1, max=25)
@@ -368,7 +371,7 @@ def gen_invoices_and_lines(
             {
                 "id": idx,
                 "customer_id": customer_id,
-                "billing_address_id": fake.random_element(address_ids_by_customer[customer_id]),
+                "billing_address_id": fake.random.choice(address_ids_by_customer[customer_id]),
                 "invoice_number": fake.bothify("INV-########"),
                 "invoice_date": invoice_date,
                 "due_date": due_date,
