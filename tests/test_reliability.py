@@ -49,6 +49,14 @@ def generate(target: Path, **extra: object) -> shardgen.Summary:
     return shardgen.generate(None, as_of=AS_OF, out=target, **options)  # type: ignore[arg-type]
 
 
+def leave_a_failed_run(target: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run of OPTIONS that fails at customer shard 1, leaving its staging store."""
+    monkeypatch.setenv(FAULT_VARIABLE, "customers:1:fail")
+    with pytest.raises(shardgen.RunError):
+        generate(target, workers=1)
+    monkeypatch.delenv(FAULT_VARIABLE)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_failed_shard_rolls_back_and_resume_matches(
     monkeypatch: pytest.MonkeyPatch, prior: tuple[Path, str], reference: str, workers: int
@@ -121,10 +129,7 @@ def test_resume_with_another_plan_is_refused(
     monkeypatch: pytest.MonkeyPatch, prior: tuple[Path, str]
 ) -> None:
     target, _ = prior
-    monkeypatch.setenv(FAULT_VARIABLE, "customers:1:fail")
-    with pytest.raises(shardgen.RunError):
-        generate(target, workers=1)
-    monkeypatch.delenv(FAULT_VARIABLE)
+    leave_a_failed_run(target, monkeypatch)
     with pytest.raises(shardgen.UsageError, match="another plan"):
         generate(target, workers=1, resume=True, seed=10)
 
@@ -147,9 +152,7 @@ def test_reset_removes_store_and_staging(
     monkeypatch: pytest.MonkeyPatch, prior: tuple[Path, str]
 ) -> None:
     target, _ = prior
-    monkeypatch.setenv(FAULT_VARIABLE, "customers:1:fail")
-    with pytest.raises(shardgen.RunError):
-        generate(target, workers=1)
+    leave_a_failed_run(target, monkeypatch)
     assert staging_path(target).exists()
     result = subprocess.run(
         [sys.executable, "-m", "shardgen", "reset", str(target)],
@@ -163,10 +166,7 @@ def test_resume_with_other_versions_is_refused(
     monkeypatch: pytest.MonkeyPatch, prior: tuple[Path, str]
 ) -> None:
     target, _ = prior
-    monkeypatch.setenv(FAULT_VARIABLE, "customers:1:fail")
-    with pytest.raises(shardgen.RunError):
-        generate(target, workers=1)
-    monkeypatch.delenv(FAULT_VARIABLE)
+    leave_a_failed_run(target, monkeypatch)
     real = generate_module.versions
     monkeypatch.setattr(
         generate_module, "versions", lambda: msgspec.structs.replace(real(), faker="0.0.1")
