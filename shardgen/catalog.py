@@ -17,7 +17,7 @@ from itertools import accumulate
 from typing import NamedTuple
 
 from .catalog_vocab import BENEFITS, CATEGORIES, WAREHOUSES
-from .plan import Plan, ProductShard, derive_seed, quota
+from .plan import Plan, ProductShard, dealt, derive_seed, quota
 from .schema import Inventory, Product, ProductCategory
 
 DAY = 86_400
@@ -78,10 +78,8 @@ def price_for(cost: int, markup_min: int, markup_max: int, u: float) -> int:
 def product_cores(plan: Plan, shard: ProductShard) -> list[ProductCore]:
     rng = random.Random(derive_seed(plan.seed, "product-core", shard.index))
     n = shard.products
-    categories = _expand(quota(n, [c.share for c in CATEGORIES]))
-    rng.shuffle(categories)
-    is_new = _expand(quota(n, [100 - NEW_PRODUCT_SHARE, NEW_PRODUCT_SHARE]))
-    rng.shuffle(is_new)
+    categories = dealt(quota(n, [c.share for c in CATEGORIES]), rng)
+    is_new = dealt(quota(n, [100 - NEW_PRODUCT_SHARE, NEW_PRODUCT_SHARE]), rng)
     if shard.index == 0 and is_new[0]:
         # Product 1 predates every invoice, so every invoice date has a
         # product to sell whatever the counts (the quota always holds an
@@ -131,8 +129,7 @@ def product_shard(plan: Plan, shard: ProductShard) -> tuple[list[Product], list[
     """The products of one shard and their inventory rows."""
     rng = random.Random(derive_seed(plan.seed, "products", shard.index))
     as_of = plan.as_of_day
-    inactive = _expand(quota(shard.products, [ACTIVE_PRODUCT_SHARE, 100 - ACTIVE_PRODUCT_SHARE]))
-    rng.shuffle(inactive)
+    inactive = dealt(quota(shard.products, [ACTIVE_PRODUCT_SHARE, 100 - ACTIVE_PRODUCT_SHARE]), rng)
     warehouse_cum = list(accumulate(WAREHOUSE_WEIGHTS[: len(WAREHOUSES)]))
     products: list[Product] = []
     inventory: list[Inventory] = []
@@ -234,8 +231,3 @@ def build_catalog(plan: Plan) -> Catalog:
 def catalog_for(plan: Plan) -> Catalog:
     """The catalog of a plan, built once per process."""
     return build_catalog(plan)
-
-
-def _expand(counts: list[int]) -> list[int]:
-    """[2, 1] → [0, 0, 1]: a quota as a list of category indices."""
-    return [i for i, n in enumerate(counts) for _ in range(n)]

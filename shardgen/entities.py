@@ -22,7 +22,16 @@ from itertools import accumulate
 from typing import NamedTuple
 
 from .catalog import DAY, Catalog, foundation_created_at
-from .plan import ADDRESS_WEIGHTS, EPOCH, LINE_WEIGHTS, CustomerShard, Plan, derive_seed, quota
+from .plan import (
+    ADDRESS_WEIGHTS,
+    EPOCH,
+    LINE_WEIGHTS,
+    CustomerShard,
+    Plan,
+    dealt,
+    derive_seed,
+    quota,
+)
 from .schema import Customer, CustomerAddress, CustomerType, Invoice, InvoiceLineItem
 from .vocab import (
     BUSINESS_SHARE,
@@ -91,17 +100,6 @@ def spread(total: int, weights: list[int] | tuple[int, ...], rng: random.Random)
     return parts
 
 
-def _expand(counts: list[int]) -> list[int]:
-    return [i for i, n in enumerate(counts) for _ in range(n)]
-
-
-def _dealt(counts: list[int], rng: random.Random) -> list[int]:
-    """A quota dealt out in random order."""
-    values = _expand(counts)
-    rng.shuffle(values)
-    return values
-
-
 @functools.lru_cache(maxsize=8)
 def age_weights(as_of_day: int) -> tuple[tuple[tuple[int, ...], tuple[float, ...]], ...]:
     """Per invoice age band: the ages (days before as_of) and cumulative weights.
@@ -134,11 +132,11 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
     vocabulary = people()
     places = geography()
 
-    statuses = _dealt(quota(n, STATUS_SHARES), rng)
-    types = _dealt(quota(n, [t.share for t in CUSTOMER_TYPES]), rng)
-    is_business = _dealt(quota(n, [BUSINESS_SHARE, 100 - BUSINESS_SHARE]), rng)
-    states = _dealt(spread(n, [STATE_POPULATION[s] for s in STATE_CODES], rng), rng)
-    address_counts = _dealt(quota(n, ADDRESS_WEIGHTS), rng)
+    statuses = dealt(quota(n, STATUS_SHARES), rng)
+    types = dealt(quota(n, [t.share for t in CUSTOMER_TYPES]), rng)
+    is_business = dealt(quota(n, [BUSINESS_SHARE, 100 - BUSINESS_SHARE]), rng)
+    states = dealt(spread(n, [STATE_POPULATION[s] for s in STATE_CODES], rng), rng)
+    address_counts = dealt(quota(n, ADDRESS_WEIGHTS), rng)
     firsts = rng.choices(vocabulary.first_names.values, vocabulary.first_names.cum_weights, k=n)
     lasts = rng.choices(vocabulary.last_names.values, vocabulary.last_names.cum_weights, k=2 * n)
 
@@ -154,7 +152,7 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
     ages_of: list[list[int]] = [[] for _ in range(n)]
     _deal_invoices(rng, statuses, types, recent_ages, old_ages, ages_of)
 
-    lines_left = _dealt(quota(shard.invoices, LINE_WEIGHTS), rng)
+    lines_left = dealt(quota(shard.invoices, LINE_WEIGHTS), rng)
     customers: list[Customer] = []
     addresses: list[CustomerAddress] = []
     invoices: list[Invoice] = []

@@ -105,8 +105,8 @@ class Converter:
         self.days: dict[int, str] = {}
         self.clocks: dict[int, str] = {}  # seconds of the day → "THH:MM:SSZ"
         self.steps: dict[str, Step] = {
-            "money": _cents,
-            "basis_points": _basis_points,
+            "money": _hundredths,
+            "basis_points": _hundredths,
             "date": self.date,
             "timestamp": self.timestamp,
             "bool": int,
@@ -146,11 +146,8 @@ class Converter:
         return convert
 
 
-def _cents(value: int) -> float:
-    return value / 100
-
-
-def _basis_points(value: int) -> float:
+def _hundredths(value: int) -> float:
+    """Cents as a money amount, basis points as a percent: both hundredths."""
     return value / 100
 
 

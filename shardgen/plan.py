@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import random
 from collections.abc import Sequence
 
 import msgspec
@@ -127,6 +128,16 @@ def quota(total: int, weights: Sequence[int | float]) -> list[int]:
     for i in order[:short]:
         parts[i] += 1
     return parts
+
+
+def dealt(counts: Sequence[int], rng: random.Random) -> list[int]:
+    """A quota dealt out in a seeded random order: [2, 1] → e.g. [0, 1, 0].
+
+    Index i appears counts[i] times, so shares are exact at every size.
+    """
+    values = [i for i, n in enumerate(counts) for _ in range(n)]
+    rng.shuffle(values)
+    return values
 
 
 def derive_seed(root: int, *parts: str | int) -> int:
