@@ -21,7 +21,7 @@ import msgspec
 from .errors import RunError, UsageError
 from .executors import Executor, open_executor
 from .monitor import Monitor, Sample
-from .plan import Plan, make_plan
+from .plan import Plan, default_workers, make_plan
 from .schema import (
     MemorySample,
     RunFailed,
@@ -64,20 +64,6 @@ class Summary(msgspec.Struct):
 
 
 Progress = Callable[[int, int], None]
-
-
-#: Below about this many rows per worker, starting worker processes (~0.3 s
-#: each, with their imports and catalog) costs more than they save.
-ROWS_PER_WORKER = 150_000
-
-
-def default_workers(plan: Plan | None = None) -> int:
-    """The CPU count, or fewer for a plan too small to share out."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cpus = cpus or 1
-    if plan is None:
-        return cpus
-    return max(1, min(cpus, sum(plan.rows().values()) // ROWS_PER_WORKER))
 
 
 def check_target(out: Path) -> None:

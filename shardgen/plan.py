@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import random
 from collections.abc import Sequence
 
@@ -109,6 +110,20 @@ class Plan(msgspec.Struct, frozen=True):
             "invoices": self.invoices,
             "invoice_line_items": self.line_items,
         }
+
+
+#: Below about this many rows per worker, starting worker processes (~0.3 s
+#: each, with their imports and catalog) costs more than they save.
+ROWS_PER_WORKER = 150_000
+
+
+def default_workers(plan: Plan | None = None) -> int:
+    """The CPU count, or fewer for a plan too small to share out."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpus = cpus or 1
+    if plan is None:
+        return cpus
+    return max(1, min(cpus, sum(plan.rows().values()) // ROWS_PER_WORKER))
 
 
 def quota(total: int, weights: Sequence[int | float]) -> list[int]:
