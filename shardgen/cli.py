@@ -95,6 +95,12 @@ def build_parser() -> Parser:
 
     ver = commands.add_parser("verify", help="check every rule and print the digest")
     ver.add_argument("path", type=Path)
+    ver.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes sharing the shards (default: the CPU count; 1 for a small store)",
+    )
     ver.add_argument("--json", action="store_true", help="print the report as JSON")
     ver.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
@@ -260,7 +266,7 @@ def render_report(report: Report) -> str:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    report = verify(args.path)
+    report = verify(args.path, workers=args.workers)
     if args.json:
         print(json.dumps(to_builtins(report), indent=2))
     else:

@@ -222,7 +222,10 @@ def _run(
                 progress(finished, total)
             if monitor.last is not None:
                 log_sample(monitor.last)
-        report = verify_store(store, check_memory)
+        # Verify shares the shards among the local pool's worker count
+        # (a Dask cluster's threads are elsewhere: then the local default).
+        workers = pool.workers if pool.name == "local" else default_workers(plan)
+        report = verify_store(store, check_memory, workers)
     store.log(
         VerifyFinished(
             at=time.time(), ok=report.ok, violations=report.violation_count,

@@ -47,6 +47,8 @@ def test_generate_verify_export_log_reset(tmp_path: Path) -> None:
 
     checked = run("verify", out)
     assert checked.returncode == 0 and digest.group(1) in checked.stdout
+    shared = run("verify", out, "--workers", "2")
+    assert shared.returncode == 0 and digest.group(1) in shared.stdout
     report = json.loads(run("verify", out, "--json").stdout)
     assert report["ok"] is True and report["digest"] == digest.group(1)
 
@@ -96,6 +98,7 @@ def test_verify_exits_1_and_lists_violations(small_store: Path, tmp_path: Path) 
         (["generate", "--workers", "0"], 2, "--workers"),
         (["generate", "--out", "/nonexistent/dir/x.lmdb"], 2, "does not exist"),
         (["verify", "/nonexistent.lmdb"], 1, "no store"),
+        (["verify", "/nonexistent.lmdb", "--workers", "0"], 2, "--workers"),
         (["export", "/nonexistent.lmdb", "--format", "xlsx", "--to", "x"], 2, "invalid choice"),
     ],
 )

@@ -11,13 +11,18 @@ import msgspec
 import pytest
 
 import shardgen
+from shardgen.errors import StoreError
+from shardgen.generate import Summary
 from shardgen.schema import ENCODER
 from shardgen.store import Store, key
+from shardgen.verify import Report, verify_store
+
+from .conftest import AS_OF
 
 
 def corrupt(source: Path, tmp_path: Path, table: str, record_id: int, **changes: Any) -> Path:
     """A copy of the store with one record changed."""
-    path = tmp_path / "corrupt.lmdb"
+    path = tmp_path / f"corrupt-{table}-{record_id}.lmdb"
     shutil.copyfile(source, path)
     with Store.reopen(path) as store:
         record = store.get(table, record_id)
@@ -53,6 +58,11 @@ CASES: list[tuple[str, str, int, Callable[[Path], dict[str, Any]], str]] = [
      "paid ⇔ paid_date is set"),
     ("fake ZIP", "customer_addresses", 1, lambda _: {"zip_code": "00000"},
      "(city, state, zip) is a real street-address ZIP"),
+    ("duplicate invoice number", "invoices", 4,
+     lambda s: {"invoice_number": value(s, "invoices", 3, "invoice_number")},
+     "invoice_number is unique"),
+    ("duplicate sku", "products", 5, lambda s: {"sku": value(s, "products", 4, "sku")},
+     "sku is unique"),
 ]  # fmt: skip
 
 
@@ -101,3 +111,102 @@ def test_a_wrong_link_is_reported(small_store: Path, tmp_path: Path) -> None:
             store.put_links(txn, [(relation, parent, first, count + 1)])
     report = shardgen.verify(path)
     assert report.violations_by_rule == {"links describe each parent's children": 1}
+
+
+@pytest.fixture(scope="module")
+def sharded_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Summary]:
+    """Several customer and product shards, so that two workers share them."""
+    path = tmp_path_factory.mktemp("sharded") / "sharded.lmdb"
+    summary = shardgen.generate(
+        customers=1_800, products=4_500, invoices=6_000, seed=3, as_of=AS_OF, out=path, workers=1
+    )
+    return path, summary
+
+
+def same(a: Report, b: Report) -> None:
+    """Two reports of one store agree in everything but the time taken."""
+    assert msgspec.structs.replace(a, seconds=0) == msgspec.structs.replace(b, seconds=0)
+
+
+def test_worker_count_does_not_change_the_report(sharded_store: tuple[Path, Summary]) -> None:
+    path, summary = sharded_store
+    one, two = shardgen.verify(path, workers=1), shardgen.verify(path, workers=2)
+    assert one.ok, one.violations
+    same(one, two)
+    assert one.digest == summary.digest
+
+
+def test_a_corruption_in_the_last_shard_is_found(
+    sharded_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    path, summary = sharded_store
+    last = summary.rows["invoices"]
+    total = value(path, "invoices", last, "total")
+    broken = corrupt(path, tmp_path, "invoices", last, total=total + 1)
+    one, two = shardgen.verify(broken, workers=1), shardgen.verify(broken, workers=2)
+    same(one, two)
+    assert two.violations == [
+        shardgen.Violation("invoices", last, "total = subtotal + tax_amount", "")
+    ]
+    clean = shardgen.verify(path, workers=2)
+    assert two.digest != clean.digest == summary.digest
+    assert {t for t, d in two.table_digests.items() if d != clean.table_digests[t]} == {"invoices"}
+
+
+def test_a_row_pointing_into_another_shard_is_reported(
+    sharded_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    path, summary = sharded_store
+    last = summary.rows["customer_addresses"]
+    broken = corrupt(path, tmp_path, "customer_addresses", last, customer_id=1)
+    report = shardgen.verify(broken, workers=2)
+    assert any(v.rule == "parent in the same shard" and v.id == last for v in report.violations), (
+        report.violations
+    )
+
+
+def test_a_row_beyond_the_plan_is_counted(
+    sharded_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    path, summary = sharded_store
+    extra = shutil.copyfile(path, tmp_path / "extra.lmdb")
+    last = summary.rows["invoice_line_items"]
+    with Store.reopen(extra) as store:
+        record = store.get("invoice_line_items", last)
+        with store.write() as txn:
+            txn.put(key(last + 1), ENCODER.encode(msgspec.structs.replace(record, id=last + 1)),
+                    db=store.dbs["invoice_line_items"])  # fmt: skip
+    report = shardgen.verify(extra, workers=2)
+    assert report.rows["invoice_line_items"] == last + 1
+    assert {"id within the plan's count", "row count matches the plan"} <= set(
+        report.violations_by_rule
+    )
+    assert report.digest != summary.digest
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_check_stops_verify(sharded_store: tuple[Path, Summary], workers: int) -> None:
+    calls = []
+
+    def check() -> None:
+        calls.append(1)
+        if len(calls) == 3:
+            raise Stop
+
+    with Store.open(sharded_store[0]) as store, pytest.raises(Stop):
+        verify_store(store, check, workers=workers)
+    assert len(calls) == 3
+
+
+def test_a_store_gone_from_under_the_workers_is_one_error(
+    sharded_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    path = shutil.copyfile(sharded_store[0], tmp_path / "gone.lmdb")
+    with Store.open(path) as store:
+        path.unlink()
+        with pytest.raises(StoreError, match="no store"):
+            verify_store(store, workers=2)
