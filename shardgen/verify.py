@@ -53,6 +53,8 @@ INVOICE_STATUSES = frozenset(("pending", "paid", "overdue"))
 LISTED_PER_RULE = 20
 #: Rows read and decoded at a time.
 BATCH = 4096
+#: Product shards whose creation days are read per opening of the store.
+PRODUCT_SHARDS_PER_OPEN = 8
 #: Parent → children relations in the `links` database (see schema.RELATIONS).
 ADDRESSES, INVOICES, LINE_ITEMS = 1, 2, 3
 LINKS_RULE = "links describe each parent's children"
@@ -235,33 +237,58 @@ class _Source:
     def product_days(self) -> array[int]:
         """Each product's creation day (at least 1; 0 where absent), by product ID.
 
-        Built once per process, on the first customer shard it verifies.
+        Built once per process, on the first customer shard it verifies, a few
+        product shards per opening of the store, so the pages mapped stay few.
         """
         if self._product_days is None:
-            with self.reading() as store:
-                self._product_days = _read_product_days(store, self.plan.products)
+            plan = self.plan
+            days = array("i", bytes(4 * (plan.products + 1)))
+            shards = plan.product_shards
+            for start in range(0, len(shards), PRODUCT_SHARDS_PER_OPEN):
+                group = shards[start : start + PRODUCT_SHARDS_PER_OPEN]
+                first = group[0].product_first
+                high = key(group[-1].product_first + group[-1].products)
+                with self.reading() as store, store.env.begin() as txn:
+                    for batch in _pairs(txn, store.dbs["products"], key(first), high):
+                        _read_product_days(batch, days)
+            self._product_days = days
         return self._product_days
 
 
-def _read_product_days(store: Store, products: int) -> array[int]:
-    days = array("i", bytes(4 * (products + 1)))
-    decode_batch = BATCH_DECODERS["products"].decode
-    decode_one = DECODERS["products"].decode
-    for _, values in store.raw_batches("products", BATCH):
-        try:
-            records = decode_batch(array_header(len(values)) + b"".join(values))
-        except msgspec.DecodeError:
-            records = []
-            for value in values:
-                with contextlib.suppress(msgspec.DecodeError):
-                    records.append(decode_one(value))
-        for p in records:
-            if 0 < p.id <= products:
-                days[p.id] = p.created_at // DAY or 1
-    return days
+def _read_product_days(batch: list[tuple[bytes, bytes]], days: array[int]) -> None:
+    values = list(map(itemgetter(1), batch))
+    try:
+        records = BATCH_DECODERS["products"].decode(array_header(len(values)) + b"".join(values))
+    except msgspec.DecodeError:
+        records = []
+        for value in values:
+            with contextlib.suppress(msgspec.DecodeError):
+                records.append(DECODERS["products"].decode(value))
+    for p in records:
+        if 0 < p.id < len(days):
+            days[p.id] = p.created_at // DAY or 1
 
 
-def verify_part(source: _Source, task: Task) -> Part:
+def _pairs(
+    txn: lmdb.Transaction, db: lmdb._Database, low: bytes, high: bytes
+) -> Iterator[list[tuple[bytes, bytes]]]:
+    """(key, value) pairs with low <= key < high, in key order, a batch at a time."""
+    if low >= high:
+        return
+    with txn.cursor(db=db) as cursor:
+        if not cursor.set_range(low):
+            return
+        # Transactions copy out bytes (lmdb's buffers=False, the default).
+        items = cast("Iterator[tuple[bytes, bytes]]", cursor.iternext())
+        while batch := list(islice(items, BATCH)):
+            if batch[-1][0] >= high:
+                # (high,) sorts before (high, value): cut before the first key >= high.
+                yield batch[: bisect_left(batch, (high,))]
+                return
+            yield batch
+
+
+def _verify_part(source: _Source, task: Task) -> Part:
     """Verify one task's key ranges: a pure function of the store and the task."""
     plan = source.plan
     days = source.product_days() if task.entity == "customers" else None
@@ -280,11 +307,12 @@ def verify_part(source: _Source, task: Task) -> Part:
 def _run_here(
     source: _Source, tasks: list[Task], check: Callable[[], None] | None
 ) -> Iterator[Part]:
+    """Run tasks one by one in this process; yield their parts."""
     for task in tasks:
         if check is not None:
             check()
         try:
-            yield verify_part(source, task)
+            yield _verify_part(source, task)
         except ShardgenError:
             raise
         except Exception as exc:
@@ -302,7 +330,7 @@ def _init_worker(path: str, plan: Plan, coordinator: tuple[int, float]) -> None:
 
 def _run_task(task: Task) -> Part:
     assert _source is not None, "worker not initialised"
-    return verify_part(_source, task)
+    return _verify_part(_source, task)
 
 
 def _failed(task: Task, exc: BaseException) -> RunError:
@@ -434,19 +462,7 @@ class _Reader:
 
     def pairs(self, db: str, low: bytes, high: bytes) -> Iterator[list[tuple[bytes, bytes]]]:
         """(key, value) pairs with low <= key < high, in key order, a batch at a time."""
-        if low >= high:
-            return
-        with self.txn.cursor(db=self.store.dbs[db]) as cursor:
-            if not cursor.set_range(low):
-                return
-            # Transactions copy out bytes (lmdb's buffers=False, the default).
-            items = cast("Iterator[tuple[bytes, bytes]]", cursor.iternext())
-            while batch := list(islice(items, BATCH)):
-                if batch[-1][0] >= high:
-                    # (high,) sorts before (high, value): cut before the first key >= high.
-                    yield batch[: bisect_left(batch, (high,))]
-                    return
-                yield batch
+        return _pairs(self.txn, self.store.dbs[db], low, high)
 
     def scan(self, table: str, first: int, count: int) -> Iterator[Any]:
         """Records with IDs first .. first + count - 1, by key, decoded a batch at a time.
