@@ -44,6 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="what to generate (default: large, a quick run; xl for the real figure)",
     )
     parser.add_argument("--workers", type=int, help="generate --workers (default: shardgen's)")
+    parser.add_argument("--verify-workers", type=int, help="verify --workers (default: shardgen's)")
     parser.add_argument("--seed", type=int, default=SEED, help=f"root seed (default: {SEED})")
     measure.add_common_arguments(parser)
     return parser.parse_args(argv)
@@ -82,8 +83,9 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     for i in range(args.repeat):
         measure.progress(f"{args.volume}: verify and export, run {i + 1}/{args.repeat}")
         # verify exits 1 when a rule fails: keep the run and report it below.
+        workers = ("--workers", str(args.verify_workers)) if args.verify_workers else ()
         v = measure.run_measured(
-            measure.shardgen_command("verify", store, "--json"),
+            measure.shardgen_command("verify", store, "--json", *workers),
             check=False,
             interval=args.interval,
         )
