@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from itertools import chain, islice
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
@@ -247,16 +246,16 @@ class _Source:
             for start in range(0, len(shards), PRODUCT_SHARDS_PER_OPEN):
                 group = shards[start : start + PRODUCT_SHARDS_PER_OPEN]
                 first = group[0].product_first
-                high = key(group[-1].product_first + group[-1].products)
+                end = group[-1].product_first + group[-1].products
                 with self.reading() as store, store.env.begin() as txn:
-                    for batch in _pairs(txn, store.dbs["products"], key(first), high):
-                        _read_product_days(batch, days)
+                    db = store.dbs["products"]
+                    for _, values in _pairs(txn, db, key(first), key(end), end - first):
+                        _read_product_days(values, days)
             self._product_days = days
         return self._product_days
 
 
-def _read_product_days(batch: list[tuple[bytes, bytes]], days: array[int]) -> None:
-    values = list(map(itemgetter(1), batch))
+def _read_product_days(values: list[bytes], days: array[int]) -> None:
     try:
         records = BATCH_DECODERS["products"].decode(array_header(len(values)) + b"".join(values))
     except msgspec.DecodeError:
@@ -270,22 +269,35 @@ def _read_product_days(batch: list[tuple[bytes, bytes]], days: array[int]) -> No
 
 
 def _pairs(
-    txn: lmdb.Transaction, db: lmdb._Database, low: bytes, high: bytes
-) -> Iterator[list[tuple[bytes, bytes]]]:
-    """(key, value) pairs with low <= key < high, in key order, a batch at a time."""
+    txn: lmdb.Transaction, db: lmdb._Database, low: bytes, high: bytes, expected: int
+) -> Iterator[tuple[list[bytes], list[bytes]]]:
+    """Keys and values with low <= key < high, in key order, a batch at a time.
+
+    The first batch asks for the `expected` rows and one more, to see where
+    the range ends without reading far into the next one. Keys and values
+    come from two cursors, as lists of bytes: no tuple per row for the
+    garbage collector to track.
+    """
     if low >= high:
         return
-    with txn.cursor(db=db) as cursor:
-        if not cursor.set_range(low):
+    with txn.cursor(db=db) as at_key, txn.cursor(db=db) as at_value:
+        if not at_key.set_range(low):
             return
+        at_value.set_range(low)
         # Transactions copy out bytes (lmdb's buffers=False, the default).
-        items = cast("Iterator[tuple[bytes, bytes]]", cursor.iternext())
-        while batch := list(islice(items, BATCH)):
-            if batch[-1][0] >= high:
-                # (high,) sorts before (high, value): cut before the first key >= high.
-                yield batch[: bisect_left(batch, (high,))]
+        keys_read = cast("Iterator[bytes]", at_key.iternext(keys=True, values=False))
+        values_read = cast("Iterator[bytes]", at_value.iternext(keys=False, values=True))
+        size = min(BATCH, expected + 1) if expected > 0 else BATCH
+        while keys := list(islice(keys_read, size)):
+            values = list(islice(values_read, len(keys)))
+            if keys[-1] >= high:
+                end = bisect_left(keys, high)
+                if end:
+                    yield keys[:end], values[:end]
                 return
-            yield batch
+            yield keys, values
+            expected -= len(keys)
+            size = min(BATCH, expected + 1) if expected > 0 else BATCH
 
 
 def _verify_part(source: _Source, task: Task) -> Part:
@@ -460,9 +472,11 @@ class _Reader:
     def part(self) -> Part:
         return Part(self.task, dict(self.rows), self.digests, self.found, self.state_rate)
 
-    def pairs(self, db: str, low: bytes, high: bytes) -> Iterator[list[tuple[bytes, bytes]]]:
-        """(key, value) pairs with low <= key < high, in key order, a batch at a time."""
-        return _pairs(self.txn, self.store.dbs[db], low, high)
+    def pairs(
+        self, db: str, low: bytes, high: bytes, expected: int = 0
+    ) -> Iterator[tuple[list[bytes], list[bytes]]]:
+        """Keys and values with low <= key < high, in key order, a batch at a time."""
+        return _pairs(self.txn, self.store.dbs[db], low, high, expected)
 
     def scan(self, table: str, first: int, count: int) -> Iterator[Any]:
         """Records with IDs first .. first + count - 1, by key, decoded a batch at a time.
@@ -475,17 +489,14 @@ class _Reader:
         decode_one = DECODERS[table].decode
         rows = 0
         expected_id = first
-        for batch in self.pairs(table, key(first), key(first + count)):
-            if not batch:
-                break
-            rows += len(batch)
-            digest.update(b"".join(chain.from_iterable(batch)))
-            values = list(map(itemgetter(1), batch))
+        for keys, values in self.pairs(table, key(first), key(first + count), count):
+            rows += len(keys)
+            digest.update(b"".join(chain.from_iterable(zip(keys, values, strict=True))))
             try:
                 records = decode_batch(array_header(len(values)) + b"".join(values))
             except msgspec.DecodeError:
                 records = []
-                for k, v in batch:
+                for k, v in zip(keys, values, strict=True):
                     try:
                         records.append(decode_one(v))
                     except msgspec.DecodeError as exc:
@@ -494,7 +505,7 @@ class _Reader:
                 # Keys are sorted and unique: when the first and last keys equal the
                 # first and last ids and the ids run consecutively, every key
                 # equals its record's id.
-                low, high = int.from_bytes(batch[0][0], "big"), int.from_bytes(batch[-1][0], "big")
+                low, high = int.from_bytes(keys[0], "big"), int.from_bytes(keys[-1], "big")
                 if low != records[0].id or high != records[-1].id:
                     add(table, low, "ids are 1..n in key order", "key and id differ")
             for record in records:
@@ -598,8 +609,8 @@ def _category_rules(reader: _Reader) -> dict[int, tuple[int, int, str]]:
     margin_of = {c.name: (c.markup_min, c.markup_max) for c in CATEGORIES}
     decode = DECODERS["product_categories"].decode
     rules = {}
-    for batch in reader.pairs("product_categories", b"", b"\xff" * 9):
-        for _, value in batch:
+    for _, values in reader.pairs("product_categories", b"", b"\xff" * 9):
+        for value in values:
             with contextlib.suppress(msgspec.DecodeError):
                 c = decode(value)
                 low, high = margin_of.get(c.name, (0, 10**9))
@@ -666,8 +677,8 @@ def _customer_types(reader: _Reader) -> tuple[dict[int, int], dict[int, int]]:
     """Customer type id → discount percentage, and → payment terms in days."""
     decode = DECODERS["customer_types"].decode
     discount, terms = {}, {}
-    for batch in reader.pairs("customer_types", b"", b"\xff" * 9):
-        for _, value in batch:
+    for _, values in reader.pairs("customer_types", b"", b"\xff" * 9):
+        for value in values:
             with contextlib.suppress(msgspec.DecodeError):
                 t = decode(value)
                 discount[t.id] = t.discount_percentage
@@ -899,8 +910,9 @@ def _verify_customers(
     ):
         code = bytes((relation,))
         linked = 0
-        for batch in reader.pairs("links", code + key(first), code + key(first + parents)):
-            for k, v in batch:
+        low, high = code + key(first), code + key(first + parents)
+        for keys, values in reader.pairs("links", low, high, parents):
+            for k, v in zip(keys, values, strict=True):
                 parent = int.from_bytes(k[1:], "big")
                 child, count = LINK.unpack(v) if len(v) == LINK.size else (0, 0)
                 linked += 1
