@@ -30,6 +30,9 @@ ACTIVE_PRODUCT_SHARE = 95
 WAREHOUSE_WEIGHTS = (30, 25, 20, 15, 10, 10)
 #: Spread of popularity (sigma of a log-normal): a few best sellers.
 POPULARITY_SIGMA = 1.3
+#: Slices of the popularity total a pick first looks up: small enough to stay
+#: in the CPU's cache, many enough that a pick bisects a few products.
+PICK_SLICES = 4096
 
 
 class ProductCore(NamedTuple):
@@ -177,9 +180,12 @@ class Catalog(NamedTuple):
     order: list[int]  # product IDs sorted by (created_day, id)
     created_days: list[int]  # aligned with order
     cum_popularity: list[float]  # aligned with order
-    #: guide[j]: the first position whose cumulative popularity exceeds
-    #: j / len(guide) of the total, so a pick bisects a few entries, not all.
-    guide: list[int]
+    #: (product id, price, name), aligned with order: one lookup per line item.
+    entries: list[tuple[int, int, str]]
+    #: bounds[j]: the positions whose cumulative popularity can fall in the
+    #: j-th of len(bounds) equal slices of the total, so a pick bisects a few
+    #: entries, not all.
+    bounds: list[tuple[int, int]]
     price: list[int]
     name: list[str]
     created_day: list[int]
@@ -190,14 +196,16 @@ class Catalog(NamedTuple):
 
     def pick(self, u: float, sellable: int) -> int:
         """A product ID, by popularity, among the first `sellable`; u in [0, 1)."""
+        return self.entry(u, sellable)[0]
+
+    def entry(self, u: float, sellable: int) -> tuple[int, int, str]:
+        """(product id, price, name) of a product picked by popularity among
+        the first `sellable`; u in [0, 1). Customer shards inline this."""
         cum = self.cum_popularity
         r = u * cum[sellable - 1]
-        guide = self.guide
-        j = int(r / cum[-1] * len(guide))
-        low = guide[j]
-        high = guide[j + 1] + 1 if j + 1 < len(guide) else sellable
+        low, high = self.bounds[int(r / cum[-1] * len(self.bounds))]
         position = bisect_right(cum, r, low, min(high, sellable))
-        return self.order[min(position, sellable - 1)]
+        return self.entries[min(position, sellable - 1)]
 
 
 def build_catalog(plan: Plan) -> Catalog:
@@ -214,13 +222,14 @@ def build_catalog(plan: Plan) -> Catalog:
             popularity[core.id] = core.popularity
     order = sorted(range(1, size), key=created_day.__getitem__)  # stable: ties by id
     cum = list(accumulate(popularity[i] for i in order))
-    slots = len(cum)
+    slots = min(len(cum), PICK_SLICES)
     guide = [bisect_right(cum, j * cum[-1] / slots) for j in range(slots)]
     return Catalog(
         order=order,
         created_days=[created_day[i] for i in order],
         cum_popularity=cum,
-        guide=guide,
+        entries=[(i, price[i], name[i]) for i in order],
+        bounds=list(zip(guide, [g + 1 for g in guide[1:]] + [len(cum)], strict=True)),
         price=price,
         name=name,
         created_day=created_day,

@@ -9,6 +9,7 @@ never disagree. Writers take LMDB's lock in turn; generation runs in parallel.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing
 import os
@@ -26,6 +27,7 @@ import psutil
 from .catalog import catalog_for, product_categories, product_shard
 from .entities import customer_shard, customer_types
 from .errors import RunError, ShardgenError
+from .monitor import read_rollup
 from .plan import Plan
 from .schema import Record, ShardCommitted
 from .store import Store, encode_rows
@@ -111,13 +113,22 @@ class EncodedShard(NamedTuple):
 def encode_shard(plan: Plan, task: Task) -> EncodedShard:
     """Generate a shard and encode its records: a pure function of (plan, task), no I/O."""
     started = time.perf_counter()
-    tables, links, first, last = generate_rows(plan, task)
-    encoded = {table: encode_rows(tables.pop(table)) for table in list(tables)}
-    memory = psutil.Process().memory_full_info()
+    # A shard's records hold no reference cycles, yet the cyclic collector's
+    # passes over the many young objects it allocates cost a fifth of the time.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        tables, links, first, last = generate_rows(plan, task)
+        encoded = {table: encode_rows(tables.pop(table)) for table in list(tables)}
+    finally:
+        if collecting:
+            gc.enable()
+    # One read of smaps_rollup: psutil's memory_full_info() reads all of smaps.
+    memory = read_rollup(os.getpid())
+    rss, uss = memory[:2] if memory is not None else (psutil.Process().memory_info().rss, 0)
     return EncodedShard(
-        task, encoded, links, first, last, time.perf_counter() - started, os.getpid(),
-        memory.rss, memory.uss,
-    )  # fmt: skip
+        task, encoded, links, first, last, time.perf_counter() - started, os.getpid(), rss, uss
+    )
 
 
 def write_shard(store: Store, shard: EncodedShard) -> Done:
