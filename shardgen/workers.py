@@ -30,7 +30,7 @@ from .errors import RunError, ShardgenError
 from .monitor import read_rollup
 from .plan import Plan
 from .schema import Record, ShardCommitted
-from .store import Store, encode_rows
+from .store import Store, encode_links, encode_rows, pairs_digest
 
 
 class Task(NamedTuple):
@@ -101,7 +101,8 @@ class EncodedShard(NamedTuple):
 
     task: Task
     tables: dict[str, list[tuple[bytes, bytes]]]  # table → (key, value) pairs in key order
-    links: list[tuple[int, int, int, int]]
+    links: list[tuple[bytes, bytes]]  # `encode_links` pairs in key order
+    digest: str  # of the tables' bytes, as its shard_committed event records
     first_id: int
     last_id: int
     seconds: float  # spent generating and encoding
@@ -119,28 +120,43 @@ def encode_shard(plan: Plan, task: Task) -> EncodedShard:
     gc.disable()
     try:
         tables, links, first, last = generate_rows(plan, task)
-        encoded = {table: encode_rows(tables.pop(table)) for table in list(tables)}
+        return encode(task, tables, links, first, last, started)
     finally:
         if collecting:
             gc.enable()
+
+
+def encode(
+    task: Task,
+    tables: dict[str, Sequence[Record]],
+    links: list[tuple[int, int, int, int]],
+    first: int,
+    last: int,
+    started: float,
+) -> EncodedShard:
+    """Encode a generated shard, and digest it, before taking the store's write lock."""
+    encoded = {table: encode_rows(records) for table, records in tables.items()}
+    digest = hashlib.blake2b(digest_size=16)
+    for table, pairs in encoded.items():
+        digest.update(table.encode())
+        digest.update(pairs_digest(pairs))
     # One read of smaps_rollup: psutil's memory_full_info() reads all of smaps.
     memory = read_rollup(os.getpid())
     rss, uss = memory[:2] if memory is not None else (psutil.Process().memory_info().rss, 0)
     return EncodedShard(
-        task, encoded, links, first, last, time.perf_counter() - started, os.getpid(), rss, uss
-    )
+        task, encoded, encode_links(links), digest.hexdigest(), first, last,
+        time.perf_counter() - started, os.getpid(), rss, uss,
+    )  # fmt: skip
 
 
 def write_shard(store: Store, shard: EncodedShard) -> Done:
     """Write an encoded shard with its `shard_committed` event in one transaction."""
     started = time.perf_counter()
     task = shard.task
-    shard_digest = hashlib.blake2b(digest_size=16)
     with store.write() as txn:
         for table, pairs in shard.tables.items():
-            shard_digest.update(table.encode())
-            shard_digest.update(store.put_encoded(txn, table, pairs))
-        store.put_links(txn, shard.links)
+            store.put_encoded(txn, table, pairs)
+        store.put_encoded(txn, "links", shard.links)
         _inject_fault(task)
         rows = {table: len(pairs) for table, pairs in shard.tables.items()}
         seconds = shard.seconds + time.perf_counter() - started
@@ -148,7 +164,7 @@ def write_shard(store: Store, shard: EncodedShard) -> Done:
             txn,
             ShardCommitted(
                 at=time.time(), entity=task.entity, shard=task.shard, first_id=shard.first_id,
-                last_id=shard.last_id, rows=rows, digest=shard_digest.hexdigest(),
+                last_id=shard.last_id, rows=rows, digest=shard.digest,
                 seconds=round(seconds, 4), pid=shard.pid, rss=shard.rss, uss=shard.uss,
             ),
         )  # fmt: skip
