@@ -28,6 +28,9 @@ CATALOG_AGE_DAYS = 6 * 365
 #: Percent of products still active.
 ACTIVE_PRODUCT_SHARE = 95
 WAREHOUSE_WEIGHTS = (30, 25, 20, 15, 10, 10)
+#: Records are stamped between 08:00 and 18:00.
+WORKDAY_START = 8 * 3600
+WORKDAY = 10 * 3600 + 1
 #: Spread of popularity (sigma of a log-normal): a few best sellers.
 POPULARITY_SIGMA = 1.3
 #: Slices of the popularity total a pick first looks up: small enough to stay
@@ -78,6 +81,11 @@ def price_for(cost: int, markup_min: int, markup_max: int, u: float) -> int:
     return price
 
 
+@functools.cache
+def words_of(noun: str) -> frozenset[str]:
+    return frozenset(noun.split())
+
+
 def product_cores(plan: Plan, shard: ProductShard) -> list[ProductCore]:
     rng = random.Random(derive_seed(plan.seed, "product-core", shard.index))
     n = shard.products
@@ -106,13 +114,13 @@ def product_cores(plan: Plan, shard: ProductShard) -> list[ProductCore]:
         brands, adjectives = category.brands, category.adjectives
         brand = brands[int(r() * len(brands))]
         adjective = adjectives[int(r() * len(adjectives))]
-        # "Portable Portable SSD" reads as a typo: skip a modifier the noun has.
-        if adjective in noun.noun.split():
-            name = f"{brand} {noun.noun}"
-        else:
-            name = f"{brand} {adjective} {noun.noun}"
         # A model code keeps names apart in a catalog of a million products.
-        name = f"{name} {models[int(r() * len(models))]}{int(r() * 990) + 10}"
+        model = f"{models[int(r() * len(models))]}{int(r() * 990) + 10}"
+        # "Portable Portable SSD" reads as a typo: skip a modifier the noun has.
+        if adjective in words_of(noun.noun):
+            name = f"{brand} {noun.noun} {model}"
+        else:
+            name = f"{brand} {adjective} {noun.noun} {model}"
         cost = noun.cost_min + int(r() * (noun.cost_max - noun.cost_min + 1))
         price = price_for(cost, category.markup_min, category.markup_max, r())
         if is_new[i]:
@@ -133,18 +141,28 @@ def product_shard(plan: Plan, shard: ProductShard) -> tuple[list[Product], list[
     rng = random.Random(derive_seed(plan.seed, "products", shard.index))
     as_of = plan.as_of_day
     inactive = dealt(quota(shard.products, [ACTIVE_PRODUCT_SHARE, 100 - ACTIVE_PRODUCT_SHARE]), rng)
-    warehouse_cum = list(accumulate(WAREHOUSE_WEIGHTS[: len(WAREHOUSES)]))
+    warehouses = [
+        w for w, weight in zip(WAREHOUSES, WAREHOUSE_WEIGHTS, strict=True) for _ in range(weight)
+    ]
+    # random() scaled by hand: randint(), sample() and choices() cost several
+    # times as much, and a product shard makes two rows per product.
+    r = rng.random
     products: list[Product] = []
     inventory: list[Inventory] = []
     for i, core in enumerate(product_cores(plan, shard)):
         category = CATEGORIES[core.category]
         noun = category.nouns[core.noun]
-        first, second = rng.sample(noun.features, 2)
-        description = f"{noun.noun} with {first} and {second}. {rng.choice(BENEFITS)}"
-        weight = round(rng.uniform(noun.weight_min, noun.weight_max), 2)
-        created_at = core.created_day * DAY + rng.randint(8 * 3600, 18 * 3600)
-        updated_day = rng.randint(core.created_day, as_of)
-        updated_at = max(created_at, updated_day * DAY + rng.randint(8 * 3600, 18 * 3600))
+        features = noun.features
+        first = int(r() * len(features))
+        second = int(r() * (len(features) - 1))
+        second += second >= first  # two different features
+        benefit = BENEFITS[int(r() * len(BENEFITS))]
+        description = f"{noun.noun} with {features[first]} and {features[second]}. {benefit}"
+        weight = round(noun.weight_min + (noun.weight_max - noun.weight_min) * r(), 2)
+        created_day = core.created_day
+        created_at = created_day * DAY + WORKDAY_START + int(r() * WORKDAY)
+        updated_day = created_day + int(r() * (as_of - created_day + 1))
+        updated_at = max(created_at, updated_day * DAY + WORKDAY_START + int(r() * WORKDAY))
         products.append(
             Product(
                 core.id, core.category + 1, core.name,
@@ -155,17 +173,18 @@ def product_shard(plan: Plan, shard: ProductShard) -> tuple[list[Product], list[
         # Stock follows popularity: best sellers are held in depth and
         # restocked recently.
         reorder_point = max(5, round(core.popularity * 12))
-        reorder_quantity = max(10, round(reorder_point * rng.uniform(1.5, 3.0) / 10) * 10)
-        on_hand = rng.randint(reorder_point // 2, reorder_point + reorder_quantity)
-        reserved = rng.randint(0, on_hand // 4)
-        recent = max(core.created_day, as_of - max(7, round(120 / (1 + core.popularity))))
-        received = rng.randint(recent, as_of)
-        warehouse = rng.choices(WAREHOUSES, cum_weights=warehouse_cum)[0]
+        reorder_quantity = max(10, round(reorder_point * (1.5 + 1.5 * r()) / 10) * 10)
+        low = reorder_point // 2
+        on_hand = low + int(r() * (reorder_point + reorder_quantity - low + 1))
+        reserved = int(r() * (on_hand // 4 + 1))
+        recent = max(created_day, as_of - max(7, round(120 / (1 + core.popularity))))
+        received = recent + int(r() * (as_of - recent + 1))
+        warehouse = warehouses[int(r() * len(warehouses))]
         inventory.append(
             Inventory(
                 core.id, core.id, warehouse, on_hand, reserved, reorder_point,
                 reorder_quantity, received, reorder_quantity,
-                max(received * DAY + rng.randint(8 * 3600, 18 * 3600), created_at),
+                max(received * DAY + WORKDAY_START + int(r() * WORKDAY), created_at),
             )
         )  # fmt: skip
     return products, inventory
@@ -209,30 +228,23 @@ class Catalog(NamedTuple):
 
 
 def build_catalog(plan: Plan) -> Catalog:
-    size = plan.products + 1
-    price = [0] * size
-    name = [""] * size
-    created_day = [0] * size
-    popularity = [0.0] * size
-    for shard in plan.product_shards:
-        for core in product_cores(plan, shard):
-            price[core.id] = core.price
-            name[core.id] = core.name
-            created_day[core.id] = core.created_day
-            popularity[core.id] = core.popularity
-    order = sorted(range(1, size), key=created_day.__getitem__)  # stable: ties by id
-    cum = list(accumulate(popularity[i] for i in order))
+    cores = [core for shard in plan.product_shards for core in product_cores(plan, shard)]
+    ids, _, _, names, _, prices, days, popularity = zip(*cores, strict=True)
+    if list(ids) != list(range(1, len(ids) + 1)):
+        raise ValueError("product cores must have the ids 1..n in order")
+    order = sorted(range(len(ids)), key=days.__getitem__)  # stable: ties by id
+    cum = list(accumulate([popularity[i] for i in order]))
     slots = min(len(cum), PICK_SLICES)
     guide = [bisect_right(cum, j * cum[-1] / slots) for j in range(slots)]
     return Catalog(
-        order=order,
-        created_days=[created_day[i] for i in order],
+        order=[i + 1 for i in order],
+        created_days=[days[i] for i in order],
         cum_popularity=cum,
-        entries=[(i, price[i], name[i]) for i in order],
+        entries=[(i + 1, prices[i], names[i]) for i in order],
         bounds=list(zip(guide, [g + 1 for g in guide[1:]] + [len(cum)], strict=True)),
-        price=price,
-        name=name,
-        created_day=created_day,
+        price=[0, *prices],
+        name=["", *names],
+        created_day=[0, *days],
     )
 
 
