@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import random
+from array import array
 from bisect import bisect_right
 from itertools import accumulate
 from typing import NamedTuple
@@ -191,60 +192,76 @@ def product_shard(plan: Plan, shard: ProductShard) -> tuple[list[Product], list[
 
 
 class Catalog(NamedTuple):
-    """What a customer shard needs of every product, in launch order.
+    """What a customer shard needs of every product, by launch position.
 
-    Per-product lists are indexed by product ID (index 0 unused).
+    Products are in launch order (created_day, then id): the products on sale
+    on a day are a prefix. Columns are compact arrays, a few bytes a product,
+    because every worker process holds one catalog.
     """
 
-    order: list[int]  # product IDs sorted by (created_day, id)
-    created_days: list[int]  # aligned with order
-    cum_popularity: list[float]  # aligned with order
-    #: (product id, price, name), aligned with order: one lookup per line item.
-    entries: list[tuple[int, int, str]]
+    order: array[int]  # product IDs by launch position
+    created_days: array[int]
+    cum_popularity: array[float]
+    prices: array[int]
+    names: list[str]
     #: bounds[j]: the positions whose cumulative popularity can fall in the
     #: j-th of len(bounds) equal slices of the total, so a pick bisects a few
-    #: entries, not all.
+    #: positions, not all.
     bounds: list[tuple[int, int]]
-    price: list[int]
-    name: list[str]
-    created_day: list[int]
+    position_of: array[int]  # launch position by product ID (index 0 unused)
 
     def sellable(self, day: int) -> int:
-        """How many products (a prefix of `order`) exist on `day`."""
+        """How many products (a prefix of the launch order) exist on `day`."""
         return bisect_right(self.created_days, day)
 
-    def pick(self, u: float, sellable: int) -> int:
-        """A product ID, by popularity, among the first `sellable`; u in [0, 1)."""
-        return self.entry(u, sellable)[0]
-
-    def entry(self, u: float, sellable: int) -> tuple[int, int, str]:
-        """(product id, price, name) of a product picked by popularity among
-        the first `sellable`; u in [0, 1). Customer shards inline this."""
+    def position(self, u: float, sellable: int) -> int:
+        """The launch position of a product picked by popularity among the
+        first `sellable`; u in [0, 1). Customer shards inline this."""
         cum = self.cum_popularity
         r = u * cum[sellable - 1]
         low, high = self.bounds[int(r / cum[-1] * len(self.bounds))]
-        position = bisect_right(cum, r, low, min(high, sellable))
-        return self.entries[min(position, sellable - 1)]
+        return min(bisect_right(cum, r, low, min(high, sellable)), sellable - 1)
+
+    def pick(self, u: float, sellable: int) -> int:
+        """A product ID, by popularity, among the first `sellable`; u in [0, 1)."""
+        return self.order[self.position(u, sellable)]
+
+    def product(self, product_id: int) -> tuple[int, str, int]:
+        """(price, name, created_day) of a product."""
+        at = self.position_of[product_id]
+        return self.prices[at], self.names[at], self.created_days[at]
 
 
 def build_catalog(plan: Plan) -> Catalog:
-    cores = [core for shard in plan.product_shards for core in product_cores(plan, shard)]
-    ids, _, _, names, _, prices, days, popularity = zip(*cores, strict=True)
-    if list(ids) != list(range(1, len(ids) + 1)):
-        raise ValueError("product cores must have the ids 1..n in order")
-    order = sorted(range(len(ids)), key=days.__getitem__)  # stable: ties by id
-    cum = list(accumulate([popularity[i] for i in order]))
+    # Shard by shard into compact columns, so only one shard's cores are ever
+    # objects at a time.
+    names: list[str] = []
+    prices = array("q")
+    days = array("l")
+    popularity = array("d")
+    for shard in plan.product_shards:
+        for core in product_cores(plan, shard):
+            if core.id != len(names) + 1:
+                raise ValueError("product cores must have the ids 1..n in order")
+            names.append(core.name)
+            prices.append(core.price)
+            days.append(core.created_day)
+            popularity.append(core.popularity)
+    order = array("l", sorted(range(len(names)), key=days.__getitem__))  # stable: ties by id
+    cum = array("d", accumulate(popularity[i] for i in order))
     slots = min(len(cum), PICK_SLICES)
     guide = [bisect_right(cum, j * cum[-1] / slots) for j in range(slots)]
+    position_of = array("l", bytes(8 * (len(names) + 1)))
+    for at, i in enumerate(order):
+        position_of[i + 1] = at
     return Catalog(
-        order=[i + 1 for i in order],
-        created_days=[days[i] for i in order],
+        order=array("l", (i + 1 for i in order)),
+        created_days=array("l", (days[i] for i in order)),
         cum_popularity=cum,
-        entries=[(i + 1, prices[i], names[i]) for i in order],
+        prices=array("q", (prices[i] for i in order)),
+        names=[names[i] for i in order],
         bounds=list(zip(guide, [g + 1 for g in guide[1:]] + [len(cum)], strict=True)),
-        price=[0, *prices],
-        name=["", *names],
-        created_day=[0, *days],
+        position_of=position_of,
     )
 
 

@@ -175,10 +175,11 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
     next_line = shard.line_first
     # Hot loop: random() scaled by hand costs a third of randint()/choice().
     r = rng.random
-    another = catalog.entry
+    position = catalog.position
     # By invoice age: how many products are on sale, and their total popularity.
     sellable_at = _sellable_by_age(catalog, as_of)
-    cum, bounds, entries = catalog.cum_popularity, catalog.bounds, catalog.entries
+    cum, bounds = catalog.cum_popularity, catalog.bounds
+    order, prices, names = catalog.order, catalog.prices, catalog.names
     total_popularity, slices = cum[-1], len(bounds)
     quantity_total = len(QUANTITY_TABLE)
     company_suffixes = vocabulary.company_suffixes
@@ -270,17 +271,20 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
             for number in range(1, count + 1):
                 x = r() * scale
                 low, high = bounds[int(x / total_popularity * slices)]
-                position = bisect_right(cum, x, low, high if high < sellable else sellable)
-                entry = entries[position if position < sellable else sellable - 1]
-                if entry[0] in chosen:  # one more draw makes repeats rare
-                    entry = another(r(), sellable)
-                product, price, name = entry
+                at = bisect_right(cum, x, low, high if high < sellable else sellable)
+                if at >= sellable:
+                    at = sellable - 1
+                product = order[at]
+                if product in chosen:  # one more draw makes repeats rare
+                    at = position(r(), sellable)
+                    product = order[at]
                 chosen.append(product)
+                price = prices[at]
                 quantity = QUANTITY_TABLE[int(r() * quantity_total)]
                 line_total = (quantity * price * keep + 50) // 100
                 items.append(
                     InvoiceLineItem(
-                        next_line, invoice_id, number, product, name, quantity,
+                        next_line, invoice_id, number, product, names[at], quantity,
                         price, discount, line_total,
                     )
                 )  # fmt: skip

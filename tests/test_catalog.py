@@ -54,7 +54,7 @@ def test_picks_respect_launch_dates() -> None:
         sellable = catalog.sellable(day)
         assert sellable >= 1
         for _ in range(50):
-            assert catalog.created_day[catalog.pick(rng.random(), sellable)] <= day
+            assert catalog.product(catalog.pick(rng.random(), sellable))[2] <= day
 
 
 def test_cores_are_pure_and_match_the_written_products() -> None:
@@ -63,10 +63,10 @@ def test_cores_are_pure_and_match_the_written_products() -> None:
     products, inventory = product_shard(PLAN, shard)
     catalog = build_catalog(PLAN)
     for product, item in zip(products, inventory, strict=True):
-        assert catalog.price[product.id] == product.price
-        assert catalog.name[product.id] == product.name
+        price, name, created_day = catalog.product(product.id)
+        assert (price, name) == (product.price, product.name)
         assert item.product_id == product.id
-        assert catalog.created_day[product.id] == product.created_at // 86_400
+        assert created_day == product.created_at // 86_400
 
 
 def test_new_products_share_and_product_one_predates_the_window() -> None:
