@@ -28,17 +28,16 @@ from measure import AS_OF, SEED, BenchmarkError, Stat, fmt_stat, ratio, stat, ta
 
 from shardgen.catalog import catalog_for
 from shardgen.plan import Plan, make_plan
-from shardgen.schema import Record, ShardCommitted
+from shardgen.schema import ShardCommitted
 from shardgen.store import Store
-from shardgen.workers import Task, commit_shard, encode, generate_rows, write_shard
+from shardgen.workers import Rows, Task, commit_shard, encode, generate_rows, write_shard
 
 
 class Shard(NamedTuple):
     """One shard's records, built in memory before the write is timed."""
 
     task: Task
-    tables: dict[str, Sequence[Record]]
-    links: list[tuple[int, int, int, int]]
+    rows: Rows
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -73,8 +72,7 @@ def build(plan: Plan, todo: Sequence[Task]) -> tuple[list[Shard], float]:
     started = time.perf_counter()
     shards = []
     for task in todo:
-        tables, links, _, _ = generate_rows(plan, task)
-        shards.append(Shard(task, tables, links))
+        shards.append(Shard(task, generate_rows(plan, task)))
     return shards, time.perf_counter() - started
 
 
@@ -86,7 +84,7 @@ def write_only(path: Path, plan: Plan, shards: Sequence[Shard]) -> tuple[float, 
         started = time.perf_counter()
         for shard in shards:
             # Encode, digest and write exactly as a worker does.
-            encoded = encode(shard.task, dict(shard.tables), shard.links, 0, 0, started)
+            encoded = encode(shard.task, shard.rows, started)
             write_shard(store, encoded)
             digests.append(encoded.digest)
         seconds = time.perf_counter() - started
@@ -139,7 +137,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             gen.append(seconds)
             rows = {}
             for shard in shards:
-                for name, records in shard.tables.items():
+                for name, records in shard.rows.tables.items():
                     rows[name] = rows.get(name, 0) + len(records)
             gc.collect()
             seconds, written, size = write_only(folder / "write.lmdb", plan, shards)

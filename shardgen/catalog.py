@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import functools
 import math
+import mmap
+import os
 import random
 from array import array
 from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from itertools import accumulate
-from typing import NamedTuple
+from pathlib import Path
+from typing import NamedTuple, cast
 
 from .catalog_vocab import BENEFITS, CATEGORIES, WAREHOUSES
 from .plan import Plan, ProductShard, dealt, derive_seed, quota
@@ -91,16 +95,14 @@ def product_cores(plan: Plan, shard: ProductShard) -> list[ProductCore]:
     rng = random.Random(derive_seed(plan.seed, "product-core", shard.index))
     n = shard.products
     categories = dealt(quota(n, [c.share for c in CATEGORIES]), rng)
-    is_new = dealt(quota(n, [100 - NEW_PRODUCT_SHARE, NEW_PRODUCT_SHARE]), rng)
-    if shard.index == 0 and is_new[0]:
-        # Product 1 predates every invoice, so every invoice date has a
-        # product to sell whatever the counts (the quota always holds an
-        # older product).
-        j = is_new.index(0)
-        is_new[0], is_new[j] = 0, 1
+    # IDs follow launch order, as a database's serial keys would: the oldest
+    # products first, spread evenly over CATALOG_AGE_DAYS before the invoice
+    # window, then the new ones over the window. Product 1 predates every
+    # invoice, and the products on sale on a day are a prefix of the IDs.
+    old, new = quota(plan.products, [100 - NEW_PRODUCT_SHARE, NEW_PRODUCT_SHARE])
     window_start = plan.as_of_day - 364
-    # random() scaled by hand: a third of the cost of randint()/choice(), and
-    # the catalog is rebuilt in every worker process.
+    oldest = window_start - 1 - CATALOG_AGE_DAYS
+    # random() scaled by hand: a third of the cost of randint()/choice().
     r = rng.random
     gauss = rng.gauss
     exp = math.exp
@@ -124,10 +126,11 @@ def product_cores(plan: Plan, shard: ProductShard) -> list[ProductCore]:
             name = f"{brand} {adjective} {noun.noun} {model}"
         cost = noun.cost_min + int(r() * (noun.cost_max - noun.cost_min + 1))
         price = price_for(cost, category.markup_min, category.markup_max, r())
-        if is_new[i]:
-            created = window_start + int(r() * 365)
+        k = first_id - 1 + i
+        if k < old:
+            created = oldest + int((k + r()) * (CATALOG_AGE_DAYS + 1) / old)
         else:
-            created = window_start - 1 - int(r() * (CATALOG_AGE_DAYS + 1))
+            created = window_start + int((k - old + r()) * 365 / new)
         cores.append(
             ProductCore(
                 first_id + i, categories[i], noun_index, name, cost, price, created,
@@ -137,8 +140,13 @@ def product_cores(plan: Plan, shard: ProductShard) -> list[ProductCore]:
     return cores
 
 
-def product_shard(plan: Plan, shard: ProductShard) -> tuple[list[Product], list[Inventory]]:
-    """The products of one shard and their inventory rows."""
+def product_shard(
+    plan: Plan, shard: ProductShard, cores: list[ProductCore] | None = None
+) -> tuple[list[Product], list[Inventory]]:
+    """The products of one shard and their inventory rows (from the shard's
+    `product_cores`, computed here unless given)."""
+    if cores is None:
+        cores = product_cores(plan, shard)
     rng = random.Random(derive_seed(plan.seed, "products", shard.index))
     as_of = plan.as_of_day
     inactive = dealt(quota(shard.products, [ACTIVE_PRODUCT_SHARE, 100 - ACTIVE_PRODUCT_SHARE]), rng)
@@ -150,7 +158,7 @@ def product_shard(plan: Plan, shard: ProductShard) -> tuple[list[Product], list[
     r = rng.random
     products: list[Product] = []
     inventory: list[Inventory] = []
-    for i, core in enumerate(product_cores(plan, shard)):
+    for i, core in enumerate(cores):
         category = CATEGORIES[core.category]
         noun = category.nouns[core.noun]
         features = noun.features
@@ -191,32 +199,115 @@ def product_shard(plan: Plan, shard: ProductShard) -> tuple[list[Product], list[
     return products, inventory
 
 
-class Catalog(NamedTuple):
-    """What a customer shard needs of every product, by launch position.
+#: A catalog column entry per product: price (int64), popularity and its
+#: running total (float64), creation day (int32), name (a length byte and up
+#: to NAME_BYTES - 1 bytes of UTF-8).
+NAME_BYTES = 72
+BYTES_PER_PRODUCT = 8 + 8 + 8 + 4 + NAME_BYTES
 
-    Products are in launch order (created_day, then id): the products on sale
-    on a day are a prefix. Columns are compact arrays, a few bytes a product,
-    because every worker process holds one catalog.
+
+class CatalogLayout(NamedTuple):
+    """Where each column of an n-product catalog lies in its buffer."""
+
+    products: int
+
+    @property
+    def size(self) -> int:
+        return self.products * BYTES_PER_PRODUCT
+
+    def column(self, name: str) -> tuple[int, int]:
+        """(offset, bytes per product) of a column."""
+        n = self.products
+        return {
+            "prices": (0, 8),
+            "popularity": (8 * n, 8),
+            "cum_popularity": (16 * n, 8),
+            "created_days": (24 * n, 4),
+            "names": (28 * n, NAME_BYTES),
+        }[name]
+
+
+class CatalogChunk(NamedTuple):
+    """One product shard's part of the catalog, as the bytes of each column."""
+
+    first_id: int
+    columns: dict[str, bytes]
+
+
+def catalog_chunk(cores: list[ProductCore]) -> CatalogChunk:
+    """The catalog columns of a shard's products (IDs consecutive)."""
+    names = bytearray()
+    for core in cores:
+        encoded = core.name.encode()
+        if len(encoded) >= NAME_BYTES:
+            raise ValueError(f"product name longer than {NAME_BYTES - 1} bytes: {core.name}")
+        names += bytes((len(encoded),)) + encoded.ljust(NAME_BYTES - 1, b"\0")
+    return CatalogChunk(
+        cores[0].id,
+        {
+            "prices": array("q", [c.price for c in cores]).tobytes(),
+            "popularity": array("d", [c.popularity for c in cores]).tobytes(),
+            "created_days": array("i", [c.created_day for c in cores]).tobytes(),
+            "names": bytes(names),
+        },
+    )
+
+
+Write = Callable[[int, bytes], object]
+
+
+def place_chunk(layout: CatalogLayout, chunk: CatalogChunk, write: Write) -> None:
+    """Write a chunk's columns where the layout puts them: `write(offset, data)`."""
+    for name, data in chunk.columns.items():
+        offset, width = layout.column(name)
+        write(offset + (chunk.first_id - 1) * width, data)
+
+
+def finish_catalog(layout: CatalogLayout, buffer: memoryview, write: Write) -> None:
+    """Fill in the running total of popularity, once every chunk is placed."""
+    offset, _ = layout.column("popularity")
+    popularity = buffer[offset : offset + 8 * layout.products].cast("d")
+    cum = array("d", accumulate(popularity))
+    write(layout.column("cum_popularity")[0], cum.tobytes())
+
+
+class Catalog:
+    """What a customer shard needs of every product: columns by product ID − 1,
+    read in place from a buffer (a bytearray, or a file mapped by every worker).
+
+    Products are in launch order, so those on sale on a day are a prefix.
     """
 
-    order: array[int]  # product IDs by launch position
-    created_days: array[int]
-    cum_popularity: array[float]
-    prices: array[int]
-    names: list[str]
-    #: bounds[j]: the positions whose cumulative popularity can fall in the
-    #: j-th of len(bounds) equal slices of the total, so a pick bisects a few
-    #: positions, not all.
-    bounds: list[tuple[int, int]]
-    position_of: array[int]  # launch position by product ID (index 0 unused)
+    def __init__(self, buffer: memoryview, products: int) -> None:
+        layout = CatalogLayout(products)
+        if len(buffer) != layout.size:
+            raise ValueError(f"a catalog of {products} products takes {layout.size} bytes")
+        self.products = products
+        self.buffer = buffer
+
+        def view(name: str) -> memoryview:
+            offset, width = layout.column(name)
+            return buffer[offset : offset + width * products]
+
+        self.prices: Sequence[int] = view("prices").cast("q")
+        self.cum_popularity = cast(Sequence[float], view("cum_popularity").cast("d"))
+        self.created_days: Sequence[int] = view("created_days").cast("i")
+        self.names = view("names")
+        cum = self.cum_popularity
+        slots = min(products, PICK_SLICES)
+        guide = [bisect_right(cum, j * cum[-1] / slots) for j in range(slots)]
+        #: bounds[j]: the positions whose cumulative popularity can fall in the
+        #: j-th of len(bounds) equal slices of the total, so a pick bisects a
+        #: few positions, not all.
+        self.bounds = list(zip(guide, [g + 1 for g in guide[1:]] + [products], strict=True))
 
     def sellable(self, day: int) -> int:
-        """How many products (a prefix of the launch order) exist on `day`."""
+        """How many products (a prefix of the IDs) exist on `day`."""
         return bisect_right(self.created_days, day)
 
     def position(self, u: float, sellable: int) -> int:
-        """The launch position of a product picked by popularity among the
-        first `sellable`; u in [0, 1). Customer shards inline this."""
+        """The position (product ID − 1) of a product picked by popularity
+        among the first `sellable`; u in [0, 1). Customer shards inline this."""
         cum = self.cum_popularity
         r = u * cum[sellable - 1]
         low, high = self.bounds[int(r / cum[-1] * len(self.bounds))]
@@ -224,45 +315,72 @@ class Catalog(NamedTuple):
 
     def pick(self, u: float, sellable: int) -> int:
         """A product ID, by popularity, among the first `sellable`; u in [0, 1)."""
-        return self.order[self.position(u, sellable)]
+        return self.position(u, sellable) + 1
+
+    def name(self, position: int) -> str:
+        start = position * NAME_BYTES
+        return str(self.names[start + 1 : start + 1 + self.names[start]], "utf-8")
 
     def product(self, product_id: int) -> tuple[int, str, int]:
         """(price, name, created_day) of a product."""
-        at = self.position_of[product_id]
-        return self.prices[at], self.names[at], self.created_days[at]
+        at = product_id - 1
+        return self.prices[at], self.name(at), self.created_days[at]
 
 
 def build_catalog(plan: Plan) -> Catalog:
-    # Shard by shard into compact columns, so only one shard's cores are ever
-    # objects at a time.
-    names: list[str] = []
-    prices = array("q")
-    days = array("l")
-    popularity = array("d")
+    """The catalog, built in this process: what a worker without the run's
+    catalog file (a Dask worker, a test) sells from."""
+    layout = CatalogLayout(plan.products)
+    buffer = bytearray(layout.size)
+
+    def write(offset: int, data: bytes) -> None:
+        buffer[offset : offset + len(data)] = data
+
     for shard in plan.product_shards:
-        for core in product_cores(plan, shard):
-            if core.id != len(names) + 1:
-                raise ValueError("product cores must have the ids 1..n in order")
-            names.append(core.name)
-            prices.append(core.price)
-            days.append(core.created_day)
-            popularity.append(core.popularity)
-    order = array("l", sorted(range(len(names)), key=days.__getitem__))  # stable: ties by id
-    cum = array("d", accumulate(popularity[i] for i in order))
-    slots = min(len(cum), PICK_SLICES)
-    guide = [bisect_right(cum, j * cum[-1] / slots) for j in range(slots)]
-    position_of = array("l", bytes(8 * (len(names) + 1)))
-    for at, i in enumerate(order):
-        position_of[i + 1] = at
-    return Catalog(
-        order=array("l", (i + 1 for i in order)),
-        created_days=array("l", (days[i] for i in order)),
-        cum_popularity=cum,
-        prices=array("q", (prices[i] for i in order)),
-        names=[names[i] for i in order],
-        bounds=list(zip(guide, [g + 1 for g in guide[1:]] + [len(cum)], strict=True)),
-        position_of=position_of,
-    )
+        place_chunk(layout, catalog_chunk(product_cores(plan, shard)), write)
+    finish_catalog(layout, memoryview(buffer), write)
+    return Catalog(memoryview(buffer), plan.products)
+
+
+class CatalogFile:
+    """The run's catalog, shared by its local workers through one mapped file.
+
+    Product shards place their chunks as they are generated; once all are
+    placed, the coordinator finishes it and customer shards map it read-only:
+    one copy in the page cache, not one per worker.
+    """
+
+    def __init__(self, path: Path, products: int) -> None:
+        self.path = path
+        self.layout = CatalogLayout(products)
+
+    def create(self) -> None:
+        with open(self.path, "wb") as file:
+            file.truncate(self.layout.size)
+
+    def place(self, chunk: CatalogChunk) -> None:
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            place_chunk(self.layout, chunk, lambda offset, data: os.pwrite(fd, data, offset))
+        finally:
+            os.close(fd)
+
+    def finish(self) -> None:
+        with open(self.path, "r+b") as file, mmap.mmap(file.fileno(), 0) as mapped:
+            view = memoryview(mapped)
+            try:
+                fd = file.fileno()
+                finish_catalog(self.layout, view, lambda offset, data: os.pwrite(fd, data, offset))
+            finally:
+                view.release()
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def open(self) -> Catalog:
+        with open(self.path, "rb") as file:
+            mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        return Catalog(memoryview(mapped), self.layout.products)
 
 
 @functools.lru_cache(maxsize=2)

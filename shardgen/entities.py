@@ -21,7 +21,7 @@ from bisect import bisect_right
 from itertools import accumulate
 from typing import NamedTuple
 
-from .catalog import DAY, Catalog, foundation_created_at
+from .catalog import DAY, NAME_BYTES, Catalog, foundation_created_at
 from .plan import (
     ADDRESS_WEIGHTS,
     EPOCH,
@@ -179,7 +179,7 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
     # By invoice age: how many products are on sale, and their total popularity.
     sellable_at = _sellable_by_age(catalog, as_of)
     cum, bounds = catalog.cum_popularity, catalog.bounds
-    order, prices, names = catalog.order, catalog.prices, catalog.names
+    prices, names = catalog.prices, catalog.names
     total_popularity, slices = cum[-1], len(bounds)
     quantity_total = len(QUANTITY_TABLE)
     company_suffixes = vocabulary.company_suffixes
@@ -274,17 +274,17 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
                 at = bisect_right(cum, x, low, high if high < sellable else sellable)
                 if at >= sellable:
                     at = sellable - 1
-                product = order[at]
-                if product in chosen:  # one more draw makes repeats rare
+                if at in chosen:  # one more draw makes repeats rare
                     at = position(r(), sellable)
-                    product = order[at]
-                chosen.append(product)
+                chosen.append(at)
                 price = prices[at]
+                start = at * NAME_BYTES
+                product_name = str(names[start + 1 : start + 1 + names[start]], "utf-8")
                 quantity = QUANTITY_TABLE[int(r() * quantity_total)]
                 line_total = (quantity * price * keep + 50) // 100
                 items.append(
                     InvoiceLineItem(
-                        next_line, invoice_id, number, product, names[at], quantity,
+                        next_line, invoice_id, number, at + 1, product_name, quantity,
                         price, discount, line_total,
                     )
                 )  # fmt: skip

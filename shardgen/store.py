@@ -92,8 +92,13 @@ def lock_path(target: Path) -> Path:
     return target.with_name(target.name + ".run-lock")
 
 
+def catalog_path(path: Path) -> Path:
+    """The run's shared catalog file, beside its staging store (see catalog.py)."""
+    return path.with_name(path.name + ".catalog")
+
+
 def _lmdb_files(path: Path) -> list[Path]:
-    return [path, path.with_name(path.name + "-lock")]
+    return [path, path.with_name(path.name + "-lock"), catalog_path(path)]
 
 
 class Store:
@@ -374,7 +379,8 @@ def _open_writable(path: Path, map_size: int) -> lmdb.Environment:
 
 
 def remove_store(path: Path) -> list[Path]:
-    """Delete a store file and its LMDB lock file; return what was removed."""
+    """Delete a store file, its LMDB lock file and any catalog file left by a
+    killed run; return what was removed."""
     removed = []
     for file in _lmdb_files(path):
         with contextlib.suppress(FileNotFoundError):
