@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import hashlib
 import shutil
 import tempfile
 import time
@@ -29,17 +28,16 @@ from measure import AS_OF, SEED, BenchmarkError, Stat, fmt_stat, ratio, stat, ta
 
 from shardgen.catalog import catalog_for
 from shardgen.plan import Plan, make_plan
-from shardgen.schema import Record, ShardCommitted
+from shardgen.schema import ShardCommitted
 from shardgen.store import Store
-from shardgen.workers import Task, commit_shard, generate_rows
+from shardgen.workers import Rows, Task, commit_shard, encode, generate_rows, write_shard
 
 
 class Shard(NamedTuple):
     """One shard's records, built in memory before the write is timed."""
 
     task: Task
-    tables: dict[str, Sequence[Record]]
-    links: list[tuple[int, int, int, int]]
+    rows: Rows
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -74,8 +72,7 @@ def build(plan: Plan, todo: Sequence[Task]) -> tuple[list[Shard], float]:
     started = time.perf_counter()
     shards = []
     for task in todo:
-        tables, links, _, _ = generate_rows(plan, task)
-        shards.append(Shard(task, tables, links))
+        shards.append(Shard(task, generate_rows(plan, task)))
     return shards, time.perf_counter() - started
 
 
@@ -86,14 +83,10 @@ def write_only(path: Path, plan: Plan, shards: Sequence[Shard]) -> tuple[float, 
         digests = []
         started = time.perf_counter()
         for shard in shards:
-            # The same digest commit_shard records in its shard_committed event.
-            digest = hashlib.blake2b(digest_size=16)
-            with store.write() as txn:
-                for table_name, records in shard.tables.items():
-                    digest.update(table_name.encode())
-                    digest.update(store.put_rows(txn, table_name, records))
-                store.put_links(txn, shard.links)
-            digests.append(digest.hexdigest())
+            # Encode, digest and write exactly as a worker does.
+            encoded = encode(shard.task, shard.rows, started)
+            write_shard(store, encoded)
+            digests.append(encoded.digest)
         seconds = time.perf_counter() - started
         size = _used_bytes(store)
     finally:
@@ -144,7 +137,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             gen.append(seconds)
             rows = {}
             for shard in shards:
-                for name, records in shard.tables.items():
+                for name, records in shard.rows.tables.items():
                     rows[name] = rows.get(name, 0) + len(records)
             gc.collect()
             seconds, written, size = write_only(folder / "write.lmdb", plan, shards)
@@ -191,7 +184,7 @@ def render(result: dict[str, Any]) -> str:
     m = result["machine"]
     labels = {
         "generate_only": "generate only (generate_rows)",
-        "write_only": "write only (put_rows + put_links)",
+        "write_only": "write only (encode + write_shard)",
         "generate_and_write": "generate + write (commit_shard)",
     }
     rows = [

@@ -21,7 +21,7 @@ from bisect import bisect_right
 from itertools import accumulate
 from typing import NamedTuple
 
-from .catalog import DAY, Catalog, foundation_created_at
+from .catalog import DAY, NAME_BYTES, Catalog, foundation_created_at
 from .plan import (
     ADDRESS_WEIGHTS,
     EPOCH,
@@ -31,6 +31,7 @@ from .plan import (
     dealt,
     derive_seed,
     quota,
+    shuffle,
 )
 from .schema import Customer, CustomerAddress, CustomerType, Invoice, InvoiceLineItem
 from .vocab import (
@@ -56,8 +57,9 @@ from .vocab import (
 ACTIVE, INACTIVE, SUSPENDED = range(3)
 #: Customers signed up at most this many days before their first invoice.
 MAX_TENURE_DAYS = 6 * 365
-QUANTITY_CUM = tuple(accumulate(QUANTITY_WEIGHTS))
-QUANTITIES = tuple(range(1, len(QUANTITY_WEIGHTS) + 1))
+
+#: QUANTITY_TABLE[int(u * total weight)] is the quantity a uniform u draws.
+QUANTITY_TABLE = tuple(q for q, w in enumerate(QUANTITY_WEIGHTS, 1) for _ in range(w))
 STATE_CODES = tuple(sorted(STATE_POPULATION))
 
 
@@ -120,8 +122,18 @@ def age_weights(as_of_day: int) -> tuple[tuple[tuple[int, ...], tuple[float, ...
     return tuple(bands)
 
 
+@functools.lru_cache(maxsize=8192)
 def _slug(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isascii() and ch.isalnum())
+
+
+def _sellable_by_age(catalog: Catalog, as_of: int) -> list[tuple[int, float]]:
+    """For each invoice age (days before as_of): how many products are on sale
+    that day and their cumulative popularity."""
+    cum = catalog.cum_popularity
+    oldest = INVOICE_AGE_BANDS[-1][1]
+    sellable = [catalog.sellable(as_of - age) for age in range(oldest + 1)]
+    return [(count, cum[count - 1]) for count in sellable]
 
 
 def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> CustomerRows:
@@ -146,8 +158,8 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
     bands = age_weights(as_of)
     recent_ages: list[int] = []
     old_ages: list[int] = []
-    for band, ((band_ages, cum), count) in enumerate(zip(bands, band_counts, strict=True)):
-        drawn = rng.choices(band_ages, cum_weights=cum, k=count)
+    for band, ((band_ages, band_cum), count) in enumerate(zip(bands, band_counts, strict=True)):
+        drawn = rng.choices(band_ages, cum_weights=band_cum, k=count)
         (old_ages if band == len(bands) - 1 else recent_ages).extend(drawn)
     ages_of: list[list[int]] = [[] for _ in range(n)]
     _deal_invoices(rng, statuses, types, recent_ages, old_ages, ages_of)
@@ -163,9 +175,13 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
     next_line = shard.line_first
     # Hot loop: random() scaled by hand costs a third of randint()/choice().
     r = rng.random
-    price_of, name_of = catalog.price, catalog.name
-    pick, sellable_on = catalog.pick, catalog.sellable
-    quantity_total = QUANTITY_CUM[-1]
+    position = catalog.position
+    # By invoice age: how many products are on sale, and their total popularity.
+    sellable_at = _sellable_by_age(catalog, as_of)
+    cum, bounds = catalog.cum_popularity, catalog.bounds
+    prices, names = catalog.prices, catalog.names
+    total_popularity, slices = cum[-1], len(bounds)
+    quantity_total = len(QUANTITY_TABLE)
     company_suffixes = vocabulary.company_suffixes
     street_suffixes = vocabulary.street_suffixes
     end_of_as_of = as_of * DAY + 18 * 3600
@@ -239,33 +255,57 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
         terms = kind.payment_terms_days
         discount = kind.discount_percentage
         keep = 100 - discount
-        # Draft the invoices oldest first, then settle payments.
+        net_terms = f"Net {terms}"
+        # Draft the invoices oldest first, then settle payments. Line items
+        # are made here already: their ids and their invoice's id follow in order.
         days: list[int] = []
-        drafts: list[tuple[list[tuple[int, int, int, int]], int, int]] = []
+        subtotals: list[int] = []
+        invoice_id = next_invoice
         for age in ages:
             day = as_of - age
-            sellable = sellable_on(day)
-            lines: list[tuple[int, int, int, int]] = []
+            sellable, scale = sellable_at[age]
+            # pick(), inlined: the guide narrows the bisect to a few entries.
             chosen: list[int] = []
             subtotal = 0
-            for _ in range(lines_left.pop() + 1):
-                product = pick(r(), sellable)
-                if product in chosen:  # one more draw makes repeats rare
-                    product = pick(r(), sellable)
-                chosen.append(product)
-                quantity = bisect_right(QUANTITY_CUM, r() * quantity_total) + 1
-                price = price_of[product]
+            count = lines_left.pop() + 1
+            for number in range(1, count + 1):
+                x = r() * scale
+                low, high = bounds[int(x / total_popularity * slices)]
+                at = bisect_right(cum, x, low, high if high < sellable else sellable)
+                if at >= sellable:
+                    at = sellable - 1
+                if at in chosen:  # one more draw makes repeats rare
+                    at = position(r(), sellable)
+                chosen.append(at)
+                price = prices[at]
+                start = at * NAME_BYTES
+                product_name = str(names[start + 1 : start + 1 + names[start]], "utf-8")
+                quantity = QUANTITY_TABLE[int(r() * quantity_total)]
                 line_total = (quantity * price * keep + 50) // 100
-                lines.append((product, quantity, price, line_total))
+                items.append(
+                    InvoiceLineItem(
+                        next_line, invoice_id, number, at + 1, product_name, quantity,
+                        price, discount, line_total,
+                    )
+                )  # fmt: skip
+                next_line += 1
                 subtotal += line_total
+            links.append((3, invoice_id, next_line - count, count))
+            invoice_id += 1
             days.append(day)
-            drafts.append((lines, subtotal, (subtotal * tax_bp + 5_000) // 10_000))
+            subtotals.append(subtotal)
+        taxes = [(subtotal * tax_bp + 5_000) // 10_000 for subtotal in subtotals]
         paid, limit = _settle(
-            rng, statuses[i], kind, days, [d[1] + d[2] for d in drafts], limit, as_of
+            rng,
+            statuses[i],
+            kind,
+            days,
+            [s + t for s, t in zip(subtotals, taxes, strict=True)],
+            limit,
+            as_of,
         )
         first_invoice = next_invoice
-        for day, (lines, subtotal, tax), paid_day in zip(days, drafts, paid, strict=True):
-            invoice_id = next_invoice
+        for day, subtotal, tax, paid_day in zip(days, subtotals, taxes, paid, strict=True):
             due = day + terms
             if paid_day is not None:
                 status = "paid"
@@ -275,20 +315,11 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
                 status = "pending"
             invoices.append(
                 Invoice(
-                    invoice_id, customer_id, primary_id, f"INV-{invoice_id:08d}", day, due,
-                    f"Net {terms}", status, paid_day, subtotal, tax_bp, tax, subtotal + tax,
+                    next_invoice, customer_id, primary_id, f"INV-{next_invoice:08d}", day, due,
+                    net_terms, status, paid_day, subtotal, tax_bp, tax, subtotal + tax,
                     day * DAY + 8 * 3600 + int(r() * 36_000),
                 )
             )  # fmt: skip
-            links.append((3, invoice_id, next_line, len(lines)))
-            for number, (product, quantity, price, line_total) in enumerate(lines, 1):
-                items.append(
-                    InvoiceLineItem(
-                        next_line, invoice_id, number, product, name_of[product], quantity,
-                        price, discount, line_total,
-                    )
-                )  # fmt: skip
-                next_line += 1
             next_invoice += 1
         if next_invoice > first_invoice:
             links.append((2, customer_id, first_invoice, next_invoice - first_invoice))
@@ -319,8 +350,8 @@ def _deal_invoices(
     go by purchase volume.
     """
     n = len(statuses)
-    rng.shuffle(old_ages)
-    rng.shuffle(recent_ages)
+    shuffle(old_ages, rng)
+    shuffle(recent_ages, rng)
     for i in range(n):
         if statuses[i] != ACTIVE and old_ages:
             ages_of[i].append(old_ages.pop())
@@ -366,20 +397,23 @@ def _settle(
     terms = kind.payment_terms_days
     on_time = kind.pay_on_time * (0.6 if status == SUSPENDED else 1.0)
     late = kind.pay_late
+    early = kind.pay_early
+    # random() scaled by hand: randint() costs ten times as much.
+    r = rng.random
     paid: list[int | None] = []
     for day in days:
         due = day + terms
         paid_day: int | None = None
         if due < as_of:
-            r = rng.random()
-            if r < on_time:
-                paid_day = rng.randint(day, due)
-            elif r < on_time + late:
+            u = r()
+            if u < on_time:
+                paid_day = day + int(r() * (terms + 1))
+            elif u < on_time + late:
                 paid_day = due + 1 + int(rng.expovariate(1 / 20))
                 if paid_day > as_of:
                     paid_day = None
-        elif rng.random() < kind.pay_early:
-            paid_day = rng.randint(day, as_of)
+        elif r() < early:
+            paid_day = day + int(r() * (as_of - day + 1))
         paid.append(paid_day)
     reserved = -1
     if status == SUSPENDED:
@@ -388,15 +422,20 @@ def _settle(
                 paid[j] = None
                 reserved = j
                 break
-    unpaid = sum(t for t, p in zip(totals, paid, strict=True) if p is None)
+    unpaid = 0
+    for total, paid_day in zip(totals, paid, strict=True):
+        if paid_day is None:
+            unpaid += total
     if unpaid > limit:
         ceiling = min(CREDIT_LIMIT_MAX_CENTS, round(CREDIT_BASE_MAX * kind.credit_multiplier) * 100)
         limit = max(limit, min(ceiling, -(-unpaid // 50_000) * 50_000))
     for only_reserved in (False, True):
+        if unpaid <= limit:
+            break
         for j, day in enumerate(days):
             if unpaid <= limit:
                 break
             if paid[j] is None and (j != reserved or only_reserved):
-                paid[j] = rng.randint(day, min(day + terms, as_of))
+                paid[j] = day + int(r() * (min(day + terms, as_of) - day + 1))
                 unpaid -= totals[j]
     return paid, limit

@@ -16,6 +16,7 @@ import hashlib
 import os
 import random
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 
@@ -151,8 +152,17 @@ def dealt(counts: Sequence[int], rng: random.Random) -> list[int]:
     Index i appears counts[i] times, so shares are exact at every size.
     """
     values = [i for i, n in enumerate(counts) for _ in range(n)]
-    rng.shuffle(values)
+    shuffle(values, rng)
     return values
+
+
+def shuffle(values: list[Any], rng: random.Random) -> None:
+    """Fisher-Yates in place, from random() scaled by hand: several times
+    faster than `rng.shuffle`, whose per-item `_randbelow` dominates a shard."""
+    r = rng.random
+    for i in range(len(values) - 1, 0, -1):
+        j = int(r() * (i + 1))
+        values[i], values[j] = values[j], values[i]
 
 
 def derive_seed(root: int, *parts: str | int) -> int:

@@ -48,6 +48,7 @@ from .versions import __version__
 
 DEFAULT_MAP_SIZE = 256 * 2**30
 LINK = struct.Struct(">QQ")
+LINK_KEY = struct.Struct(">BQ")  # relation code, parent id
 DATABASES = ("meta", "events", "links", *TABLES)
 
 
@@ -59,6 +60,17 @@ def encode_rows(records: Sequence[Record]) -> list[tuple[bytes, bytes]]:
     """Records as the (key, value) bytes the store holds; no LMDB needed, so any process can."""
     encode = ENCODER.encode
     return [(key(r.id), encode(r)) for r in records]
+
+
+def encode_links(links: Sequence[tuple[int, int, int, int]]) -> list[tuple[bytes, bytes]]:
+    """(relation, parent, first child, count) links as the bytes the store holds."""
+    key_of, value_of = LINK_KEY.pack, LINK.pack
+    return [(key_of(rel, parent), value_of(first, count)) for rel, parent, first, count in links]
+
+
+def pairs_digest(pairs: Sequence[tuple[bytes, bytes]]) -> bytes:
+    """The blake2b digest of (key, value) pairs' bytes, in order."""
+    return hashlib.blake2b(b"".join(map(b"".join, pairs)), digest_size=16).digest()
 
 
 def disk_full(path: Path, margin: int = 4 * 2**20) -> bool:
@@ -80,8 +92,13 @@ def lock_path(target: Path) -> Path:
     return target.with_name(target.name + ".run-lock")
 
 
+def catalog_path(path: Path) -> Path:
+    """The run's shared catalog file, beside its staging store (see catalog.py)."""
+    return path.with_name(path.name + ".catalog")
+
+
 def _lmdb_files(path: Path) -> list[Path]:
-    return [path, path.with_name(path.name + "-lock")]
+    return [path, path.with_name(path.name + "-lock"), catalog_path(path)]
 
 
 class Store:
@@ -210,27 +227,19 @@ class Store:
 
     def put_rows(self, txn: lmdb.Transaction, table: str, records: Sequence[Record]) -> bytes:
         """Write records (sorted by id); return the blake2b digest of their bytes."""
-        return self.put_encoded(txn, table, encode_rows(records))
+        pairs = encode_rows(records)
+        self.put_encoded(txn, table, pairs)
+        return pairs_digest(pairs)
 
     def put_encoded(
         self, txn: lmdb.Transaction, table: str, pairs: Sequence[tuple[bytes, bytes]]
-    ) -> bytes:
-        """Write `encode_rows` pairs (sorted by key); return the digest of their bytes."""
-        digest = hashlib.blake2b(digest_size=16)
-        for k, v in pairs:
-            digest.update(k)
-            digest.update(v)
+    ) -> None:
+        """Write `encode_rows` (or, into "links", `encode_links`) pairs, sorted by key."""
         with txn.cursor(db=self.dbs[table]) as cursor:
             cursor.putmulti(pairs)
-        return digest.digest()
 
     def put_links(self, txn: lmdb.Transaction, links: Sequence[tuple[int, int, int, int]]) -> None:
-        pairs = [
-            (bytes((rel,)) + key(parent), LINK.pack(first, count))
-            for rel, parent, first, count in links
-        ]
-        with txn.cursor(db=self.dbs["links"]) as cursor:
-            cursor.putmulti(pairs)
+        self.put_encoded(txn, "links", encode_links(links))
 
     def append_event(self, txn: lmdb.Transaction, event: Event) -> int:
         db = self.dbs["events"]
@@ -296,7 +305,7 @@ class Store:
         """The children of a parent, by one link lookup and one range read."""
         code, _, child_table = RELATIONS[relation]
         with self.env.begin() as txn:
-            raw = txn.get(bytes((code,)) + key(parent_id), db=self.dbs["links"])
+            raw = txn.get(LINK_KEY.pack(code, parent_id), db=self.dbs["links"])
             if raw is None:
                 return []
             first, count = LINK.unpack(raw)
@@ -370,7 +379,8 @@ def _open_writable(path: Path, map_size: int) -> lmdb.Environment:
 
 
 def remove_store(path: Path) -> list[Path]:
-    """Delete a store file and its LMDB lock file; return what was removed."""
+    """Delete a store file, its LMDB lock file and any catalog file left by a
+    killed run; return what was removed."""
     removed = []
     for file in _lmdb_files(path):
         with contextlib.suppress(FileNotFoundError):

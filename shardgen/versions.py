@@ -7,7 +7,7 @@ from importlib import metadata
 
 from .schema import SCHEMA_VERSION, Versions
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def versions() -> Versions:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_right
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from shardgen.catalog import (
+    CATALOG_AGE_DAYS,
     NEW_PRODUCT_SHARE,
+    CatalogFile,
     build_catalog,
+    catalog_chunk,
     price_for,
     product_cores,
     product_shard,
@@ -41,9 +45,8 @@ def test_guided_pick_equals_a_plain_bisect() -> None:
     rng = random.Random(1)
     cum = catalog.cum_popularity
     for _ in range(20_000):
-        u, sellable = rng.random(), rng.randint(1, len(catalog.order))
-        expected = catalog.order[min(bisect_right(cum, u * cum[sellable - 1], 0, sellable),
-                                     sellable - 1)]  # fmt: skip
+        u, sellable = rng.random(), rng.randint(1, catalog.products)
+        expected = min(bisect_right(cum, u * cum[sellable - 1], 0, sellable), sellable - 1) + 1
         assert catalog.pick(u, sellable) == expected
 
 
@@ -54,7 +57,7 @@ def test_picks_respect_launch_dates() -> None:
         sellable = catalog.sellable(day)
         assert sellable >= 1
         for _ in range(50):
-            assert catalog.created_day[catalog.pick(rng.random(), sellable)] <= day
+            assert catalog.product(catalog.pick(rng.random(), sellable))[2] <= day
 
 
 def test_cores_are_pure_and_match_the_written_products() -> None:
@@ -63,17 +66,38 @@ def test_cores_are_pure_and_match_the_written_products() -> None:
     products, inventory = product_shard(PLAN, shard)
     catalog = build_catalog(PLAN)
     for product, item in zip(products, inventory, strict=True):
-        assert catalog.price[product.id] == product.price
-        assert catalog.name[product.id] == product.name
+        price, name, created_day = catalog.product(product.id)
+        assert (price, name) == (product.price, product.name)
         assert item.product_id == product.id
-        assert catalog.created_day[product.id] == product.created_at // 86_400
+        assert created_day == product.created_at // 86_400
 
 
 def test_new_products_share_and_product_one_predates_the_window() -> None:
     cores = [c for s in PLAN.product_shards for c in product_cores(PLAN, s)]
     window_start = PLAN.as_of_day - 364
     new = sum(c.created_day >= window_start for c in cores)
-    assert abs(new - len(cores) * NEW_PRODUCT_SHARE / 100) <= len(PLAN.product_shards)
+    assert new == round(len(cores) * NEW_PRODUCT_SHARE / 100)
     assert cores[0].id == 1 and cores[0].created_day < window_start
+    # IDs follow launch order, over the six years before the window and the window.
+    days = [c.created_day for c in cores]
+    assert days == sorted(days)
+    assert days[0] == window_start - 1 - CATALOG_AGE_DAYS and days[-1] <= PLAN.as_of_day
     tiny = make_plan(products=1, customers=1, invoices=1, seed=5, as_of="2026-06-30")
     assert product_cores(tiny, tiny.product_shards[0])[0].created_day < window_start
+
+
+def test_catalog_file_placed_by_shards_in_any_order_equals_the_built_catalog(
+    tmp_path: Path,
+) -> None:
+    built = build_catalog(PLAN)
+    shared = CatalogFile(tmp_path / "run.catalog", PLAN.products)
+    shared.create()
+    for shard in reversed(PLAN.product_shards):
+        shared.place(catalog_chunk(product_cores(PLAN, shard)))
+    shared.finish()
+    opened = shared.open()
+    assert bytes(opened.buffer) == bytes(built.buffer)
+    for product_id in (1, 2, PLAN.products // 2, PLAN.products):
+        assert opened.product(product_id) == built.product(product_id)
+    shared.remove()
+    assert not shared.path.exists()

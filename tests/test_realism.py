@@ -13,7 +13,7 @@ import zipcodes
 
 import shardgen
 from shardgen.generate import Summary
-from shardgen.vocab import GEOGRAPHY_FILE, STATE_POPULATION, STATE_TAX_BP
+from shardgen.vocab import GEOGRAPHY_FILE, STATE_POPULATION, STATE_TAX_BP, people
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from build_geography import build, render
@@ -53,15 +53,34 @@ def test_phones_are_valid_us_numbers_served_at_the_primary_zip(
     assert good / len(customers) >= 0.99, good
 
 
+def test_names_are_people_and_emails_derive_from_them(
+    large_store: tuple[Path, Summary],
+) -> None:
+    vocabulary = people()
+    firsts, lasts = set(vocabulary.first_names.values), set(vocabulary.last_names.values)
+    with shardgen.open(large_store[0]) as data:
+        customers = list(data.scan("customers"))
+        products = {p.name for p in data.scan("products")}
+    for customer in customers:
+        first, last = customer.name.split(" ")
+        assert first in firsts and last in lasts, customer
+        assert customer.name not in products
+        slug = "".join(ch for ch in f"{first}.{last}".lower() if ch.isalnum() or ch == ".")
+        assert customer.email.startswith(f"{slug}.{customer.id}@"), customer
+
+
 def test_customers_follow_state_population(large_store: tuple[Path, Summary]) -> None:
     path, _ = large_store
     with shardgen.open(path) as data:
         states = Counter(a.state for a in data.scan("customer_addresses") if a.is_primary)
     biggest = sorted(STATE_POPULATION, key=STATE_POPULATION.__getitem__, reverse=True)[:4]
     assert {s for s, _ in states.most_common(4)} == set(biggest)
+    # Each customer shard is within one customer of its exact share per
+    # state, so the plan (two shards here) is within two.
+    shards = len(shardgen.make_plan("large").customer_shards)
     total = sum(STATE_POPULATION.values())
-    for state, people in STATE_POPULATION.items():
-        assert abs(states[state] - 1000 * people / total) <= 1.5, state
+    for state, population in STATE_POPULATION.items():
+        assert abs(states[state] - 1000 * population / total) < shards, state
 
 
 def test_tax_rate_is_the_billing_states(large_store: tuple[Path, Summary]) -> None:
