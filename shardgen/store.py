@@ -68,9 +68,10 @@ def encode_links(links: Sequence[tuple[int, int, int, int]]) -> list[tuple[bytes
     return [(key_of(rel, parent), value_of(first, count)) for rel, parent, first, count in links]
 
 
-def pairs_digest(pairs: Sequence[tuple[bytes, bytes]]) -> bytes:
-    """The blake2b digest of (key, value) pairs' bytes, in order."""
-    return hashlib.blake2b(b"".join(map(b"".join, pairs)), digest_size=16).digest()
+def records_digest(records: Sequence[Record]) -> bytes:
+    """The blake2b digest of records, as one msgpack array of their values
+    (keys are their IDs): one encoding call, not one per row."""
+    return hashlib.blake2b(ENCODER.encode(records), digest_size=16).digest()
 
 
 def disk_full(path: Path, margin: int = 4 * 2**20) -> bool:
@@ -226,10 +227,9 @@ class Store:
             raise StoreError(f"writing {self.path} failed: {exc}") from None
 
     def put_rows(self, txn: lmdb.Transaction, table: str, records: Sequence[Record]) -> bytes:
-        """Write records (sorted by id); return the blake2b digest of their bytes."""
-        pairs = encode_rows(records)
-        self.put_encoded(txn, table, pairs)
-        return pairs_digest(pairs)
+        """Write records (sorted by id); return their `records_digest`."""
+        self.put_encoded(txn, table, encode_rows(records))
+        return records_digest(records)
 
     def put_encoded(
         self, txn: lmdb.Transaction, table: str, pairs: Sequence[tuple[bytes, bytes]]

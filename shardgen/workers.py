@@ -39,7 +39,7 @@ from .errors import RunError, ShardgenError
 from .monitor import read_rollup
 from .plan import Plan
 from .schema import Record, ShardCommitted
-from .store import Store, catalog_path, encode_links, encode_rows, pairs_digest
+from .store import Store, catalog_path, encode_links, encode_rows, records_digest
 
 
 class Task(NamedTuple):
@@ -125,7 +125,7 @@ class EncodedShard(NamedTuple):
     task: Task
     tables: dict[str, list[tuple[bytes, bytes]]]  # table → (key, value) pairs in key order
     links: list[tuple[bytes, bytes]]  # `encode_links` pairs in key order
-    digest: str  # of the tables' bytes, as its shard_committed event records
+    digest: str  # of the records by table (`records_digest`), as shard_committed records
     first_id: int
     last_id: int
     seconds: float  # spent generating and encoding
@@ -149,16 +149,30 @@ def encode_shard(plan: Plan, task: Task, catalog: Catalog | None = None) -> Enco
             gc.enable()
 
 
+_last_memory: tuple[float, int, int] = (-1.0, 0, 0)
+
+
+def _memory() -> tuple[int, int]:
+    """This process's (RSS, USS), read at most once a second: one read of
+    smaps_rollup walks the whole mapped store and costs milliseconds."""
+    global _last_memory  # noqa: PLW0603 - a per-process cache
+    at, rss, uss = _last_memory
+    now = time.monotonic()
+    if now - at >= 1.0:
+        memory = read_rollup(os.getpid())
+        rss, uss = memory[:2] if memory is not None else (psutil.Process().memory_info().rss, 0)
+        _last_memory = (now, rss, uss)
+    return rss, uss
+
+
 def encode(task: Task, rows: Rows, started: float) -> EncodedShard:
     """Encode a generated shard, and digest it, before taking the store's write lock."""
     encoded = {table: encode_rows(records) for table, records in rows.tables.items()}
     digest = hashlib.blake2b(digest_size=16)
-    for table, pairs in encoded.items():
+    for table, records in rows.tables.items():
         digest.update(table.encode())
-        digest.update(pairs_digest(pairs))
-    # One read of smaps_rollup: psutil's memory_full_info() reads all of smaps.
-    memory = read_rollup(os.getpid())
-    rss, uss = memory[:2] if memory is not None else (psutil.Process().memory_info().rss, 0)
+        digest.update(records_digest(records))
+    rss, uss = _memory()
     return EncodedShard(
         task, encoded, encode_links(rows.links), digest.hexdigest(), rows.first_id,
         rows.last_id, time.perf_counter() - started, os.getpid(), rss, uss, rows.chunk,
