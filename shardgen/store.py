@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import shutil
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ from .schema import (
 from .versions import __version__
 
 DEFAULT_MAP_SIZE = 256 * 2**30
+Opener = Callable[[], lmdb.Environment]
 LINK = struct.Struct(">QQ")
 LINK_KEY = struct.Struct(">BQ")  # relation code, parent id
 DATABASES = ("meta", "events", "links", *TABLES)
@@ -105,10 +107,14 @@ def _lmdb_files(path: Path) -> list[Path]:
 class Store:
     """An open store. Use `Store.open` (read) or `Store.create` (write)."""
 
-    def __init__(self, path: Path, env: lmdb.Environment, writable: bool) -> None:
+    def __init__(
+        self, path: Path, env: lmdb.Environment, writable: bool, opener: Opener | None = None
+    ) -> None:
         self.path = path
         self.env = env
         self.writable = writable
+        #: Opens the environment again as it was opened (`remap`).
+        self.opener = opener or functools.partial(_open_existing, path, writable)
         self.dbs = {name: env.open_db(name.encode(), create=writable) for name in DATABASES}
 
     # -- opening -------------------------------------------------------------
@@ -125,10 +131,7 @@ class Store:
             raise StoreError(f"no store at {path}: run `shardgen generate --out {path}` first")
         check_file(path)
         try:
-            env = lmdb.open(
-                str(path), subdir=False, readonly=not writable, lock=writable,
-                max_dbs=len(DATABASES), map_size=DEFAULT_MAP_SIZE, create=False,
-            )  # fmt: skip
+            env = _open_existing(path, writable)
         except lmdb.InvalidError:
             raise NotAStoreError(
                 f"{path} is not a shardgen store (not an LMDB file, or a corrupt one): "
@@ -157,7 +160,7 @@ class Store:
     def create(cls, path: Path, plan: Any, *, map_size: int = DEFAULT_MAP_SIZE) -> Store:
         """Create a new, empty store at `path` (which must not exist)."""
         env = _open_writable(path, map_size)
-        store = cls(path, env, True)
+        store = cls(path, env, True, functools.partial(_open_writable, path, map_size))
         with store.write() as txn:
             meta = Meta(SCHEMA_VERSION, __version__, plan)
             txn.put(b"meta", ENCODER.encode(meta), db=store.dbs["meta"])
@@ -168,12 +171,24 @@ class Store:
         """Open a staging store for writing (workers, resume)."""
         check_file(path)
         env = _open_writable(path, map_size)
-        store = cls(path, env, True)
+        store = cls(path, env, True, functools.partial(_open_writable, path, map_size))
         store.check_schema()
         return store
 
     def close(self) -> None:
         self.env.close()
+
+    def remap(self) -> None:
+        """Close and reopen the environment, with no transaction open.
+
+        LMDB maps the whole file; every page a process has read stays mapped
+        and counts in its USS until the map is closed, so a process that keeps
+        one handle through a long run would grow with the store. Remapping
+        every few shards keeps it flat (the pages stay in the page cache).
+        """
+        self.env.close()
+        self.env = self.opener()
+        self.dbs = {name: self.env.open_db(name.encode(), create=False) for name in DATABASES}
 
     def __enter__(self) -> Store:
         return self
@@ -364,6 +379,13 @@ def check_file(path: Path) -> None:
             best_last, best_txn = last2, txn2
     if size < max(2, best_last + 1) * page_size:
         raise corrupt
+
+
+def _open_existing(path: Path, writable: bool) -> lmdb.Environment:
+    return lmdb.open(
+        str(path), subdir=False, readonly=not writable, lock=writable,
+        max_dbs=len(DATABASES), map_size=DEFAULT_MAP_SIZE, create=False,
+    )  # fmt: skip
 
 
 def _open_writable(path: Path, map_size: int) -> lmdb.Environment:

@@ -221,6 +221,11 @@ def commit_shard(
 # -- the worker process ------------------------------------------------------
 
 
+#: Shards a process commits between remaps of its store (`Store.remap`): the
+#: store pages it has read stay about this many shards' worth.
+REMAP_EVERY = 16
+
+
 class _Worker:
     """A pool worker's run: its store handle, the plan, the run's catalog file."""
 
@@ -229,6 +234,7 @@ class _Worker:
         self.plan = plan
         self.catalog_file = catalog_file
         self.catalog: Catalog | None = None  # mapped at the first customer shard
+        self.shards = 0
 
 
 _worker: _Worker | None = None
@@ -283,7 +289,11 @@ def _run_task(task: Task) -> Done:
     assert worker is not None, "worker not initialised"
     if task.entity == "customers" and worker.catalog is None:
         worker.catalog = worker.catalog_file.open()
-    return commit_shard(worker.store, worker.plan, task, worker.catalog, worker.catalog_file)
+    done = commit_shard(worker.store, worker.plan, task, worker.catalog, worker.catalog_file)
+    worker.shards += 1
+    if worker.shards % REMAP_EVERY == 0:
+        worker.store.remap()
+    return done
 
 
 def _failed(task: Task, exc: BaseException) -> ShardgenError:
@@ -343,12 +353,14 @@ def _run_here(
         if number and phase:
             catalog_file.finish()
             catalog = catalog_file.open()
-        for task in phase:
+        for done, task in enumerate(phase, 1):
             check()
             try:
                 yield commit_shard(store, plan, task, catalog, catalog_file)
             except Exception as exc:
                 raise _failed(task, exc) from exc
+            if done % REMAP_EVERY == 0:
+                store.remap()
 
 
 def _run_pool(

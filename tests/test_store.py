@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import msgspec
 import pytest
 
 import shardgen
-from shardgen.schema import ENCODER, SCHEMA_VERSION, Meta
+from shardgen.generate import Summary
+from shardgen.monitor import anonymous_memory, read_rollup
+from shardgen.schema import ENCODER, SCHEMA_VERSION, TABLES, Meta
 from shardgen.store import Store
 
 
@@ -60,3 +63,31 @@ def test_counts_and_scans(small_store: Path) -> None:
     with Store.open(small_store) as store:
         assert store.count("customers") == 10
         assert [c.id for c in store.scan("customers")] == list(range(1, 11))
+
+
+def test_remap_releases_the_pages_read_and_keeps_the_store_usable(
+    large_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    path = tmp_path / "copy.lmdb"
+    shutil.copyfile(large_store[0], path)
+
+    def mapped() -> int:  # file pages this process has mapped (USS less its heap)
+        figures = read_rollup(os.getpid())
+        assert figures is not None
+        return figures[1] - (anonymous_memory(os.getpid()) or 0)
+
+    with Store.reopen(path) as store:
+        before = mapped()
+        rows = sum(1 for table in TABLES for _ in store.raw(table))
+        assert rows == sum(large_store[1].rows.values())
+        touched = mapped() - before
+        assert touched > 2**20  # the tables' pages are now mapped here
+        store.remap()
+        assert mapped() - before < touched / 4
+        # Still readable and writable, through the new environment.
+        first = store.get("invoices", 1)
+        assert first is not None
+        with store.write() as txn:
+            store.put_rows(txn, "invoices", [msgspec.structs.replace(first, total=0)])
+        changed = store.get("invoices", 1)
+        assert changed is not None and changed.total == 0
