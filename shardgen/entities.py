@@ -278,7 +278,7 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
                     at = position(r(), sellable)
                 chosen.append(at)
                 price = prices[at]
-                start = at * NAME_BYTES
+                start = at * NAME_BYTES  # catalog.name(at), inlined
                 product_name = str(names[start + 1 : start + 1 + names[start]], "utf-8")
                 quantity = QUANTITY_TABLE[int(r() * quantity_total)]
                 line_total = (quantity * price * keep + 50) // 100

@@ -44,7 +44,6 @@ from .schema import MemorySample
 from .store import Store
 from .versions import data_versions, versions
 from .workers import (
-    REMAP_EVERY,
     Done,
     EncodedShard,
     Task,
@@ -257,7 +256,6 @@ class DaskCluster:
         run = uuid.uuid4().hex[:8]
         finished: queue.SimpleQueue[Future[EncodedShard]] = queue.SimpleQueue()
         pending: dict[Future[EncodedShard], Task] = {}
-        written = 0
         todo = list(reversed(tasks))
         window = IN_FLIGHT_PER_THREAD * max(1, self.workers)
         clean = False
@@ -292,9 +290,6 @@ class DaskCluster:
                 except Exception as exc:
                     raise _failed(task, exc) from exc
                 del shard
-                written += 1
-                if written % REMAP_EVERY == 0:
-                    store.remap()
                 yield committed
             clean = True
         finally:

@@ -48,6 +48,9 @@ from .schema import (
 from .versions import __version__
 
 DEFAULT_MAP_SIZE = 256 * 2**30
+#: Shards a handle serves between remaps (`Store.shard_done`): the store pages
+#: a process has read stay about this many shards' worth.
+REMAP_EVERY = 16
 Opener = Callable[[], lmdb.Environment]
 LINK = struct.Struct(">QQ")
 LINK_KEY = struct.Struct(">BQ")  # relation code, parent id
@@ -115,6 +118,7 @@ class Store:
         self.writable = writable
         #: Opens the environment again as it was opened (`remap`).
         self.opener = opener or functools.partial(_open_existing, path, writable)
+        self.shards = 0  # shards written or read through this handle
         self.dbs = {name: env.open_db(name.encode(), create=writable) for name in DATABASES}
 
     # -- opening -------------------------------------------------------------
@@ -189,6 +193,13 @@ class Store:
         self.env.close()
         self.env = self.opener()
         self.dbs = {name: self.env.open_db(name.encode(), create=False) for name in DATABASES}
+
+    def shard_done(self) -> None:
+        """Count a shard written or read through this handle, with no transaction
+        open; every REMAP_EVERY shards, `remap`."""
+        self.shards += 1
+        if self.shards % REMAP_EVERY == 0:
+            self.remap()
 
     def __enter__(self) -> Store:
         return self

@@ -40,7 +40,7 @@ from .plan import CustomerShard, Plan, ProductShard, default_workers
 from .schema import BATCH_DECODERS, DECODERS, TABLES, array_header
 from .store import LINK, Store, key
 from .vocab import STATE_TAX_BP, city_of
-from .workers import REMAP_EVERY, Task, _watch_coordinator
+from .workers import Task, _watch_coordinator
 
 DAY = 86_400
 CREDIT_LIMIT_MAX = 100_000 * 100
@@ -223,7 +223,6 @@ class _Source:
         self.path = path
         self.plan = plan
         self.store = store
-        self.readings = 0
         self._product_days: array[int] | None = None
 
     @contextlib.contextmanager
@@ -231,9 +230,7 @@ class _Source:
         if self.store is not None:
             # The handle it was given (generate's own): remapped every few
             # readings, so the pages read do not pile up in this process.
-            self.readings += 1
-            if self.readings % REMAP_EVERY == 0:
-                self.store.remap()
+            self.store.shard_done()
             yield self.store
             return
         with Store.open(self.path) as store:

@@ -183,7 +183,8 @@ def write_shard(store: Store, shard: EncodedShard, catalog_file: CatalogFile | N
     """Write an encoded shard with its `shard_committed` event in one transaction.
 
     A product shard's catalog chunk goes into `catalog_file` first, so every
-    committed product shard has its chunk placed.
+    committed product shard has its chunk placed. Afterwards the store handle
+    may be remapped (`Store.shard_done`).
     """
     started = time.perf_counter()
     task = shard.task
@@ -204,6 +205,9 @@ def write_shard(store: Store, shard: EncodedShard, catalog_file: CatalogFile | N
                 seconds=round(seconds, 4), pid=shard.pid, rss=shard.rss, uss=shard.uss,
             ),
         )  # fmt: skip
+    # Every writer (pool worker, one-worker coordinator, Dask coordinator)
+    # commits through here: its mapped store pages are released every few shards.
+    store.shard_done()
     return Done(task, rows, seconds)
 
 
@@ -221,11 +225,6 @@ def commit_shard(
 # -- the worker process ------------------------------------------------------
 
 
-#: Shards a process commits between remaps of its store (`Store.remap`): the
-#: store pages it has read stay about this many shards' worth.
-REMAP_EVERY = 16
-
-
 class _Worker:
     """A pool worker's run: its store handle, the plan, the run's catalog file."""
 
@@ -234,7 +233,6 @@ class _Worker:
         self.plan = plan
         self.catalog_file = catalog_file
         self.catalog: Catalog | None = None  # mapped at the first customer shard
-        self.shards = 0
 
 
 _worker: _Worker | None = None
@@ -289,11 +287,7 @@ def _run_task(task: Task) -> Done:
     assert worker is not None, "worker not initialised"
     if task.entity == "customers" and worker.catalog is None:
         worker.catalog = worker.catalog_file.open()
-    done = commit_shard(worker.store, worker.plan, task, worker.catalog, worker.catalog_file)
-    worker.shards += 1
-    if worker.shards % REMAP_EVERY == 0:
-        worker.store.remap()
-    return done
+    return commit_shard(worker.store, worker.plan, task, worker.catalog, worker.catalog_file)
 
 
 def _failed(task: Task, exc: BaseException) -> ShardgenError:
@@ -353,14 +347,12 @@ def _run_here(
         if number and phase:
             catalog_file.finish()
             catalog = catalog_file.open()
-        for done, task in enumerate(phase, 1):
+        for task in phase:
             check()
             try:
                 yield commit_shard(store, plan, task, catalog, catalog_file)
             except Exception as exc:
                 raise _failed(task, exc) from exc
-            if done % REMAP_EVERY == 0:
-                store.remap()
 
 
 def _run_pool(
