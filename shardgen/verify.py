@@ -15,7 +15,9 @@ touched are about one shard's worth. Findings are a report, not exceptions.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import math
 import multiprocessing
 import os
 import re
@@ -23,22 +25,25 @@ import time
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from itertools import chain, islice
+from itertools import chain, compress, islice, repeat
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 import lmdb
 import msgspec
+import numpy as np
 import psutil
+from numpy.typing import NDArray
 
 from .catalog_vocab import CATEGORIES
 from .errors import RunError, ShardgenError, UsageError
 from .plan import CustomerShard, Plan, ProductShard, default_workers
 from .schema import BATCH_DECODERS, DECODERS, TABLES, array_header
-from .store import LINK, Store, key
+from .store import LINK, LINK_KEY, Store, key
 from .vocab import STATE_TAX_BP, city_of
 from .workers import Task, _watch_coordinator
 
@@ -47,7 +52,6 @@ CREDIT_LIMIT_MAX = 100_000 * 100
 EMAIL = re.compile(r"^[a-z0-9._+-]+@example\.(com|net|org)$")
 ZIP = re.compile(r"^\d{5}$")
 CUSTOMER_STATUSES = frozenset(("active", "inactive", "suspended"))
-INVOICE_STATUSES = frozenset(("pending", "paid", "overdue"))
 #: How many violations of each rule are listed; all are counted.
 LISTED_PER_RULE = 20
 #: Rows read and decoded at a time.
@@ -57,6 +61,19 @@ PRODUCT_SHARDS_PER_OPEN = 8
 #: Parent → children relations in the `links` database (see schema.RELATIONS).
 ADDRESSES, INVOICES, LINE_ITEMS = 1, 2, 3
 LINKS_RULE = "links describe each parent's children"
+#: Customer type IDs verify keeps per-type arrays for; others are unknown types.
+TYPE_IDS = 128
+#: Checks run in 64-bit integers on values within ±WIDE; a record holding a
+#: larger one is reported, and the value clipped.
+WIDE = 2**40
+#: An absent value (None) in an integer column.
+NULL = -(2**62)
+PENDING, PAID, OVERDUE, UNKNOWN = range(4)
+INVOICE_STATUS_CODES = {"pending": PENDING, "paid": PAID, "overdue": OVERDUE}
+#: A `links` key: relation code, parent ID (big-endian).
+LINK_KEY_DTYPE = np.dtype([("relation", "u1"), ("parent", ">u8")])
+
+Ints = NDArray[np.int64]
 
 
 class Violation(msgspec.Struct, frozen=True):
@@ -95,6 +112,26 @@ class _Findings:
             self.shown[rule] += 1
             self.listed.append(Violation(table, row_id, rule, detail))
 
+    def add_where(
+        self,
+        table: str,
+        ids: Ints,
+        rows: NDArray[np.bool_],
+        rule: str,
+        detail: Callable[[int], str] | None = None,
+    ) -> None:
+        """Add a violation for each row of a batch where `rows` is true;
+        `detail(row)` describes the listed ones."""
+        where = np.flatnonzero(rows)
+        if not len(where):
+            return
+        self.by_rule[rule] += len(where)
+        room = LISTED_PER_RULE - self.shown[rule]
+        for row in where[: max(room, 0)].tolist():
+            self.shown[rule] += 1
+            text = detail(row) if detail is not None else ""
+            self.listed.append(Violation(table, int(ids[row]), rule, text))
+
     def merge(self, other: _Findings) -> None:
         """Append another part's findings after these."""
         self.by_rule.update(other.by_rule)
@@ -122,26 +159,33 @@ class _Spans:
     """
 
     def __init__(self, parents: int) -> None:
-        self.first = array("q", bytes(8 * parents))
-        self.last = array("q", bytes(8 * parents))
-        self.count = array("i", bytes(4 * parents))
-        self.parents = 0
+        self.first = np.full(parents, np.iinfo(np.int64).max, np.int64)
+        self.last = np.full(parents, np.iinfo(np.int64).min, np.int64)
+        self.count = np.zeros(parents, np.int64)
 
-    def see(self, parent: int, child: int) -> None:
-        if not self.count[parent]:
-            self.first[parent] = child
-            self.parents += 1
-        self.last[parent] = child
-        self.count[parent] += 1
+    @property
+    def parents(self) -> int:
+        """How many parents have children."""
+        return int(np.count_nonzero(self.count))
 
-    def matches(self, parent: int, first: int, count: int) -> bool:
-        if not 0 <= parent < len(self.count) or not self.count[parent]:
-            return False
-        return (
-            self.first[parent] == first
-            and self.count[parent] == count
-            and self.last[parent] - first + 1 == count
+    def see(self, parents: Ints, children: Ints) -> None:
+        """Children (IDs) of parents (positions in the shard), any order."""
+        np.add.at(self.count, parents, 1)
+        np.minimum.at(self.first, parents, children)
+        np.maximum.at(self.last, parents, children)
+
+    def matches(self, parents: Ints, first: Ints, count: Ints) -> NDArray[np.bool_]:
+        """Per link: does (first child, count) describe the children seen?"""
+        inside = (parents >= 0) & (parents < len(self.count))
+        at = np.where(inside, parents, 0)
+        matching: NDArray[np.bool_] = (
+            inside
+            & (self.count[at] > 0)
+            & (self.first[at] == first)
+            & (self.count[at] == count)
+            & (self.last[at] - first + 1 == count)
         )
+        return matching
 
 
 def verify_tasks(plan: Plan) -> list[Task]:
@@ -223,7 +267,7 @@ class _Source:
         self.path = path
         self.plan = plan
         self.store = store
-        self._product_days: array[int] | None = None
+        self._product_days: Ints | None = None
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Store]:
@@ -236,7 +280,7 @@ class _Source:
         with Store.open(self.path) as store:
             yield store
 
-    def product_days(self) -> array[int]:
+    def product_days(self) -> Ints:
         """Each product's creation day (at least 1; 0 where absent), by product ID.
 
         Built once per process, on the first customer shard it verifies, a few
@@ -254,7 +298,7 @@ class _Source:
                     db = store.dbs["products"]
                     for _, values in _pairs(txn, db, key(first), key(end), end - first):
                         _read_product_days(values, days)
-            self._product_days = days
+            self._product_days = np.frombuffer(days, np.int32).astype(np.int64)
         return self._product_days
 
 
@@ -482,6 +526,11 @@ class _Reader:
         return _pairs(self.txn, self.store.dbs[db], low, high, expected)
 
     def scan(self, table: str, first: int, count: int) -> Iterator[Any]:
+        """Records with IDs first .. first + count - 1, by key, one at a time."""
+        for batch in self.batches(table, first, count):
+            yield from batch
+
+    def batches(self, table: str, first: int, count: int) -> Iterator[list[Any]]:
         """Records with IDs first .. first + count - 1, by key, decoded a batch at a time.
 
         Every pair read is digested; a record must carry its key's ID.
@@ -511,12 +560,21 @@ class _Reader:
                 low, high = int.from_bytes(keys[0], "big"), int.from_bytes(keys[-1], "big")
                 if low != records[0].id or high != records[-1].id:
                     add(table, low, "ids are 1..n in key order", "key and id differ")
-            for record in records:
-                if record.id != expected_id:
-                    add(table, record.id, "ids are 1..n in key order", f"expected {expected_id}")
-                    expected_id = record.id
-                expected_id += 1
-                yield record
+            if not records:
+                continue
+            ids = _ints(self.found, table, records, "id", None)
+            run = expected_id + np.arange(len(ids), dtype=np.int64)
+            if not np.array_equal(ids, run):
+                for record in records:
+                    if record.id != expected_id:
+                        add(
+                            table, record.id, "ids are 1..n in key order", f"expected {expected_id}"
+                        )
+                        expected_id = record.id
+                    expected_id += 1
+            else:
+                expected_id += len(ids)
+            yield records
         self.rows[table] += rows
         self.digests.setdefault(table, []).append(digest.digest())
 
@@ -676,38 +734,52 @@ def _verify_products(reader: _Reader, plan: Plan, shard: ProductShard) -> None:
             add("products", first + j, "exactly one inventory row", str(inventory_rows[j]))
 
 
-def _customer_types(reader: _Reader) -> tuple[dict[int, int], dict[int, int]]:
-    """Customer type id → discount percentage, and → payment terms in days."""
+class _Kinds(NamedTuple):
+    """The customer types as stored, as arrays indexed by type ID (below TYPE_IDS)."""
+
+    ids: frozenset[int]
+    discount: Ints  # -1 for an unknown type
+    terms: Ints  # payment terms in days; -1 for an unknown type
+    terms_text: NDArray[np.object_]  # "Net 30"; None for an unknown type
+
+
+def _customer_types(reader: _Reader) -> _Kinds:
     decode = DECODERS["customer_types"].decode
-    discount, terms = {}, {}
+    discount = np.full(TYPE_IDS, -1, np.int64)
+    terms = np.full(TYPE_IDS, -1, np.int64)
+    terms_text = np.full(TYPE_IDS, None, object)
+    ids = set()
     for _, values in reader.pairs("customer_types", b"", b"\xff" * 9):
         for value in values:
             with contextlib.suppress(msgspec.DecodeError):
                 t = decode(value)
-                discount[t.id] = t.discount_percentage
-                terms[t.id] = t.payment_terms_days
-    return discount, terms
+                ids.add(t.id)
+                if 0 <= t.id < TYPE_IDS:
+                    discount[t.id] = t.discount_percentage
+                    terms[t.id] = t.payment_terms_days
+                    terms_text[t.id] = f"Net {t.payment_terms_days}"
+    return _Kinds(frozenset(ids), discount, terms, terms_text)
 
 
-def _verify_customers(
-    reader: _Reader, plan: Plan, shard: CustomerShard, product_day: array[int]
-) -> None:
+def _verify_customers(reader: _Reader, plan: Plan, shard: CustomerShard, product_day: Ints) -> None:
     """A customer shard: customers, addresses, invoices, line items and their links.
 
     Arrays are indexed by position in the shard (ID - first ID of the range).
+    Customers and addresses are checked a row at a time; invoices and line
+    items, four rows in five, a batch at a time on arrays.
     """
-    add = reader.found.add
+    found = reader.found
+    add = found.add
     orphan = reader.orphan
     as_of = plan.as_of_day
     as_of_end = (as_of + 1) * DAY
-    type_discount, type_terms = _customer_types(reader)
+    kinds = _customer_types(reader)
 
     # -- customers ---------------------------------------------------------------
     c0, nc = shard.customer_first, shard.customers
-    customer_day = array("i", bytes(4 * nc))
-    customer_type = array("b", bytes(nc))
-    credit_limit = array("q", bytes(8 * nc))
-    unpaid = array("q", bytes(8 * nc))
+    customer_day_of = array("q", bytes(8 * nc))
+    customer_type_of = array("q", bytes(8 * nc))
+    credit_limit_of = array("q", bytes(8 * nc))
     address_count = array("b", bytes(nc))
     primary_count = array("b", bytes(nc))
     for c in reader.scan("customers", c0, nc):
@@ -715,7 +787,7 @@ def _verify_customers(
         j = cid - c0
         if not 0 <= j < nc:
             continue  # its key and id differ: reported by the scan
-        if c.customer_type_id not in type_discount:
+        if c.customer_type_id not in kinds.ids:
             add("customers", cid, "customer_type_id → customer_types", str(c.customer_type_id))
         # An email ending with its own customer's ID is unique because IDs are.
         if not c.email.rpartition("@")[0].endswith(f".{cid}"):
@@ -730,40 +802,40 @@ def _verify_customers(
             add("customers", cid, "nothing after as_of")
         if c.updated_at < c.created_at:
             add("customers", cid, "updated_at >= created_at")
-        customer_day[j] = c.created_at // DAY
-        customer_type[j] = c.customer_type_id if 0 <= c.customer_type_id < 128 else 0
-        credit_limit[j] = c.credit_limit
+        customer_day_of[j] = c.created_at // DAY
+        customer_type_of[j] = c.customer_type_id if 0 <= c.customer_type_id < TYPE_IDS else 0
+        credit_limit_of[j] = min(c.credit_limit, CREDIT_LIMIT_MAX + 1)
 
     # -- addresses ---------------------------------------------------------------
-    address_span = _Spans(nc)
-    invoice_span = _Spans(nc)
     places = city_of()
     a0, na = shard.address_first, shard.addresses
-    address_owner = array("i", bytes(4 * na))  # the customer's position + 1; 0: none
-    address_day = array("i", bytes(4 * na))
-    address_state: list[str] = [""] * na
-    address_billing = array("b", bytes(na))
+    address_owner_of = array("q", bytes(8 * na))  # the customer's position + 1; 0: none
+    address_day_of = array("q", bytes(8 * na))
+    address_state_of = array("q", bytes(8 * na))  # a code: its index in `state_names`
+    address_billing_of = array("b", bytes(na))
+    state_code: dict[str, int] = {}
+    spanned: list[int] = []  # (customer position, address id) pairs, flat
     for a in reader.scan("customer_addresses", a0, na):
         aid, cid = a.id, a.customer_id
         k, j = aid - a0, cid - c0
         if not 0 <= k < na:
             continue
-        if not 0 <= j < nc or customer_day[j] == 0:
+        if not 0 <= j < nc or customer_day_of[j] == 0:
             orphan("customer_addresses", aid, "customer_id → customers", cid, c0, nc)
             continue
-        address_owner[k] = j + 1
-        address_day[k] = a.created_at // DAY
-        address_state[k] = a.state
-        address_billing[k] = a.address_type == "billing"
+        address_owner_of[k] = j + 1
+        address_day_of[k] = a.created_at // DAY
+        address_state_of[k] = state_code.setdefault(a.state, len(state_code))
+        address_billing_of[k] = a.address_type == "billing"
         address_count[j] = min(address_count[j] + 1, 100)
-        address_span.see(j, aid)
+        spanned += (j, aid)
         if a.is_primary:
             primary_count[j] = min(primary_count[j] + 1, 100)
             if a.address_type != "billing":
                 add("customer_addresses", aid, "the primary address is a billing address")
         if a.address_type not in ("billing", "shipping"):
             add("customer_addresses", aid, "address_type is billing or shipping")
-        if a.created_at // DAY < customer_day[j]:
+        if a.created_at // DAY < customer_day_of[j]:
             add("customer_addresses", aid, "address created after its customer")
         if a.created_at >= as_of_end:
             add("customer_addresses", aid, "nothing after as_of")
@@ -779,130 +851,205 @@ def _verify_customers(
                 f"{a.city}, {a.state} {a.zip_code}",
             )
     for j in range(nc):
-        if customer_day[j] == 0:
+        if customer_day_of[j] == 0:
             continue
         if not 1 <= address_count[j] <= 3:
             add("customers", c0 + j, "1-3 addresses", str(address_count[j]))
         if primary_count[j] != 1:
             add("customers", c0 + j, "exactly one primary address", str(primary_count[j]))
+    address_span = _Spans(nc)
+    pairs = np.array(spanned, np.int64).reshape(-1, 2)
+    address_span.see(pairs[:, 0], pairs[:, 1])
+    state_names = list(state_code)
+    state_tax = np.array([STATE_TAX_BP.get(s, -1) for s in [*state_names, ""]], np.int64)
+
+    customer_day = np.frombuffer(customer_day_of, np.int64)
+    customer_type = np.frombuffer(customer_type_of, np.int64)
+    credit_limit = np.frombuffer(credit_limit_of, np.int64)
+    address_owner = np.frombuffer(address_owner_of, np.int64)
+    address_day = np.frombuffer(address_day_of, np.int64)
+    address_state = np.frombuffer(address_state_of, np.int64)
+    address_billing = np.frombuffer(address_billing_of, np.int8)
 
     # -- invoices ------------------------------------------------------------------
     i0, ni = shard.invoice_first, shard.invoices
-    line_span = _Spans(ni)
-    invoice_day = array("i", bytes(4 * ni))
-    invoice_subtotal = array("q", bytes(8 * ni))
-    invoice_discount = array("b", bytes(ni))
-    line_sum = array("q", bytes(8 * ni))
-    line_mask = array("B", bytes(ni))
-    state_rate = reader.state_rate
-    for inv in reader.scan("invoices", i0, ni):
-        iid, cid = inv.id, inv.customer_id
-        k, j = iid - i0, cid - c0
-        if not 0 <= k < ni:
-            continue
-        if not 0 <= j < nc or customer_day[j] == 0:
-            orphan("invoices", iid, "customer_id → customers", cid, c0, nc)
-            continue
-        day = inv.invoice_date
-        invoice_day[k] = day
-        invoice_span.see(j, iid)
-        invoice_subtotal[k] = inv.subtotal
-        kind = customer_type[j]
-        invoice_discount[k] = type_discount.get(kind, -1)
-        # An invoice number ending with its own invoice's ID is unique because IDs are.
-        if not inv.invoice_number.endswith(f"-{iid:08d}"):
-            add(
-                "invoices", iid, "invoice_number is unique",
-                f"{inv.invoice_number} is not derived from id {iid}",
-            )  # fmt: skip
-        aid = inv.billing_address_id
-        b = aid - a0
-        if not 0 <= b < na or address_owner[b] == 0:
-            orphan("invoices", iid, "billing_address_id → customer_addresses", aid, a0, na)
-        elif address_owner[b] != j + 1:
-            add("invoices", iid, "billing address belongs to the invoice's customer")
-        else:
-            if address_day[b] > day:
-                add("invoices", iid, "billing address existed on the invoice date")
-            if not address_billing[b]:
-                add("invoices", iid, "billing address is a billing address")
-            state = address_state[b]
-            expected = STATE_TAX_BP.get(state, -1)
-            if inv.tax_rate != expected:
-                add("invoices", iid, "tax rate is the billing state's", f"{state} {inv.tax_rate}")
-            if state_rate.setdefault(state, (inv.tax_rate, iid))[0] != inv.tax_rate:
-                add("invoices", iid, "one tax rate per state", state)
-        if customer_day[j] > day:
-            add("invoices", iid, "customer created on or before the invoice date")
-        if day > as_of or inv.created_at >= as_of_end:
-            add("invoices", iid, "nothing after as_of")
-        terms = type_terms.get(kind, -1)
-        if inv.due_date != day + terms or inv.payment_terms != f"Net {terms}":
-            add("invoices", iid, "due_date = invoice_date + payment terms")
-        paid = inv.paid_date
-        if paid is not None:
-            if inv.status != "paid":
-                add("invoices", iid, "paid ⇔ paid_date is set")
-            if not day <= paid <= as_of:
-                add("invoices", iid, "invoice_date <= paid_date <= as_of")
-        elif inv.status == "paid":
-            add("invoices", iid, "paid ⇔ paid_date is set")
-        elif inv.status not in INVOICE_STATUSES:
-            add("invoices", iid, "status is pending, paid or overdue", inv.status)
-        elif (inv.status == "overdue") != (inv.due_date < as_of):
-            add("invoices", iid, "overdue ⇔ unpaid and due_date < as_of")
-        if paid is None:
-            unpaid[j] += inv.total
-        if inv.tax_amount != (inv.subtotal * inv.tax_rate + 5_000) // 10_000:
-            add("invoices", iid, "tax_amount = round(subtotal × tax_rate / 100)")
-        if inv.total != inv.subtotal + inv.tax_amount:
-            add("invoices", iid, "total = subtotal + tax_amount")
+    invoice_span = _Spans(nc)
+    invoice_day = np.zeros(ni, np.int64)
+    invoice_subtotal = np.zeros(ni, np.int64)
+    invoice_discount = np.full(ni, -1, np.int64)
+    unpaid = np.zeros(nc, np.int64)
 
-    # -- line items: the hottest loop (2 rows in 3), spans updated inline -----------
-    first_line, last_line, line_count = line_span.first, line_span.last, line_span.count
-    products = len(product_day)
-    for li in reader.scan("invoice_line_items", shard.line_first, shard.lines):
-        iid, pid = li.invoice_id, li.product_id
+    def check_invoices(batch: list[Any]) -> None:
+        ints = functools.partial(_ints, found, "invoices")
+        ids, cid = ints(batch, "id"), ints(batch, "customer_id")
+        k, j = ids - i0, cid - c0
+        inside = (k >= 0) & (k < ni)  # the others are reported by the scan
+        own = inside & (j >= 0) & (j < nc)
+        own[own] = customer_day[j[own]] != 0
+        for row in np.flatnonzero(inside & ~own).tolist():
+            orphan("invoices", int(ids[row]), "customer_id → customers", int(cid[row]), c0, nc)
+        if not own.all():
+            batch = list(compress(batch, own.tolist()))
+            if not batch:
+                return
+            ids, cid, k, j = ids[own], cid[own], k[own], j[own]
+        where = functools.partial(found.add_where, "invoices", ids)
+        day = ints(batch, "invoice_date")
+        due, created = ints(batch, "due_date"), ints(batch, "created_at")
+        subtotal, rate = ints(batch, "subtotal"), ints(batch, "tax_rate")
+        tax, total = ints(batch, "tax_amount"), ints(batch, "total")
+        paid = ints(batch, "paid_date", NULL)
+        invoice_day[k] = day
+        invoice_subtotal[k] = subtotal
+        invoice_span.see(j, ids)
+        kind = customer_type[j]
+        invoice_discount[k] = kinds.discount[kind]
+
+        # An invoice number ending with its own invoice's ID is unique because IDs are.
+        numbers = np.array([inv.invoice_number for inv in batch], np.str_)
+        suffixes = np.strings.add("-", np.strings.zfill(ids.astype(np.str_), 8))
+        where(
+            ~np.strings.endswith(numbers, suffixes), "invoice_number is unique",
+            lambda r: f"{numbers[r]} is not derived from id {ids[r]}",
+        )  # fmt: skip
+
+        aid = ints(batch, "billing_address_id")
+        b = aid - a0
+        known = (b >= 0) & (b < na)
+        known[known] = address_owner[b[known]] != 0
+        for row in np.flatnonzero(~known).tolist():
+            orphan(
+                "invoices", int(ids[row]), "billing_address_id → customer_addresses",
+                int(aid[row]), a0, na,
+            )  # fmt: skip
+        b = np.where(known, b, 0)
+        mine = known & (address_owner[b] == j + 1)
+        where(known & ~mine, "billing address belongs to the invoice's customer")
+        where(mine & (address_day[b] > day), "billing address existed on the invoice date")
+        where(mine & (address_billing[b] == 0), "billing address is a billing address")
+        state = np.where(mine, address_state[b], len(state_names))
+        where(
+            mine & (rate != state_tax[state]), "tax rate is the billing state's",
+            lambda r: f"{state_names[state[r]]} {rate[r]}",
+        )  # fmt: skip
+        # The first rate seen for each state is the state's; the merge
+        # compares the first rates of all shards.
+        seen = np.full(len(state_tax), NULL, np.int64)
+        codes, firsts = np.unique(state[mine], return_index=True)
+        for code, row in zip(codes.tolist(), np.flatnonzero(mine)[firsts].tolist(), strict=True):
+            name = state_names[code]
+            seen[code] = reader.state_rate.setdefault(name, (int(rate[row]), int(ids[row])))[0]
+        where(
+            mine & (rate != seen[state]), "one tax rate per state",
+            lambda r: state_names[state[r]],
+        )  # fmt: skip
+
+        where(customer_day[j] > day, "customer created on or before the invoice date")
+        where((day > as_of) | (created >= as_of_end), "nothing after as_of")
+        terms_text = np.array([inv.payment_terms for inv in batch], object)
+        where(
+            (due != day + kinds.terms[kind]) | (terms_text != kinds.terms_text[kind]),
+            "due_date = invoice_date + payment terms",
+        )
+        status = np.fromiter(
+            map(INVOICE_STATUS_CODES.get, [inv.status for inv in batch], repeat(UNKNOWN)),
+            np.int64, len(batch),
+        )  # fmt: skip
+        is_set, is_paid = paid != NULL, status == PAID
+        where(is_set != is_paid, "paid ⇔ paid_date is set")
+        where(is_set & ((paid < day) | (paid > as_of)), "invoice_date <= paid_date <= as_of")
+        open_ = ~is_set & ~is_paid
+        where(
+            open_ & (status == UNKNOWN), "status is pending, paid or overdue",
+            lambda r: str(batch[r].status),
+        )  # fmt: skip
+        where(
+            open_ & (status != UNKNOWN) & ((status == OVERDUE) != (due < as_of)),
+            "overdue ⇔ unpaid and due_date < as_of",
+        )
+        np.add.at(unpaid, j[~is_set], total[~is_set])
+        where(
+            tax != _round_product((subtotal, rate), 10_000),
+            "tax_amount = round(subtotal × tax_rate / 100)",
+        )
+        where(total != subtotal + tax, "total = subtotal + tax_amount")
+
+    for batch in reader.batches("invoices", i0, ni):
+        check_invoices(batch)
+
+    # -- line items: two rows in three ---------------------------------------------
+    line_span = _Spans(ni)
+    line_sum = np.zeros(ni, np.int64)
+    line_mask = np.zeros(ni, np.int64)  # bit n set: line number n seen
+
+    def check_line_items(batch: list[Any]) -> None:
+        ints = functools.partial(_ints, found, "invoice_line_items")
+        ids, iid = ints(batch, "id"), ints(batch, "invoice_id")
         k = iid - i0
-        if not 0 <= k < ni or invoice_day[k] == 0:
-            orphan("invoice_line_items", li.id, "invoice_id → invoices", iid, i0, ni)
-            continue
-        if not line_count[k]:
-            first_line[k] = li.id
-            line_span.parents += 1
-        last_line[k] = li.id
-        line_count[k] += 1
-        if not 0 < pid < products or product_day[pid] == 0:
-            add("invoice_line_items", li.id, "product_id → products", str(pid))
-        elif product_day[pid] > invoice_day[k]:
-            add("invoice_line_items", li.id, "product created on or before the invoice date")
-        number = li.line_number
-        bit = 1 << number if 1 <= number <= 7 else 0
-        if not bit or line_mask[k] & bit:
-            add("invoice_line_items", li.id, "(invoice_id, line_number) is unique and 1..n")
-        else:
-            line_mask[k] |= bit
-        if li.quantity < 1:
-            add("invoice_line_items", li.id, "quantity >= 1")
-        discount = li.discount_percentage
-        if not 0 <= discount <= 100:
-            add("invoice_line_items", li.id, "discount_percentage in 0-100")
-        elif discount != invoice_discount[k]:
-            add("invoice_line_items", li.id, "discount is the customer type's")
-        if li.line_total != (li.quantity * li.unit_price * (100 - discount) + 50) // 100:
-            add("invoice_line_items", li.id, "line_total = round(qty × price × (100 − disc) / 100)")
-        line_sum[k] += li.line_total
-    for k in range(ni):
-        if invoice_day[k] == 0:
-            continue
-        count = line_count[k]
-        if not 1 <= count <= 4 or line_mask[k] != (1 << (count + 1)) - 2:
-            add("invoices", i0 + k, "1-4 line items numbered 1..n", str(count))
-        if line_sum[k] != invoice_subtotal[k]:
-            add("invoices", i0 + k, "subtotal = Σ line_total")
-    for j in range(nc):
-        if customer_day[j] and unpaid[j] > credit_limit[j]:
-            add("customers", c0 + j, "unpaid invoices total <= credit_limit")
+        own = (k >= 0) & (k < ni)
+        own[own] = invoice_day[k[own]] != 0
+        for row in np.flatnonzero(~own).tolist():
+            orphan("invoice_line_items", int(ids[row]), "invoice_id → invoices", int(iid[row]),
+                   i0, ni)  # fmt: skip
+        if not own.all():
+            batch = list(compress(batch, own.tolist()))
+            if not batch:
+                return
+            ids, k = ids[own], k[own]
+        where = functools.partial(found.add_where, "invoice_line_items", ids)
+        line_span.see(k, ids)
+        pid = ints(batch, "product_id")
+        known = (pid > 0) & (pid < len(product_day))
+        known[known] = product_day[pid[known]] != 0
+        where(~known, "product_id → products", lambda r: str(pid[r]))
+        day_of_product = product_day[np.where(known, pid, 0)]
+        where(
+            known & (day_of_product > invoice_day[k]),
+            "product created on or before the invoice date",
+        )
+        # Line numbers 1..7 as bits; a bit seen before (in this batch or an
+        # earlier one) is a repeat.
+        number = ints(batch, "line_number")
+        valid = (number >= 1) & (number <= 7)
+        bit = np.where(valid, 1 << np.where(valid, number, 0), 0)
+        repeat_ = valid & ((line_mask[k] & bit) != 0)
+        slots = k * 8 + np.where(valid, number, 0)
+        first_of_slot = np.zeros(len(batch), np.bool_)
+        first_of_slot[np.unique(slots, return_index=True)[1]] = True
+        repeat_ |= valid & ~first_of_slot
+        where(~valid | repeat_, "(invoice_id, line_number) is unique and 1..n")
+        np.bitwise_or.at(line_mask, k, bit)
+        quantity, price = ints(batch, "quantity"), ints(batch, "unit_price")
+        discount, line_total = ints(batch, "discount_percentage"), ints(batch, "line_total")
+        where(quantity < 1, "quantity >= 1")
+        in_range = (discount >= 0) & (discount <= 100)
+        where(~in_range, "discount_percentage in 0-100")
+        where(in_range & (discount != invoice_discount[k]), "discount is the customer type's")
+        where(
+            line_total != _round_product((quantity, price, 100 - discount), 100),
+            "line_total = round(qty × price × (100 − disc) / 100)",
+        )
+        np.add.at(line_sum, k, line_total)
+
+    for batch in reader.batches("invoice_line_items", shard.line_first, shard.lines):
+        check_line_items(batch)
+
+    present = invoice_day != 0
+    count = line_span.count
+    in_range = (count >= 1) & (count <= 4)
+    numbered = in_range & (line_mask == (1 << np.where(in_range, count + 1, 0)) - 2)
+    invoice_ids = i0 + np.arange(ni, dtype=np.int64)
+    found.add_where(
+        "invoices", invoice_ids, present & ~numbered, "1-4 line items numbered 1..n",
+        lambda r: str(count[r]),
+    )  # fmt: skip
+    found.add_where(
+        "invoices", invoice_ids, present & (line_sum != invoice_subtotal), "subtotal = Σ line_total"
+    )
+    found.add_where(
+        "customers", c0 + np.arange(nc, dtype=np.int64),
+        (customer_day != 0) & (unpaid > credit_limit), "unpaid invoices total <= credit_limit",
+    )  # fmt: skip
 
     # Links (parent → first child, count) must describe the children found,
     # or `children()` would return wrong rows.
@@ -915,11 +1062,68 @@ def _verify_customers(
         linked = 0
         low, high = code + key(first), code + key(first + parents)
         for keys, values in reader.pairs("links", low, high, parents):
-            for k, v in zip(keys, values, strict=True):
-                parent = int.from_bytes(k[1:], "big")
-                child, count = LINK.unpack(v) if len(v) == LINK.size else (0, 0)
-                linked += 1
-                if not span.matches(parent - first, child, count):
-                    add("links", parent, LINKS_RULE, f"relation {relation}")
+            linked += len(keys)
+            parent, child, count = _links(keys, values)
+            found.add_where(
+                "links", parent, ~span.matches(parent - first, child, count), LINKS_RULE,
+                lambda _r, relation=relation: f"relation {relation}",  # type: ignore[misc]
+            )  # fmt: skip
         if linked != span.parents:
             add("links", 0, LINKS_RULE, f"relation {relation} count")
+
+
+def _links(keys: list[bytes], values: list[bytes]) -> tuple[Ints, Ints, Ints]:
+    """Parent, first child and child count of each link (0, 0 for a malformed value)."""
+    if set(map(len, keys)) == {LINK_KEY.size} and set(map(len, values)) == {LINK.size}:
+        parent = np.frombuffer(b"".join(keys), LINK_KEY_DTYPE)["parent"].astype(np.int64)
+        pair = np.frombuffer(b"".join(values), ">u8").astype(np.int64).reshape(-1, 2)
+        return parent, pair[:, 0].copy(), pair[:, 1].copy()
+    parent = np.array([int.from_bytes(k[1:], "big") for k in keys], np.int64)
+    pairs = [LINK.unpack(v) if len(v) == LINK.size else (0, 0) for v in values]
+    child = np.array([c for c, _ in pairs], np.int64)
+    count = np.array([n for _, n in pairs], np.int64)
+    return parent, child, count
+
+
+def _round_product(factors: tuple[Ints, ...], divisor: int) -> Ints:
+    """round(product of factors / divisor), half up, exact: in 64-bit integers
+    where the product surely fits, in Python's integers where it might not."""
+    magnitude = np.ones(len(factors[0]))
+    for factor in factors:
+        magnitude *= np.abs(factor)
+    small = magnitude < 2.0**62
+    product = np.ones(len(factors[0]), np.int64)
+    for factor in factors:
+        product *= np.where(small, factor, 0)
+    result = (product + divisor // 2) // divisor
+    for row in np.flatnonzero(~small).tolist():
+        exact = math.prod(int(factor[row]) for factor in factors)
+        result[row] = max(min((exact + divisor // 2) // divisor, 2 * WIDE), -2 * WIDE)
+    return result
+
+
+def _ints(
+    found: _Findings, table: str, records: list[Any], field: str, none: int | None = None
+) -> Ints:
+    """One integer field of a batch of records as an array, `none` standing
+    for None. A value beyond ±WIDE is reported and clipped, so the checks'
+    64-bit arithmetic stays exact."""
+    get = attrgetter(field)
+    values: Iterable[int] = map(get, records)
+    if none is not None:
+        values = [none if v is None else v for v in values]
+    try:
+        column = np.fromiter(values, np.int64, len(records))
+    except OverflowError:
+        column = np.array(
+            [none if v is None else max(min(v, 2 * WIDE), -2 * WIDE) for v in map(get, records)],
+            np.int64,
+        )
+    wide = (column >= WIDE) | (column <= -WIDE)
+    if none is not None:
+        wide &= column != none
+    if wide.any():
+        for row in np.flatnonzero(wide).tolist():
+            found.add(table, records[row].id, "integers within ±2**40", field)
+        column = np.where(wide, np.clip(column, -WIDE, WIDE), column)
+    return column
