@@ -19,7 +19,10 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from itertools import accumulate
 from pathlib import Path
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
+
+import numpy as np
+from numpy.typing import NDArray
 
 from .catalog_vocab import BENEFITS, CATEGORIES, WAREHOUSES
 from .plan import Plan, ProductShard, dealt, derive_seed, quota
@@ -293,6 +296,16 @@ class Catalog:
         self.cum_popularity = cast(Sequence[float], view("cum_popularity").cast("d"))
         self.created_days: Sequence[int] = view("created_days").cast("i")
         self.names = view("names")
+
+        def column(name: str, dtype: type[np.generic]) -> NDArray[Any]:
+            offset, width = layout.column(name)
+            count = width * products // np.dtype(dtype).itemsize
+            return np.frombuffer(buffer, dtype, count, offset)
+
+        #: The same columns as arrays, for a shard's columns of line items.
+        self.price_array: NDArray[np.int64] = column("prices", np.int64)
+        self.cum_array: NDArray[np.float64] = column("cum_popularity", np.float64)
+        self.name_slots = column("names", np.uint8).reshape(products, NAME_BYTES)
         cum = self.cum_popularity
         slots = min(products, PICK_SLICES)
         guide = [bisect_right(cum, j * cum[-1] / slots) for j in range(slots)]
@@ -320,6 +333,12 @@ class Catalog:
     def name(self, position: int) -> str:
         start = position * NAME_BYTES
         return str(self.names[start + 1 : start + 1 + self.names[start]], "utf-8")
+
+    def names_at(self, positions: NDArray[np.int64]) -> list[str]:
+        """The names at many positions at once: slots are zero-padded, and a
+        bytes array drops the padding."""
+        raw = np.ascontiguousarray(self.name_slots[positions, 1:]).view(f"S{NAME_BYTES - 1}")
+        return list(map(bytes.decode, raw.ravel().tolist()))
 
     def product(self, product_id: int) -> tuple[int, str, int]:
         """(price, name, created_day) of a product."""

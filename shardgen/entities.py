@@ -17,11 +17,13 @@ import datetime as dt
 import functools
 import math
 import random
-from bisect import bisect_right
-from itertools import accumulate
+from itertools import accumulate, chain, repeat
 from typing import NamedTuple
 
-from .catalog import DAY, NAME_BYTES, Catalog, foundation_created_at
+import numpy as np
+from numpy.typing import NDArray
+
+from .catalog import DAY, Catalog, foundation_created_at
 from .plan import (
     ADDRESS_WEIGHTS,
     EPOCH,
@@ -58,9 +60,16 @@ ACTIVE, INACTIVE, SUSPENDED = range(3)
 #: Customers signed up at most this many days before their first invoice.
 MAX_TENURE_DAYS = 6 * 365
 
-#: QUANTITY_TABLE[int(u * total weight)] is the quantity a uniform u draws.
-QUANTITY_TABLE = tuple(q for q, w in enumerate(QUANTITY_WEIGHTS, 1) for _ in range(w))
+#: QUANTITIES[int(u * total weight)] is the quantity a uniform u draws.
+QUANTITIES = np.array([q for q, w in enumerate(QUANTITY_WEIGHTS, 1) for _ in range(w)], np.int64)
 STATE_CODES = tuple(sorted(STATE_POPULATION))
+#: By customer type (index into CUSTOMER_TYPES).
+TYPE_DISCOUNT = np.array([t.discount_percentage for t in CUSTOMER_TYPES], np.int64)
+TYPE_TERMS = np.array([t.payment_terms_days for t in CUSTOMER_TYPES], np.int64)
+NET_TERMS = tuple(f"Net {t.payment_terms_days}" for t in CUSTOMER_TYPES)
+
+Ints = NDArray[np.int64]
+Floats = NDArray[np.float64]
 
 
 class CustomerRows(NamedTuple):
@@ -127,33 +136,48 @@ def _slug(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isascii() and ch.isalnum())
 
 
-def _sellable_by_age(catalog: Catalog, as_of: int) -> list[tuple[int, float]]:
+def _sellable_by_age(catalog: Catalog, as_of: int) -> tuple[Ints, Floats]:
     """For each invoice age (days before as_of): how many products are on sale
-    that day and their cumulative popularity."""
+    that day, and their total popularity."""
     cum = catalog.cum_popularity
     oldest = INVOICE_AGE_BANDS[-1][1]
     sellable = [catalog.sellable(as_of - age) for age in range(oldest + 1)]
-    return [(count, cum[count - 1]) for count in sellable]
+    scale = [cum[count - 1] for count in sellable]
+    return np.array(sellable, np.int64), np.array(scale, np.float64)
+
+
+class _People(NamedTuple):
+    """A shard's customers before their invoices are settled, and their addresses."""
+
+    names: list[str]
+    companies: list[str | None]
+    emails: list[str]
+    phones: list[str]
+    created_at: list[int]
+    updated_at: list[int]
+    limits: list[int]
+    primary_address: list[int]  # the primary billing address's id
+    tax_bp: list[int]  # the billing state's sales tax, in basis points
+    addresses: list[CustomerAddress]
+    links: list[tuple[int, int, int, int]]
 
 
 def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> CustomerRows:
-    """Generate one customer shard: customers, addresses, invoices, line items."""
+    """Generate one customer shard: customers, addresses, invoices, line items.
+
+    Customers and addresses are made one at a time; invoices and line items,
+    nine rows in ten, a column at a time.
+    """
     rng = random.Random(derive_seed(plan.seed, "customers", shard.index))
+    columns = np.random.Generator(np.random.PCG64(derive_seed(plan.seed, "lines", shard.index)))
     as_of = plan.as_of_day
     n = shard.customers
-    vocabulary = people()
-    places = geography()
 
     statuses = dealt(quota(n, STATUS_SHARES), rng)
     types = dealt(quota(n, [t.share for t in CUSTOMER_TYPES]), rng)
-    is_business = dealt(quota(n, [BUSINESS_SHARE, 100 - BUSINESS_SHARE]), rng)
-    states = dealt(spread(n, [STATE_POPULATION[s] for s in STATE_CODES], rng), rng)
-    address_counts = dealt(quota(n, ADDRESS_WEIGHTS), rng)
-    firsts = rng.choices(vocabulary.first_names.values, vocabulary.first_names.cum_weights, k=n)
-    lasts = rng.choices(vocabulary.last_names.values, vocabulary.last_names.cum_weights, k=2 * n)
 
     # Invoice dates: quotas per age band, then days within a band by weekday
-    # and season; each customer gets its slots below.
+    # and season; each customer gets its slots, oldest first.
     band_counts = quota(shard.invoices, [b[2] for b in INVOICE_AGE_BANDS])
     bands = age_weights(as_of)
     recent_ages: list[int] = []
@@ -163,33 +187,163 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
         (old_ages if band == len(bands) - 1 else recent_ages).extend(drawn)
     ages_of: list[list[int]] = [[] for _ in range(n)]
     _deal_invoices(rng, statuses, types, recent_ages, old_ages, ages_of)
+    for ages in ages_of:
+        ages.sort(reverse=True)
 
-    lines_left = dealt(quota(shard.invoices, LINE_WEIGHTS), rng)
-    customers: list[Customer] = []
-    addresses: list[CustomerAddress] = []
-    invoices: list[Invoice] = []
-    items: list[InvoiceLineItem] = []
-    links: list[tuple[int, int, int, int]] = []
-    next_address = shard.address_first
-    next_invoice = shard.invoice_first
-    next_line = shard.line_first
-    # Hot loop: random() scaled by hand costs a third of randint()/choice().
-    r = rng.random
-    position = catalog.position
-    # By invoice age: how many products are on sale, and their total popularity.
-    sellable_at = _sellable_by_age(catalog, as_of)
-    cum, bounds = catalog.cum_popularity, catalog.bounds
-    prices, names = catalog.prices, catalog.names
-    total_popularity, slices = cum[-1], len(bounds)
-    quantity_total = len(QUANTITY_TABLE)
+    people = _people(plan, shard, rng, types, ages_of)
+
+    # -- invoices and line items, a column at a time -----------------------------
+    ni = shard.invoices
+    invoice_ages = np.fromiter(chain.from_iterable(ages_of), np.int64, ni)
+    invoice_counts = [len(ages) for ages in ages_of]
+    owner = np.repeat(np.arange(n, dtype=np.int64), invoice_counts)  # customer position
+    kind = np.array(types, np.int64)[owner]
+    lines = np.array(dealt(quota(ni, LINE_WEIGHTS), rng), np.int64) + 1
+    line_start = np.cumsum(lines) - lines  # each invoice's first line, by position
+    nl = int(lines.sum())
+    line_invoice = np.repeat(np.arange(ni, dtype=np.int64), lines)
+    number = np.arange(nl, dtype=np.int64) - line_start[line_invoice] + 1
+
+    # Products by popularity among those on sale on the invoice date; a
+    # product already on the invoice is drawn again, once, which makes
+    # repeats rare.
+    sellable_at, scale_at = _sellable_by_age(catalog, as_of)
+    line_age = invoice_ages[line_invoice]
+    cum = catalog.cum_array
+    sellable = sellable_at[line_age]
+    at = np.minimum(
+        np.searchsorted(cum, columns.random(nl) * scale_at[line_age], side="right"), sellable - 1
+    )
+    repeated = np.zeros(nl, np.bool_)
+    for back in (1, 2, 3):
+        repeated[back:] |= (number[back:] > back) & (at[back:] == at[:-back])
+    again = np.flatnonzero(repeated)
+    if len(again):
+        redrawn = np.searchsorted(
+            cum, columns.random(len(again)) * scale_at[line_age[again]], "right"
+        )
+        at[again] = np.minimum(redrawn, sellable[again] - 1)
+
+    price = catalog.price_array[at]
+    quantity = QUANTITIES[(columns.random(nl) * len(QUANTITIES)).astype(np.int64)]
+    line_discount = TYPE_DISCOUNT[kind][line_invoice]
+    line_total = (quantity * price * (100 - line_discount) + 50) // 100
+    subtotal = np.add.reduceat(line_total, line_start) if ni else line_total[:0]
+    tax_bp = np.array(people.tax_bp, np.int64)[owner]
+    tax = (subtotal * tax_bp + 5_000) // 10_000
+    day = as_of - invoice_ages
+
+    # Payments, customer by customer: they depend on the customer's balance.
+    days, totals = day.tolist(), (subtotal + tax).tolist()
+    paid: list[int | None] = []
+    limits = people.limits
+    end = 0
+    for i, count in enumerate(invoice_counts):
+        start, end = end, end + count
+        settled, limits[i] = _settle(
+            rng, statuses[i], CUSTOMER_TYPES[types[i]], days[start:end], totals[start:end],
+            limits[i], as_of,
+        )  # fmt: skip
+        paid += settled
+
+    invoice_ids = np.arange(shard.invoice_first, shard.invoice_first + ni, dtype=np.int64)
+    due = (day + TYPE_TERMS[kind]).tolist()
+    created = day * DAY + 8 * 3600 + (columns.random(ni) * 36_000).astype(np.int64)
+    ids = invoice_ids.tolist()
+    invoices = list(
+        map(
+            Invoice,
+            ids,
+            (owner + shard.customer_first).tolist(),
+            np.array(people.primary_address, np.int64)[owner].tolist(),
+            [f"INV-{i:08d}" for i in ids],
+            days,
+            due,
+            [NET_TERMS[k] for k in kind.tolist()],
+            [
+                "paid" if p is not None else "overdue" if d < as_of else "pending"
+                for p, d in zip(paid, due, strict=True)
+            ],
+            paid,
+            subtotal.tolist(),
+            tax_bp.tolist(),
+            tax.tolist(),
+            totals,
+            created.tolist(),
+        )
+    )
+
+    sold, where = np.unique(at, return_inverse=True)
+    names = catalog.names_at(sold)
+    line_ids = np.arange(shard.line_first, shard.line_first + nl, dtype=np.int64)
+    items = list(
+        map(
+            InvoiceLineItem,
+            line_ids.tolist(),
+            invoice_ids[line_invoice].tolist(),
+            number.tolist(),
+            (at + 1).tolist(),
+            [names[i] for i in where.tolist()],
+            quantity.tolist(),
+            price.tolist(),
+            line_discount.tolist(),
+            line_total.tolist(),
+        )
+    )
+
+    customers = list(
+        map(
+            Customer,
+            range(shard.customer_first, shard.customer_first + n),
+            [t + 1 for t in types],
+            people.names,
+            people.companies,
+            people.emails,
+            people.phones,
+            [STATUSES[status] for status in statuses],
+            limits,
+            people.created_at,
+            people.updated_at,
+        )
+    )
+    links = people.links
+    first_invoice = shard.invoice_first
+    for i, count in enumerate(invoice_counts):
+        if count:
+            links.append((2, shard.customer_first + i, first_invoice, count))
+            first_invoice += count
+    links += zip(repeat(3), ids, line_ids[line_start].tolist(), lines.tolist())
+    return CustomerRows(customers, people.addresses, invoices, items, links)
+
+
+def _people(
+    plan: Plan,
+    shard: CustomerShard,
+    rng: random.Random,
+    types: list[int],
+    ages_of: list[list[int]],
+) -> _People:
+    """Customers' names, contacts, dates and credit limits, and their addresses."""
+    as_of = plan.as_of_day
+    n = shard.customers
+    vocabulary = people()
+    places = geography()
+    is_business = dealt(quota(n, [BUSINESS_SHARE, 100 - BUSINESS_SHARE]), rng)
+    states = dealt(spread(n, [STATE_POPULATION[s] for s in STATE_CODES], rng), rng)
+    address_counts = dealt(quota(n, ADDRESS_WEIGHTS), rng)
+    firsts = rng.choices(vocabulary.first_names.values, vocabulary.first_names.cum_weights, k=n)
+    lasts = rng.choices(vocabulary.last_names.values, vocabulary.last_names.cum_weights, k=2 * n)
     company_suffixes = vocabulary.company_suffixes
     street_suffixes = vocabulary.street_suffixes
     end_of_as_of = as_of * DAY + 18 * 3600
+    # random() scaled by hand costs a third of randint()/choice().
+    r = rng.random
+    out = _People([], [], [], [], [], [], [], [], [], [], [])
+    addresses, links = out.addresses, out.links
+    next_address = shard.address_first
     for i in range(n):
         customer_id = shard.customer_first + i
-        kind = CUSTOMER_TYPES[types[i]]
         first, last = firsts[i], lasts[2 * i]
-        name = f"{first} {last}"
         company = None
         if is_business[i]:
             other = lasts[2 * i + 1]
@@ -201,22 +355,20 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
             else:
                 company = f"{last}, {other} and {lasts[int(r() * len(lasts))]}"
         domain = EMAIL_DOMAINS[int(r() * len(EMAIL_DOMAINS))]
-        email = f"{_slug(first)}.{_slug(last)}.{customer_id}@{domain}"
 
-        ages = sorted(ages_of[i], reverse=True)  # oldest first
+        ages = ages_of[i]  # oldest first
         if ages:
             created_day = as_of - ages[0] - int(rng.triangular(0, MAX_TENURE_DAYS, 0))
         else:
             created_day = as_of - int(r() * (MAX_TENURE_DAYS + 1))
         created_at = created_day * DAY + 8 * 3600 + int(r() * 36_000)
-        updated_at = created_at + int(r() * (end_of_as_of - created_at + 1))
 
         # Addresses: the first is the primary billing address, in the
         # customer's state; the others come later.
         state = STATE_CODES[states[i]]
         in_state = places[state]
         place = in_state[int(r() * len(in_state))]
-        primary_id = next_address
+        out.primary_address.append(next_address)
         links.append((1, customer_id, next_address, address_counts[i] + 1))
         for k in range(address_counts[i] + 1):
             if k:
@@ -248,90 +400,16 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
         if exchange % 100 == 11 or exchange == 555:
             exchange += 1
         area = place.area_codes[int(r() * len(place.area_codes))]
-        phone = f"({area}) {exchange}-{int(r() * 10_000):04d}"
 
-        limit = _credit_limit(kind.credit_multiplier, rng)
-        tax_bp = STATE_TAX_BP[state]
-        terms = kind.payment_terms_days
-        discount = kind.discount_percentage
-        keep = 100 - discount
-        net_terms = f"Net {terms}"
-        # Draft the invoices oldest first, then settle payments. Line items
-        # are made here already: their ids and their invoice's id follow in order.
-        days: list[int] = []
-        subtotals: list[int] = []
-        invoice_id = next_invoice
-        for age in ages:
-            day = as_of - age
-            sellable, scale = sellable_at[age]
-            # pick(), inlined: the guide narrows the bisect to a few entries.
-            chosen: list[int] = []
-            subtotal = 0
-            count = lines_left.pop() + 1
-            for number in range(1, count + 1):
-                x = r() * scale
-                low, high = bounds[int(x / total_popularity * slices)]
-                at = bisect_right(cum, x, low, high if high < sellable else sellable)
-                if at >= sellable:
-                    at = sellable - 1
-                if at in chosen:  # one more draw makes repeats rare
-                    at = position(r(), sellable)
-                chosen.append(at)
-                price = prices[at]
-                start = at * NAME_BYTES  # catalog.name(at), inlined
-                product_name = str(names[start + 1 : start + 1 + names[start]], "utf-8")
-                quantity = QUANTITY_TABLE[int(r() * quantity_total)]
-                line_total = (quantity * price * keep + 50) // 100
-                items.append(
-                    InvoiceLineItem(
-                        next_line, invoice_id, number, at + 1, product_name, quantity,
-                        price, discount, line_total,
-                    )
-                )  # fmt: skip
-                next_line += 1
-                subtotal += line_total
-            links.append((3, invoice_id, next_line - count, count))
-            invoice_id += 1
-            days.append(day)
-            subtotals.append(subtotal)
-        taxes = [(subtotal * tax_bp + 5_000) // 10_000 for subtotal in subtotals]
-        paid, limit = _settle(
-            rng,
-            statuses[i],
-            kind,
-            days,
-            [s + t for s, t in zip(subtotals, taxes, strict=True)],
-            limit,
-            as_of,
-        )
-        first_invoice = next_invoice
-        for day, subtotal, tax, paid_day in zip(days, subtotals, taxes, paid, strict=True):
-            due = day + terms
-            if paid_day is not None:
-                status = "paid"
-            elif due < as_of:
-                status = "overdue"
-            else:
-                status = "pending"
-            invoices.append(
-                Invoice(
-                    next_invoice, customer_id, primary_id, f"INV-{next_invoice:08d}", day, due,
-                    net_terms, status, paid_day, subtotal, tax_bp, tax, subtotal + tax,
-                    day * DAY + 8 * 3600 + int(r() * 36_000),
-                )
-            )  # fmt: skip
-            next_invoice += 1
-        if next_invoice > first_invoice:
-            links.append((2, customer_id, first_invoice, next_invoice - first_invoice))
-
-        customers.append(
-            Customer(
-                customer_id, types[i] + 1, name, company,
-                email, phone, STATUSES[statuses[i]], limit, created_at, updated_at,
-            )
-        )  # fmt: skip
-    links.sort()
-    return CustomerRows(customers, addresses, invoices, items, links)
+        out.names.append(f"{first} {last}")
+        out.companies.append(company)
+        out.emails.append(f"{_slug(first)}.{_slug(last)}.{customer_id}@{domain}")
+        out.phones.append(f"({area}) {exchange}-{int(r() * 10_000):04d}")
+        out.created_at.append(created_at)
+        out.updated_at.append(created_at + int(r() * (end_of_as_of - created_at + 1)))
+        out.limits.append(_credit_limit(CUSTOMER_TYPES[types[i]].credit_multiplier, rng))
+        out.tax_bp.append(STATE_TAX_BP[state])
+    return out
 
 
 def _deal_invoices(

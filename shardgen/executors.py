@@ -68,7 +68,7 @@ IN_FLIGHT_PER_THREAD = 2
 #: Seconds between samples of the Dask workers' memory.
 SAMPLE_INTERVAL = 2.0
 
-DataVersions = tuple[str, int, str, str, str]
+DataVersions = tuple[str, int, str, str, str, str]
 
 
 class Executor(Protocol):
@@ -139,8 +139,8 @@ def _here() -> DataVersions:
 
 
 def _describe(v: DataVersions) -> str:
-    shardgen, _, faker, msgspec, python = v
-    return f"shardgen {shardgen}, Faker {faker}, msgspec {msgspec}, Python {python}"
+    shardgen, _, faker, msgspec, numpy, python = v
+    return f"shardgen {shardgen}, Faker {faker}, msgspec {msgspec}, numpy {numpy}, Python {python}"
 
 
 def generate_shard(plan: Plan, entity: str, shard: int, expected: DataVersions) -> EncodedShard:

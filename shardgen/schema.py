@@ -168,6 +168,7 @@ class Versions(msgspec.Struct, frozen=True):
     faker: str
     msgspec: str
     lmdb: str
+    numpy: str = ""  # runs before 0.3.0 did not use it
 
 
 class RunStarted(msgspec.Struct, frozen=True, tag="run_started"):

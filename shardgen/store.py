@@ -61,10 +61,13 @@ def key(record_id: int) -> bytes:
     return record_id.to_bytes(8, "big")
 
 
-def encode_rows(records: Sequence[Record]) -> list[tuple[bytes, bytes]]:
-    """Records as the (key, value) bytes the store holds; no LMDB needed, so any process can."""
-    encode = ENCODER.encode
-    return [(key(r.id), encode(r)) for r in records]
+def encode_table(records: Sequence[Record]) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """Records as the (key, value) bytes the store holds, and their
+    `records_digest`, from one encoding (a msgpack array is its header and its
+    items' encodings). No LMDB needed, so any process can."""
+    values = list(map(ENCODER.encode, records))
+    digest = hashlib.blake2b(array_header(len(values)) + b"".join(values), digest_size=16)
+    return list(zip([key(r.id) for r in records], values, strict=True)), digest.digest()
 
 
 def encode_links(links: Sequence[tuple[int, int, int, int]]) -> list[tuple[bytes, bytes]]:
@@ -254,13 +257,14 @@ class Store:
 
     def put_rows(self, txn: lmdb.Transaction, table: str, records: Sequence[Record]) -> bytes:
         """Write records (sorted by id); return their `records_digest`."""
-        self.put_encoded(txn, table, encode_rows(records))
-        return records_digest(records)
+        pairs, digest = encode_table(records)
+        self.put_encoded(txn, table, pairs)
+        return digest
 
     def put_encoded(
         self, txn: lmdb.Transaction, table: str, pairs: Sequence[tuple[bytes, bytes]]
     ) -> None:
-        """Write `encode_rows` (or, into "links", `encode_links`) pairs, sorted by key."""
+        """Write `encode_table` (or, into "links", `encode_links`) pairs, sorted by key."""
         with txn.cursor(db=self.dbs[table]) as cursor:
             cursor.putmulti(pairs)
 

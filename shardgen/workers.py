@@ -39,7 +39,7 @@ from .errors import RunError, ShardgenError
 from .monitor import read_rollup
 from .plan import Plan
 from .schema import Record, ShardCommitted
-from .store import Store, catalog_path, encode_links, encode_rows, records_digest
+from .store import Store, catalog_path, encode_links, encode_table
 
 
 class Task(NamedTuple):
@@ -167,11 +167,12 @@ def _memory() -> tuple[int, int]:
 
 def encode(task: Task, rows: Rows, started: float) -> EncodedShard:
     """Encode a generated shard, and digest it, before taking the store's write lock."""
-    encoded = {table: encode_rows(records) for table, records in rows.tables.items()}
+    encoded = {}
     digest = hashlib.blake2b(digest_size=16)
     for table, records in rows.tables.items():
+        encoded[table], table_digest = encode_table(records)
         digest.update(table.encode())
-        digest.update(records_digest(records))
+        digest.update(table_digest)
     rss, uss = _memory()
     return EncodedShard(
         task, encoded, encode_links(rows.links), digest.hexdigest(), rows.first_id,

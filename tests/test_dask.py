@@ -161,7 +161,7 @@ def test_cli_runs_on_dask(
 
 def test_a_worker_with_other_versions_is_refused(client: distributed.Client) -> None:
     plan = shardgen.make_plan("small", seed=42, as_of=AS_OF)
-    other = ("0.0.1", 1, "1.0.0", "0.1.0", "3.9")
+    other = ("0.0.1", 1, "1.0.0", "0.1.0", "1.0.0", "3.9")
     future = client.submit(executors.generate_shard, plan, "foundation", 0, other, pure=False)
     mine = re.escape(shardgen.__version__)
     with pytest.raises(
