@@ -17,7 +17,8 @@ import datetime as dt
 import functools
 import math
 import random
-from itertools import accumulate, chain, repeat
+from collections.abc import Sequence
+from itertools import accumulate, repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -33,7 +34,6 @@ from .plan import (
     dealt,
     derive_seed,
     quota,
-    shuffle,
 )
 from .schema import Customer, CustomerAddress, CustomerType, Invoice, InvoiceLineItem
 from .vocab import (
@@ -67,6 +67,7 @@ STATE_CODES = tuple(sorted(STATE_POPULATION))
 TYPE_DISCOUNT = np.array([t.discount_percentage for t in CUSTOMER_TYPES], np.int64)
 TYPE_TERMS = np.array([t.payment_terms_days for t in CUSTOMER_TYPES], np.int64)
 NET_TERMS = tuple(f"Net {t.payment_terms_days}" for t in CUSTOMER_TYPES)
+TYPE_VOLUME = np.array([t.volume for t in CUSTOMER_TYPES], np.float64)
 
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
@@ -112,7 +113,7 @@ def spread(total: int, weights: list[int] | tuple[int, ...], rng: random.Random)
 
 
 @functools.lru_cache(maxsize=8)
-def age_weights(as_of_day: int) -> tuple[tuple[tuple[int, ...], tuple[float, ...]], ...]:
+def age_weights(as_of_day: int) -> tuple[tuple[Ints, Floats], ...]:
     """Per invoice age band: the ages (days before as_of) and cumulative weights.
 
     Fewer invoices on weekends, more in the fourth quarter.
@@ -127,7 +128,7 @@ def age_weights(as_of_day: int) -> tuple[tuple[tuple[int, ...], tuple[float, ...
             if day.month >= 10:
                 weight *= Q4_LIFT
             weights.append(weight)
-        bands.append((ages, tuple(accumulate(weights))))
+        bands.append((np.array(ages, np.int64), np.cumsum(weights)))
     return tuple(bands)
 
 
@@ -173,32 +174,30 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
     as_of = plan.as_of_day
     n = shard.customers
 
-    statuses = dealt(quota(n, STATUS_SHARES), rng)
-    types = dealt(quota(n, [t.share for t in CUSTOMER_TYPES]), rng)
+    statuses = _deal(quota(n, STATUS_SHARES), columns)
+    types = _deal(quota(n, [t.share for t in CUSTOMER_TYPES]), columns)
 
     # Invoice dates: quotas per age band, then days within a band by weekday
     # and season; each customer gets its slots, oldest first.
     band_counts = quota(shard.invoices, [b[2] for b in INVOICE_AGE_BANDS])
-    bands = age_weights(as_of)
-    recent_ages: list[int] = []
-    old_ages: list[int] = []
-    for band, ((band_ages, band_cum), count) in enumerate(zip(bands, band_counts, strict=True)):
-        drawn = rng.choices(band_ages, cum_weights=band_cum, k=count)
-        (old_ages if band == len(bands) - 1 else recent_ages).extend(drawn)
-    ages_of: list[list[int]] = [[] for _ in range(n)]
-    _deal_invoices(rng, statuses, types, recent_ages, old_ages, ages_of)
-    for ages in ages_of:
-        ages.sort(reverse=True)
+    drawn = [
+        ages[np.searchsorted(cum, columns.random(count) * cum[-1], side="right")]
+        for (ages, cum), count in zip(age_weights(plan.as_of_day), band_counts, strict=True)
+    ]
+    owner, invoice_ages = _deal_invoices(
+        columns, statuses, types, np.concatenate(drawn[:-1]), drawn[-1]
+    )
+    counts = np.bincount(owner, minlength=n)
+    oldest = np.full(n, -1, np.int64)  # each customer's oldest invoice's age
+    oldest[counts > 0] = invoice_ages[(np.cumsum(counts) - counts)[counts > 0]]
+    invoice_counts, status_of, type_of = counts.tolist(), statuses.tolist(), types.tolist()
 
-    people = _people(plan, shard, rng, types, ages_of)
+    people = _people(plan, shard, rng, type_of, oldest.tolist())
 
     # -- invoices and line items, a column at a time -----------------------------
     ni = shard.invoices
-    invoice_ages = np.fromiter(chain.from_iterable(ages_of), np.int64, ni)
-    invoice_counts = [len(ages) for ages in ages_of]
-    owner = np.repeat(np.arange(n, dtype=np.int64), invoice_counts)  # customer position
-    kind = np.array(types, np.int64)[owner]
-    lines = np.array(dealt(quota(ni, LINE_WEIGHTS), rng), np.int64) + 1
+    kind = types[owner]
+    lines = _deal(quota(ni, LINE_WEIGHTS), columns) + 1
     line_start = np.cumsum(lines) - lines  # each invoice's first line, by position
     nl = int(lines.sum())
     line_invoice = np.repeat(np.arange(ni, dtype=np.int64), lines)
@@ -241,7 +240,7 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
     for i, count in enumerate(invoice_counts):
         start, end = end, end + count
         settled, limits[i] = _settle(
-            rng, statuses[i], CUSTOMER_TYPES[types[i]], days[start:end], totals[start:end],
+            rng, status_of[i], CUSTOMER_TYPES[type_of[i]], days[start:end], totals[start:end],
             limits[i], as_of,
         )  # fmt: skip
         paid += settled
@@ -295,12 +294,12 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
         map(
             Customer,
             range(shard.customer_first, shard.customer_first + n),
-            [t + 1 for t in types],
+            [t + 1 for t in type_of],
             people.names,
             people.companies,
             people.emails,
             people.phones,
-            [STATUSES[status] for status in statuses],
+            [STATUSES[status] for status in status_of],
             limits,
             people.created_at,
             people.updated_at,
@@ -321,7 +320,7 @@ def _people(
     shard: CustomerShard,
     rng: random.Random,
     types: list[int],
-    ages_of: list[list[int]],
+    oldest: list[int],
 ) -> _People:
     """Customers' names, contacts, dates and credit limits, and their addresses."""
     as_of = plan.as_of_day
@@ -356,9 +355,8 @@ def _people(
                 company = f"{last}, {other} and {lasts[int(r() * len(lasts))]}"
         domain = EMAIL_DOMAINS[int(r() * len(EMAIL_DOMAINS))]
 
-        ages = ages_of[i]  # oldest first
-        if ages:
-            created_day = as_of - ages[0] - int(rng.triangular(0, MAX_TENURE_DAYS, 0))
+        if oldest[i] >= 0:  # signed up before its first invoice
+            created_day = as_of - oldest[i] - int(rng.triangular(0, MAX_TENURE_DAYS, 0))
         else:
             created_day = as_of - int(r() * (MAX_TENURE_DAYS + 1))
         created_at = created_day * DAY + 8 * 3600 + int(r() * 36_000)
@@ -412,41 +410,72 @@ def _people(
     return out
 
 
+def _deal(counts: Sequence[int], columns: np.random.Generator) -> Ints:
+    """A quota dealt out in a seeded random order: [2, 1] → e.g. [0, 1, 0].
+
+    Index i appears counts[i] times, so shares are exact at every size.
+    """
+    return columns.permutation(np.repeat(np.arange(len(counts), dtype=np.int64), counts))
+
+
 def _deal_invoices(
-    rng: random.Random,
-    statuses: list[int],
-    types: list[int],
-    recent_ages: list[int],
-    old_ages: list[int],
-    ages_of: list[list[int]],
-) -> None:
+    columns: np.random.Generator,
+    statuses: Ints,
+    types: Ints,
+    recent_ages: Ints,
+    old_ages: Ints,
+) -> tuple[Ints, Ints]:
     """Give each customer its invoice dates (ages in days before as_of).
 
     Inactive customers only buy in the oldest band; every inactive and
     suspended customer gets one old invoice first (a suspended customer's
     becomes its overdue invoice), then every customer gets one, then the rest
-    go by purchase volume.
+    go by purchase volume. Returns each invoice's customer (its position) and
+    age, by customer and oldest first.
     """
     n = len(statuses)
-    shuffle(old_ages, rng)
-    shuffle(recent_ages, rng)
-    for i in range(n):
-        if statuses[i] != ACTIVE and old_ages:
-            ages_of[i].append(old_ages.pop())
-    for i in range(n):
-        if not ages_of[i]:
-            pool = recent_ages if statuses[i] != INACTIVE and recent_ages else old_ages
-            if pool:
-                ages_of[i].append(pool.pop())
-    volume = [CUSTOMER_TYPES[t].volume * rng.lognormvariate(0.0, 0.6) for t in types]
-    everyone = list(range(n))
-    buying = [i for i in everyone if statuses[i] != INACTIVE]
-    everyone_cum = list(accumulate(volume[i] for i in everyone))
-    buying_cum = list(accumulate(volume[i] for i in buying))
-    for i in rng.choices(everyone, cum_weights=everyone_cum, k=len(old_ages)):
-        ages_of[i].append(old_ages.pop())
-    for i in rng.choices(buying, cum_weights=buying_cum, k=len(recent_ages)):
-        ages_of[i].append(recent_ages.pop())
+    old, recent = columns.permutation(old_ages), columns.permutation(recent_ages)
+    owners: list[Ints] = []
+    # One old invoice for each inactive and suspended customer, while they last.
+    first_old = np.flatnonzero(statuses != ACTIVE)[: len(old)]
+    owners.append(first_old)
+    given = np.zeros(n, np.bool_)
+    given[first_old] = True
+    # Then one for each customer still without: recent, except for inactive
+    # customers (or when recent ones run out).
+    used_old, used_recent = len(first_old), 0
+    late_old = []
+    late_recent = []
+    for i, status in enumerate(statuses.tolist()):
+        if given[i]:
+            continue
+        if status != INACTIVE and used_recent < len(recent):
+            late_recent.append(i)
+            used_recent += 1
+        elif used_old < len(old):
+            late_old.append(i)
+            used_old += 1
+    owners += [np.array(late_old, np.int64), np.array(late_recent, np.int64)]
+    # The rest by purchase volume: everyone buys old ones, the inactive no recent ones.
+    volume = TYPE_VOLUME[types] * columns.lognormal(0.0, 0.6, n)
+    buying = np.flatnonzero(statuses != INACTIVE)
+    for candidates, left in (
+        (np.arange(n, dtype=np.int64), len(old) - used_old),
+        (buying, len(recent) - used_recent),
+    ):
+        if left > 0 and len(candidates):
+            cum = np.cumsum(volume[candidates])
+            picked = np.searchsorted(cum, columns.random(left) * cum[-1], side="right")
+            owners.append(candidates[np.minimum(picked, len(candidates) - 1)])
+    owner = np.concatenate(owners)
+    ages = np.concatenate(
+        [old[: len(first_old)], old[len(first_old) : used_old], recent[:used_recent],
+         old[used_old:], recent[used_recent:]]
+    )  # fmt: skip
+    if len(owner) != len(ages):
+        raise AssertionError("every invoice date goes to a customer")
+    order = np.lexsort((-ages, owner))
+    return owner[order], ages[order]
 
 
 def _credit_limit(multiplier: float, rng: random.Random) -> int:
