@@ -10,10 +10,8 @@ stream.
 from __future__ import annotations
 
 import functools
-import math
 import mmap
 import os
-import random
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
@@ -25,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .catalog_vocab import BENEFITS, CATEGORIES, WAREHOUSES
-from .plan import Plan, ProductShard, dealt, derive_seed, quota
+from .plan import Plan, ProductShard, derive_seed, quota
 from .schema import Inventory, Product, ProductCategory
 
 DAY = 86_400
@@ -44,6 +42,13 @@ POPULARITY_SIGMA = 1.3
 #: Slices of the popularity total a pick first looks up: small enough to stay
 #: in the CPU's cache, many enough that a pick bisects a few products.
 PICK_SLICES = 4096
+#: A model code's letter.
+MODELS = "ACEGKMRSTVXZ"
+#: WAREHOUSE_TABLE[int(u * len)] is the warehouse (index) a uniform u draws.
+WAREHOUSE_TABLE = np.repeat(np.arange(len(WAREHOUSE_WEIGHTS)), WAREHOUSE_WEIGHTS)
+
+Ints = NDArray[np.int64]
+Floats = NDArray[np.float64]
 
 
 class ProductCore(NamedTuple):
@@ -89,15 +94,104 @@ def price_for(cost: int, markup_min: int, markup_max: int, u: float) -> int:
     return price
 
 
+class _Nouns(NamedTuple):
+    """Every category's nouns, brands and adjectives as flat arrays: entry
+    offset[category] + index is a category's index-th."""
+
+    noun_offset: Ints
+    noun_count: Ints
+    brand_offset: Ints
+    brand_count: Ints
+    adjective_offset: Ints
+    adjective_count: Ints
+    nouns: tuple[str, ...]
+    brands: tuple[str, ...]
+    adjectives: tuple[str, ...]
+    #: "Portable Portable SSD" reads as a typo: (adjective, noun) pairs to skip.
+    repeats: frozenset[tuple[str, str]]
+    cost_min: Ints
+    cost_max: Ints
+    weight_min: Floats
+    weight_max: Floats
+    feature_count: Ints
+    markup_min: Ints  # by category
+    markup_max: Ints
+
+
 @functools.cache
-def words_of(noun: str) -> frozenset[str]:
-    return frozenset(noun.split())
+def _nouns() -> _Nouns:
+    def flat(lists: list[Sequence[Any]]) -> tuple[Ints, Ints, tuple[Any, ...]]:
+        count = np.array([len(items) for items in lists], np.int64)
+        return np.cumsum(count) - count, count, tuple(x for items in lists for x in items)
+
+    noun_offset, noun_count, nouns = flat([c.nouns for c in CATEGORIES])
+    brand_offset, brand_count, brands = flat([c.brands for c in CATEGORIES])
+    adjective_offset, adjective_count, adjectives = flat([c.adjectives for c in CATEGORIES])
+    return _Nouns(
+        noun_offset, noun_count, brand_offset, brand_count, adjective_offset, adjective_count,
+        tuple(noun.noun for noun in nouns), brands, adjectives,
+        frozenset(
+            (adjective, noun.noun)
+            for c in CATEGORIES for noun in c.nouns for adjective in c.adjectives
+            if adjective in noun.noun.split()
+        ),
+        np.array([noun.cost_min for noun in nouns], np.int64),
+        np.array([noun.cost_max for noun in nouns], np.int64),
+        np.array([noun.weight_min for noun in nouns], np.float64),
+        np.array([noun.weight_max for noun in nouns], np.float64),
+        np.array([len(noun.features) for noun in nouns], np.int64),
+        np.array([c.markup_min for c in CATEGORIES], np.int64),
+        np.array([c.markup_max for c in CATEGORIES], np.int64),
+    )  # fmt: skip
+
+
+def prices_for(cost: Ints, markup_min: Ints, markup_max: Ints, u: Floats) -> Ints:
+    """`price_for` of many products at once."""
+    low = cost + -(-cost * markup_min // 100)
+    high = cost + cost * markup_max // 100
+    if (low > high).any():
+        raise ValueError("no whole-cent price for a cost in its markup range")
+    price = low + (u * (high - low + 1)).astype(np.int64)
+    nice = price // 100 * 100 + 99
+    fits = (low <= nice) & (nice <= high)
+    below = (low <= nice - 100) & (nice - 100 <= high)
+    chosen: Ints = np.where(fits, nice, np.where(below, nice - 100, price))
+    return chosen
 
 
 def product_cores(plan: Plan, shard: ProductShard) -> list[ProductCore]:
-    rng = random.Random(derive_seed(plan.seed, "product-core", shard.index))
+    """The cores of a shard's products, a column at a time."""
+    columns = _generator(plan.seed, "product-core", shard.index)
     n = shard.products
-    categories = dealt(quota(n, [c.share for c in CATEGORIES]), rng)
+    vocabulary = _nouns()
+    category = columns.permutation(
+        np.repeat(np.arange(len(CATEGORIES)), quota(n, [c.share for c in CATEGORIES]))
+    )
+    u = columns.random((7, n))
+    noun = vocabulary.noun_offset[category] + (u[0] * vocabulary.noun_count[category]).astype(
+        np.int64
+    )
+    brand = vocabulary.brand_offset[category] + (u[1] * vocabulary.brand_count[category]).astype(
+        np.int64
+    )
+    adjective = vocabulary.adjective_offset[category] + (
+        u[2] * vocabulary.adjective_count[category]
+    ).astype(np.int64)
+    model = (u[3] * len(MODELS)).astype(np.int64) * 1000 + (u[4] * 990).astype(np.int64) + 10
+    nouns, brands, adjectives = vocabulary.nouns, vocabulary.brands, vocabulary.adjectives
+    repeats = vocabulary.repeats
+    names = []
+    for b, a, w, m in zip(brand.tolist(), adjective.tolist(), noun.tolist(), model.tolist(),
+                          strict=True):  # fmt: skip
+        brand_name, adjective_name, noun_name = brands[b], adjectives[a], nouns[w]
+        code = f"{MODELS[m // 1000]}{m % 1000}"
+        if (adjective_name, noun_name) in repeats:
+            names.append(f"{brand_name} {noun_name} {code}")
+        else:
+            names.append(f"{brand_name} {adjective_name} {noun_name} {code}")
+    low, high = vocabulary.cost_min[noun], vocabulary.cost_max[noun]
+    cost = low + (u[5] * (high - low + 1)).astype(np.int64)
+    price = prices_for(cost, vocabulary.markup_min[category], vocabulary.markup_max[category], u[6])
     # IDs follow launch order, as a database's serial keys would: the oldest
     # products first, spread evenly over CATALOG_AGE_DAYS before the invoice
     # window, then the new ones over the window. Product 1 predates every
@@ -105,101 +199,127 @@ def product_cores(plan: Plan, shard: ProductShard) -> list[ProductCore]:
     old, new = quota(plan.products, [100 - NEW_PRODUCT_SHARE, NEW_PRODUCT_SHARE])
     window_start = plan.as_of_day - 364
     oldest = window_start - 1 - CATALOG_AGE_DAYS
-    # random() scaled by hand: a third of the cost of randint()/choice().
-    r = rng.random
-    gauss = rng.gauss
-    exp = math.exp
-    models = "ACEGKMRSTVXZ"
-    first_id = shard.product_first
-    cores = []
-    for i in range(n):
-        category = CATEGORIES[categories[i]]
-        nouns = category.nouns
-        noun_index = int(r() * len(nouns))
-        noun = nouns[noun_index]
-        brands, adjectives = category.brands, category.adjectives
-        brand = brands[int(r() * len(brands))]
-        adjective = adjectives[int(r() * len(adjectives))]
-        # A model code keeps names apart in a catalog of a million products.
-        model = f"{models[int(r() * len(models))]}{int(r() * 990) + 10}"
-        # "Portable Portable SSD" reads as a typo: skip a modifier the noun has.
-        if adjective in words_of(noun.noun):
-            name = f"{brand} {noun.noun} {model}"
-        else:
-            name = f"{brand} {adjective} {noun.noun} {model}"
-        cost = noun.cost_min + int(r() * (noun.cost_max - noun.cost_min + 1))
-        price = price_for(cost, category.markup_min, category.markup_max, r())
-        k = first_id - 1 + i
-        if k < old:
-            created = oldest + int((k + r()) * (CATALOG_AGE_DAYS + 1) / old)
-        else:
-            created = window_start + int((k - old + r()) * 365 / new)
-        cores.append(
-            ProductCore(
-                first_id + i, categories[i], noun_index, name, cost, price, created,
-                exp(gauss(0.0, POPULARITY_SIGMA)),
-            )
-        )  # fmt: skip
-    return cores
+    k = shard.product_first - 1 + np.arange(n, dtype=np.int64)
+    jitter = columns.random(n)
+    created = np.where(
+        k < old,
+        oldest + ((k + jitter) * (CATALOG_AGE_DAYS + 1) / max(old, 1)).astype(np.int64),
+        window_start + ((k - old + jitter) * 365 / max(new, 1)).astype(np.int64),
+    )
+    popularity = np.exp(columns.normal(0.0, POPULARITY_SIGMA, n))
+    return list(
+        map(
+            ProductCore,
+            range(shard.product_first, shard.product_first + n),
+            category.tolist(),
+            (noun - vocabulary.noun_offset[category]).tolist(),
+            names,
+            cost.tolist(),
+            price.tolist(),
+            created.tolist(),
+            popularity.tolist(),
+        )
+    )
 
 
 def product_shard(
     plan: Plan, shard: ProductShard, cores: list[ProductCore] | None = None
 ) -> tuple[list[Product], list[Inventory]]:
     """The products of one shard and their inventory rows (from the shard's
-    `product_cores`, computed here unless given)."""
+    `product_cores`, computed here unless given), a column at a time."""
     if cores is None:
         cores = product_cores(plan, shard)
-    rng = random.Random(derive_seed(plan.seed, "products", shard.index))
+    columns = _generator(plan.seed, "products", shard.index)
     as_of = plan.as_of_day
-    inactive = dealt(quota(shard.products, [ACTIVE_PRODUCT_SHARE, 100 - ACTIVE_PRODUCT_SHARE]), rng)
-    warehouses = [
-        w for w, weight in zip(WAREHOUSES, WAREHOUSE_WEIGHTS, strict=True) for _ in range(weight)
-    ]
-    # random() scaled by hand: randint(), sample() and choices() cost several
-    # times as much, and a product shard makes two rows per product.
-    r = rng.random
-    products: list[Product] = []
-    inventory: list[Inventory] = []
-    for i, core in enumerate(cores):
-        category = CATEGORIES[core.category]
-        noun = category.nouns[core.noun]
-        features = noun.features
-        first = int(r() * len(features))
-        second = int(r() * (len(features) - 1))
-        second += second >= first  # two different features
-        benefit = BENEFITS[int(r() * len(BENEFITS))]
-        description = f"{noun.noun} with {features[first]} and {features[second]}. {benefit}"
-        weight = round(noun.weight_min + (noun.weight_max - noun.weight_min) * r(), 2)
-        created_day = core.created_day
-        created_at = created_day * DAY + WORKDAY_START + int(r() * WORKDAY)
-        updated_day = created_day + int(r() * (as_of - created_day + 1))
-        updated_at = max(created_at, updated_day * DAY + WORKDAY_START + int(r() * WORKDAY))
-        products.append(
-            Product(
-                core.id, core.category + 1, core.name,
-                f"{category.sku_prefix}-{core.id:06d}", description,
-                core.price, core.cost, weight, not inactive[i], created_at, updated_at,
-            )
-        )  # fmt: skip
-        # Stock follows popularity: best sellers are held in depth and
-        # restocked recently.
-        reorder_point = max(5, round(core.popularity * 12))
-        reorder_quantity = max(10, round(reorder_point * (1.5 + 1.5 * r()) / 10) * 10)
-        low = reorder_point // 2
-        on_hand = low + int(r() * (reorder_point + reorder_quantity - low + 1))
-        reserved = int(r() * (on_hand // 4 + 1))
-        recent = max(created_day, as_of - max(7, round(120 / (1 + core.popularity))))
-        received = recent + int(r() * (as_of - recent + 1))
-        warehouse = warehouses[int(r() * len(warehouses))]
-        inventory.append(
-            Inventory(
-                core.id, core.id, warehouse, on_hand, reserved, reorder_point,
-                reorder_quantity, received, reorder_quantity,
-                max(received * DAY + WORKDAY_START + int(r() * WORKDAY), created_at),
-            )
-        )  # fmt: skip
+    n = len(cores)
+    vocabulary = _nouns()
+    category = np.fromiter((c.category for c in cores), np.int64, n)
+    noun = vocabulary.noun_offset[category] + np.fromiter((c.noun for c in cores), np.int64, n)
+    created_day = np.fromiter((c.created_day for c in cores), np.int64, n)
+    popularity = np.fromiter((c.popularity for c in cores), np.float64, n)
+    ids = [c.id for c in cores]
+    inactive = columns.permutation(
+        np.repeat([False, True], quota(n, [ACTIVE_PRODUCT_SHARE, 100 - ACTIVE_PRODUCT_SHARE]))
+    )
+    u = columns.random((13, n))
+
+    # Two different features of the noun, and a benefit.
+    features = vocabulary.feature_count[noun]
+    first = (u[0] * features).astype(np.int64)
+    second = (u[1] * (features - 1)).astype(np.int64)
+    second += second >= first
+    benefit = (u[2] * len(BENEFITS)).astype(np.int64)
+    weight_min, weight_max = vocabulary.weight_min[noun], vocabulary.weight_max[noun]
+    weight = np.round(weight_min + (weight_max - weight_min) * u[3], 2)
+    created_at = created_day * DAY + WORKDAY_START + (u[4] * WORKDAY).astype(np.int64)
+    updated_day = created_day + (u[5] * (as_of - created_day + 1)).astype(np.int64)
+    updated_at = np.maximum(
+        created_at, updated_day * DAY + WORKDAY_START + (u[6] * WORKDAY).astype(np.int64)
+    )
+    descriptions = []
+    for c, w, f1, f2, b in zip(
+        category.tolist(), (noun - vocabulary.noun_offset[category]).tolist(), first.tolist(),
+        second.tolist(), benefit.tolist(), strict=True,
+    ):  # fmt: skip
+        spec = CATEGORIES[c].nouns[w]
+        descriptions.append(
+            f"{spec.noun} with {spec.features[f1]} and {spec.features[f2]}. {BENEFITS[b]}"
+        )
+    prefixes = [CATEGORIES[c].sku_prefix for c in category.tolist()]
+    products = list(
+        map(
+            Product,
+            ids,
+            (category + 1).tolist(),
+            [c.name for c in cores],
+            [f"{prefix}-{i:06d}" for prefix, i in zip(prefixes, ids, strict=True)],
+            descriptions,
+            [c.price for c in cores],
+            [c.cost for c in cores],
+            weight.tolist(),
+            (~inactive).tolist(),
+            created_at.tolist(),
+            updated_at.tolist(),
+        )
+    )
+
+    # Stock follows popularity: best sellers are held in depth and restocked
+    # recently.
+    reorder_point = np.maximum(5, np.rint(popularity * 12).astype(np.int64))
+    reorder_quantity = np.maximum(
+        10, np.rint(reorder_point * (1.5 + 1.5 * u[7]) / 10).astype(np.int64) * 10
+    )
+    low = reorder_point // 2
+    on_hand = low + (u[8] * (reorder_point + reorder_quantity - low + 1)).astype(np.int64)
+    reserved = (u[9] * (on_hand // 4 + 1)).astype(np.int64)
+    recency = np.maximum(7, np.rint(120 / (1 + popularity)).astype(np.int64))
+    recent = np.maximum(created_day, as_of - recency)
+    received = recent + (u[10] * (as_of - recent + 1)).astype(np.int64)
+    warehouse = WAREHOUSE_TABLE[(u[11] * len(WAREHOUSE_TABLE)).astype(np.int64)]
+    received_at = np.maximum(
+        received * DAY + WORKDAY_START + (u[12] * WORKDAY).astype(np.int64), created_at
+    )
+    inventory = list(
+        map(
+            Inventory,
+            ids,
+            ids,
+            [WAREHOUSES[w] for w in warehouse.tolist()],
+            on_hand.tolist(),
+            reserved.tolist(),
+            reorder_point.tolist(),
+            reorder_quantity.tolist(),
+            received.tolist(),
+            reorder_quantity.tolist(),
+            received_at.tolist(),
+        )
+    )
     return products, inventory
+
+
+def _generator(seed: int, *path: str | int) -> np.random.Generator:
+    """A shard's own numpy generator, seeded like its `random.Random`."""
+    return np.random.Generator(np.random.PCG64(derive_seed(seed, *path)))
 
 
 #: A catalog column entry per product: price (int64), popularity and its
@@ -239,19 +359,22 @@ class CatalogChunk(NamedTuple):
 
 def catalog_chunk(cores: list[ProductCore]) -> CatalogChunk:
     """The catalog columns of a shard's products (IDs consecutive)."""
-    names = bytearray()
-    for core in cores:
-        encoded = core.name.encode()
-        if len(encoded) >= NAME_BYTES:
-            raise ValueError(f"product name longer than {NAME_BYTES - 1} bytes: {core.name}")
-        names += bytes((len(encoded),)) + encoded.ljust(NAME_BYTES - 1, b"\0")
+    encoded = [core.name.encode() for core in cores]
+    lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+    if (lengths >= NAME_BYTES).any():
+        name = cores[int(np.argmax(lengths))].name
+        raise ValueError(f"product name longer than {NAME_BYTES - 1} bytes: {name}")
+    # A length byte, then the UTF-8 bytes padded with zeros.
+    names = np.zeros((len(encoded), NAME_BYTES), np.uint8)
+    names[:, 0] = lengths
+    names[:, 1:] = np.array(encoded, f"S{NAME_BYTES - 1}").view(np.uint8).reshape(len(encoded), -1)
     return CatalogChunk(
         cores[0].id,
         {
             "prices": array("q", [c.price for c in cores]).tobytes(),
             "popularity": array("d", [c.popularity for c in cores]).tobytes(),
             "created_days": array("i", [c.created_day for c in cores]).tobytes(),
-            "names": bytes(names),
+            "names": names.tobytes(),
         },
     )
 

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from itertools import chain, compress, islice, repeat
+from itertools import compress, islice, repeat
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple, cast
@@ -543,9 +543,13 @@ class _Reader:
         expected_id = first
         for keys, values in self.pairs(table, key(first), key(first + count), count):
             rows += len(keys)
-            digest.update(b"".join(chain.from_iterable(zip(keys, values, strict=True))))
+            # A batch's digest input: its keys, then its values as one msgpack
+            # array (what the batch decoder reads).
+            encoded = array_header(len(values)) + b"".join(values)
+            digest.update(b"".join(keys))
+            digest.update(encoded)
             try:
-                records = decode_batch(array_header(len(values)) + b"".join(values))
+                records = decode_batch(encoded)
             except msgspec.DecodeError:
                 records = []
                 for k, v in zip(keys, values, strict=True):

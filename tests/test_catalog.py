@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 from bisect import bisect_right
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,6 +18,7 @@ from shardgen.catalog import (
     build_catalog,
     catalog_chunk,
     price_for,
+    prices_for,
     product_cores,
     product_shard,
 )
@@ -33,6 +36,22 @@ def test_price_markup_is_always_in_the_category_range(
     price = price_for(cost, low, high, u)
     assert price > cost
     assert cost * (100 + low) <= price * 100 <= cost * (100 + high)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(100, 10**7), st.sampled_from(CATEGORIES),
+                  st.floats(0, 1, exclude_max=True)),
+        min_size=1, max_size=50,
+    )
+)  # fmt: skip
+def test_prices_of_many_products_equal_one_at_a_time(cases: list[tuple[int, Any, float]]) -> None:
+    cost = np.array([c for c, _, _ in cases], np.int64)
+    low = np.array([k.markup_min for _, k, _ in cases], np.int64)
+    high = np.array([k.markup_max for _, k, _ in cases], np.int64)
+    u = np.array([x for _, _, x in cases], np.float64)
+    expected = [price_for(c, k.markup_min, k.markup_max, x) for c, k, x in cases]
+    assert prices_for(cost, low, high, u).tolist() == expected
 
 
 def test_vocabulary_costs_leave_room_for_every_markup() -> None:
