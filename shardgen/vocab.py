@@ -13,6 +13,8 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Final, NamedTuple
 
+import msgspec
+
 
 class CustomerTypeSpec(NamedTuple):
     name: str
@@ -153,14 +155,14 @@ class Place(NamedTuple):
     area_codes: tuple[str, ...]
 
 
+class _GeographyFile(msgspec.Struct):
+    states: dict[str, tuple[Place, ...]]  # rows [zip, city, county, [area codes]]
+
+
 @functools.cache
 def geography() -> dict[str, tuple[Place, ...]]:
     """Street-address ZIPs of the 50 states and DC, by state."""
-    states = json.loads(GEOGRAPHY_FILE.read_bytes())["states"]
-    return {
-        state: tuple(Place(z, city, county, tuple(codes)) for z, city, county, codes in rows)
-        for state, rows in states.items()
-    }
+    return msgspec.json.decode(GEOGRAPHY_FILE.read_bytes(), type=_GeographyFile).states
 
 
 @functools.cache
