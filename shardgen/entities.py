@@ -31,7 +31,6 @@ from .plan import (
     LINE_WEIGHTS,
     CustomerShard,
     Plan,
-    dealt,
     derive_seed,
     quota,
 )
@@ -52,6 +51,7 @@ from .vocab import (
     STATUSES,
     WEEKEND_WEIGHT,
     CustomerTypeSpec,
+    Weighted,
     geography,
     people,
 )
@@ -68,6 +68,8 @@ TYPE_DISCOUNT = np.array([t.discount_percentage for t in CUSTOMER_TYPES], np.int
 TYPE_TERMS = np.array([t.payment_terms_days for t in CUSTOMER_TYPES], np.int64)
 NET_TERMS = tuple(f"Net {t.payment_terms_days}" for t in CUSTOMER_TYPES)
 TYPE_VOLUME = np.array([t.volume for t in CUSTOMER_TYPES], np.float64)
+TYPE_CREDIT = np.array([t.credit_multiplier for t in CUSTOMER_TYPES], np.float64)
+UNIT_KINDS = ("Apt.", "Suite", "Unit")
 
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
@@ -93,15 +95,14 @@ def customer_types(plan: Plan) -> list[CustomerType]:
     ]  # fmt: skip
 
 
-def spread(total: int, weights: list[int] | tuple[int, ...], rng: random.Random) -> list[int]:
+def spread(total: int, weights: list[int] | tuple[int, ...], offset: float) -> list[int]:
     """Split `total` by `weights`, each part within one of its exact share.
 
-    Systematic rounding from a random offset: unlike largest remainder, the
-    rounding does not repeat identically in every shard, so totals over many
-    shards stay close to the exact shares for small weights too.
+    Systematic rounding from a random `offset` in [0, 1): unlike largest
+    remainder, the rounding does not repeat identically in every shard, so
+    totals over many shards stay close to the exact shares for small weights too.
     """
     weight_sum = sum(weights)
-    offset = rng.random()
     parts = []
     previous = 0
     for cum in accumulate(weights):
@@ -192,7 +193,7 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
     oldest[counts > 0] = invoice_ages[(np.cumsum(counts) - counts)[counts > 0]]
     invoice_counts, status_of, type_of = counts.tolist(), statuses.tolist(), types.tolist()
 
-    people = _people(plan, shard, rng, type_of, oldest.tolist())
+    people = _people(plan, shard, columns, types, oldest)
 
     # -- invoices and line items, a column at a time -----------------------------
     ni = shard.invoices
@@ -318,96 +319,166 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
 def _people(
     plan: Plan,
     shard: CustomerShard,
-    rng: random.Random,
-    types: list[int],
-    oldest: list[int],
+    columns: np.random.Generator,
+    types: Ints,
+    oldest: Ints,
 ) -> _People:
-    """Customers' names, contacts, dates and credit limits, and their addresses."""
+    """Customers' names, contacts, dates and credit limits, and their addresses:
+    every draw a column, then the strings row by row."""
     as_of = plan.as_of_day
     n = shard.customers
     vocabulary = people()
     places = geography()
-    is_business = dealt(quota(n, [BUSINESS_SHARE, 100 - BUSINESS_SHARE]), rng)
-    states = dealt(spread(n, [STATE_POPULATION[s] for s in STATE_CODES], rng), rng)
-    address_counts = dealt(quota(n, ADDRESS_WEIGHTS), rng)
-    firsts = rng.choices(vocabulary.first_names.values, vocabulary.first_names.cum_weights, k=n)
-    lasts = rng.choices(vocabulary.last_names.values, vocabulary.last_names.cum_weights, k=2 * n)
-    company_suffixes = vocabulary.company_suffixes
-    street_suffixes = vocabulary.street_suffixes
+    first_ids = shard.customer_first + np.arange(n, dtype=np.int64)
+    is_business = _deal(quota(n, [BUSINESS_SHARE, 100 - BUSINESS_SHARE]), columns) == 0
+    offset = float(columns.random())
+    states = _deal(spread(n, [STATE_POPULATION[s] for s in STATE_CODES], offset), columns)
+    address_counts = _deal(quota(n, ADDRESS_WEIGHTS), columns) + 1
+    firsts = _choose(vocabulary.first_names, n, columns)
+    lasts = _choose(vocabulary.last_names, 3 * n, columns)  # own, partner, third
+    u = columns.random((9, n))
+
+    # Signed up before the first invoice (within MAX_TENURE_DAYS), or any time.
+    tenure = columns.triangular(0, 0, MAX_TENURE_DAYS, n).astype(np.int64)
+    created_day = np.where(
+        oldest >= 0,
+        as_of - oldest - tenure,
+        as_of - (u[0] * (MAX_TENURE_DAYS + 1)).astype(np.int64),
+    )
+    created_at = created_day * DAY + 8 * 3600 + (u[1] * 36_000).astype(np.int64)
     end_of_as_of = as_of * DAY + 18 * 3600
-    # random() scaled by hand costs a third of randint()/choice().
-    r = rng.random
-    out = _People([], [], [], [], [], [], [], [], [], [], [])
-    addresses, links = out.addresses, out.links
-    next_address = shard.address_first
-    for i in range(n):
-        customer_id = shard.customer_first + i
-        first, last = firsts[i], lasts[2 * i]
-        company = None
-        if is_business[i]:
-            other = lasts[2 * i + 1]
-            form = int(r() * 3)
-            if form == 0:
-                company = f"{last} {company_suffixes[int(r() * len(company_suffixes))]}"
-            elif form == 1:
-                company = f"{last}-{other}"
-            else:
-                company = f"{last}, {other} and {lasts[int(r() * len(lasts))]}"
-        domain = EMAIL_DOMAINS[int(r() * len(EMAIL_DOMAINS))]
+    updated_at = created_at + (u[2] * (end_of_as_of - created_at + 1)).astype(np.int64)
+    # The primary address is in the customer's state.
+    state_places = _state_places()
+    in_state = state_places[states]
+    place = (u[3] * in_state).astype(np.int64)
+    # A valid NANP number: an area code serving the primary ZIP, an exchange
+    # 200-999 that is neither N11 nor the fictional 555.
+    exchange = 200 + (u[4] * 800).astype(np.int64)
+    exchange += (exchange % 100 == 11) | (exchange == 555)
+    line = (u[5] * 10_000).astype(np.int64)
+    multiplier = TYPE_CREDIT[types]
+    base = np.exp(
+        np.log(CREDIT_BASE_MIN) + u[6] * (np.log(CREDIT_BASE_MAX) - np.log(CREDIT_BASE_MIN))
+    )
+    dollars = np.maximum(500, np.rint(base * multiplier / 500).astype(np.int64) * 500)
+    limits = np.minimum(dollars * 100, CREDIT_LIMIT_MAX_CENTS)
+    form = (u[7] * 3).astype(np.int64)
+    domain = (u[8] * len(EMAIL_DOMAINS)).astype(np.int64)
 
-        if oldest[i] >= 0:  # signed up before its first invoice
-            created_day = as_of - oldest[i] - int(rng.triangular(0, MAX_TENURE_DAYS, 0))
-        else:
-            created_day = as_of - int(r() * (MAX_TENURE_DAYS + 1))
-        created_at = created_day * DAY + 8 * 3600 + int(r() * 36_000)
-
-        # Addresses: the first is the primary billing address, in the
-        # customer's state; the others come later.
-        state = STATE_CODES[states[i]]
-        in_state = places[state]
-        place = in_state[int(r() * len(in_state))]
-        out.primary_address.append(next_address)
-        links.append((1, customer_id, next_address, address_counts[i] + 1))
-        for k in range(address_counts[i] + 1):
-            if k:
-                here_state = state if r() < 0.7 else STATE_CODES[int(r() * len(STATE_CODES))]
-                there = places[here_state]
-                here = there[int(r() * len(there))]
-                kind_of = "shipping" if k == 1 or r() < 0.5 else "billing"
-                since = created_at + int(r() * (end_of_as_of - created_at + 1))
-            else:
-                here_state, here, kind_of, since = state, place, "billing", created_at
-            street_name = lasts[int(r() * len(lasts))] if r() < 0.5 else firsts[int(r() * n)]
-            street2 = None
-            if r() < 0.2:
-                street2 = f"{('Apt.', 'Suite', 'Unit')[int(r() * 3)]} {int(r() * 999) + 1}"
-            suffix = street_suffixes[int(r() * len(street_suffixes))]
-            addresses.append(
-                CustomerAddress(
-                    next_address, customer_id, kind_of,
-                    f"{int(r() * 9999) + 1} {street_name} {suffix}",
-                    street2, here.city, here_state, here.zip_code, here.county, "US",
-                    k == 0, since,
-                )
-            )  # fmt: skip
-            next_address += 1
-
-        # A valid NANP number: an area code serving the primary ZIP, an
-        # exchange 200-999 that is neither N11 nor the fictional 555.
-        exchange = 200 + int(r() * 800)
-        if exchange % 100 == 11 or exchange == 555:
-            exchange += 1
-        area = place.area_codes[int(r() * len(place.area_codes))]
-
+    out = _People([], [], [], [], created_at.tolist(), updated_at.tolist(), limits.tolist(),
+                  [], [STATE_TAX_BP[STATE_CODES[s]] for s in states.tolist()], [], [])  # fmt: skip
+    suffixes = vocabulary.company_suffixes
+    company_pick = (columns.random(n) * len(suffixes)).astype(np.int64).tolist()
+    state_codes = [STATE_CODES[s] for s in states.tolist()]
+    primary = []
+    for i, (first, last, other, third, business, kind, domain_at) in enumerate(
+        zip(firsts, lasts[:n], lasts[n : 2 * n], lasts[2 * n :], is_business.tolist(),
+            form.tolist(), domain.tolist(), strict=True)
+    ):  # fmt: skip
         out.names.append(f"{first} {last}")
-        out.companies.append(company)
-        out.emails.append(f"{_slug(first)}.{_slug(last)}.{customer_id}@{domain}")
-        out.phones.append(f"({area}) {exchange}-{int(r() * 10_000):04d}")
-        out.created_at.append(created_at)
-        out.updated_at.append(created_at + int(r() * (end_of_as_of - created_at + 1)))
-        out.limits.append(_credit_limit(CUSTOMER_TYPES[types[i]].credit_multiplier, rng))
-        out.tax_bp.append(STATE_TAX_BP[state])
+        if not business:
+            out.companies.append(None)
+        elif kind == 0:
+            out.companies.append(f"{last} {suffixes[company_pick[i]]}")
+        elif kind == 1:
+            out.companies.append(f"{last}-{other}")
+        else:
+            out.companies.append(f"{last}, {other} and {third}")
+        out.emails.append(f"{_slug(first)}.{_slug(last)}.{shard.customer_first + i}@"
+                          f"{EMAIL_DOMAINS[domain_at]}")  # fmt: skip
+    for state, at, exchange_at, line_at, pick in zip(
+        state_codes, place.tolist(), exchange.tolist(), line.tolist(),
+        (columns.random(n)).tolist(), strict=True,
+    ):  # fmt: skip
+        here = places[state][at]
+        primary.append(here)
+        area = here.area_codes[int(pick * len(here.area_codes))]
+        out.phones.append(f"({area}) {exchange_at}-{line_at:04d}")
+
+    # Addresses: the first of each customer is its primary billing address;
+    # the others come later, most in the same state.
+    na = int(address_counts.sum())
+    owner = np.repeat(np.arange(n, dtype=np.int64), address_counts)
+    start = np.cumsum(address_counts) - address_counts
+    number = np.arange(na, dtype=np.int64) - start[owner]  # 0 for the primary
+    v = columns.random((9, na))
+    moved = (number > 0) & (v[0] >= 0.7)
+    other_state = (v[1] * len(STATE_CODES)).astype(np.int64)
+    address_state = np.where(moved, other_state, states[owner])
+    spot = (v[2] * state_places[address_state]).astype(np.int64)
+    shipping = (number == 1) | ((number > 1) & (v[3] < 0.5))
+    since = np.where(
+        number > 0,
+        created_at[owner] + (v[4] * (end_of_as_of - created_at[owner] + 1)).astype(np.int64),
+        created_at[owner],
+    )
+    street_last = (v[5] * len(lasts)).astype(np.int64)
+    street_first = (v[5] * n).astype(np.int64)
+    use_last = v[6] < 0.5
+    street2_kind = np.where(v[7] < 0.2, (v[7] * 15).astype(np.int64), -1)  # 0-2: Apt., Suite, Unit
+    street_number = (v[8] * 9999).astype(np.int64) + 1
+    unit = (columns.random(na) * 999).astype(np.int64) + 1
+    street_suffixes = vocabulary.street_suffixes
+    suffix = (columns.random(na) * len(street_suffixes)).astype(np.int64)
+    address_ids = range(shard.address_first, shard.address_first + na)
+    states_of = [STATE_CODES[s] for s in address_state.tolist()]
+    streets, seconds, cities, zips, counties = [], [], [], [], []
+    for state, at, primary_of, by_last, last_at, first_at, kind2, num, unit_at, sfx in zip(
+        states_of, spot.tolist(), np.where(number == 0, owner, -1).tolist(),
+        use_last.tolist(), street_last.tolist(), street_first.tolist(),
+        street2_kind.tolist(), street_number.tolist(), unit.tolist(), suffix.tolist(),
+        strict=True,
+    ):  # fmt: skip
+        here = primary[primary_of] if primary_of >= 0 else places[state][at]
+        name = lasts[last_at] if by_last else firsts[first_at]
+        streets.append(f"{num} {name} {street_suffixes[sfx]}")
+        seconds.append(None if kind2 < 0 else f"{UNIT_KINDS[kind2]} {unit_at}")
+        cities.append(here.city)
+        zips.append(here.zip_code)
+        counties.append(here.county)
+    out.addresses.extend(
+        map(
+            CustomerAddress,
+            address_ids,
+            (first_ids[owner]).tolist(),
+            np.where(shipping, "shipping", "billing").tolist(),
+            streets,
+            seconds,
+            cities,
+            states_of,
+            zips,
+            counties,
+            repeat("US"),
+            (number == 0).tolist(),
+            since.tolist(),
+        )
+    )
+    out.primary_address.extend((shard.address_first + start).tolist())
+    out.links.extend(
+        zip(repeat(1), first_ids.tolist(), (shard.address_first + start).tolist(),
+            address_counts.tolist())
+    )  # fmt: skip
     return out
+
+
+def _choose(weighted: Weighted, k: int, columns: np.random.Generator) -> list[str]:
+    """k values drawn by weight (as random.choices would)."""
+    cum = _cumulative(weighted)
+    at = np.searchsorted(cum, columns.random(k) * cum[-1], side="right")
+    values = weighted.values
+    return [values[i] for i in np.minimum(at, len(values) - 1).tolist()]
+
+
+@functools.cache
+def _cumulative(weighted: Weighted) -> Floats:
+    return np.array(weighted.cum_weights, np.float64)
+
+
+@functools.cache
+def _state_places() -> Ints:
+    """How many street-address ZIPs each state has (by index into STATE_CODES)."""
+    return np.array([len(geography()[s]) for s in STATE_CODES], np.int64)
 
 
 def _deal(counts: Sequence[int], columns: np.random.Generator) -> Ints:
@@ -476,13 +547,6 @@ def _deal_invoices(
         raise AssertionError("every invoice date goes to a customer")
     order = np.lexsort((-ages, owner))
     return owner[order], ages[order]
-
-
-def _credit_limit(multiplier: float, rng: random.Random) -> int:
-    """Log-uniform base times the type's multiplier, in whole $500, as cents."""
-    base = math.exp(rng.uniform(math.log(CREDIT_BASE_MIN), math.log(CREDIT_BASE_MAX)))
-    dollars = max(500, round(base * multiplier / 500) * 500)
-    return min(dollars * 100, CREDIT_LIMIT_MAX_CENTS)
 
 
 def _settle(
