@@ -781,99 +781,139 @@ def _verify_customers(reader: _Reader, plan: Plan, shard: CustomerShard, product
 
     # -- customers ---------------------------------------------------------------
     c0, nc = shard.customer_first, shard.customers
-    customer_day_of = array("q", bytes(8 * nc))
-    customer_type_of = array("q", bytes(8 * nc))
-    credit_limit_of = array("q", bytes(8 * nc))
-    address_count = array("b", bytes(nc))
-    primary_count = array("b", bytes(nc))
-    for c in reader.scan("customers", c0, nc):
-        cid = c.id
-        j = cid - c0
-        if not 0 <= j < nc:
-            continue  # its key and id differ: reported by the scan
-        if c.customer_type_id not in kinds.ids:
-            add("customers", cid, "customer_type_id → customer_types", str(c.customer_type_id))
+    customer_day = np.zeros(nc, np.int64)
+    customer_type = np.zeros(nc, np.int64)
+    credit_limit = np.zeros(nc, np.int64)
+    type_ids = np.array(sorted(kinds.ids), np.int64)
+
+    def check_customers(batch: list[Any]) -> None:
+        ints = functools.partial(_ints, found, "customers")
+        ids = ints(batch, "id")
+        j = ids - c0
+        inside = (j >= 0) & (j < nc)  # the others are reported by the scan
+        if not inside.all():
+            batch = list(compress(batch, inside.tolist()))
+            ids, j = ids[inside], j[inside]
+        where = functools.partial(found.add_where, "customers", ids)
+        kind = ints(batch, "customer_type_id")
+        where(~np.isin(kind, type_ids), "customer_type_id → customer_types", lambda r: str(kind[r]))
         # An email ending with its own customer's ID is unique because IDs are.
-        if not c.email.rpartition("@")[0].endswith(f".{cid}"):
-            add("customers", cid, "email is unique", f"{c.email} is not derived from id {cid}")
-        if not EMAIL.match(c.email):
-            add("customers", cid, "email on a reserved domain", c.email)
-        if c.status not in CUSTOMER_STATUSES:
-            add("customers", cid, "status is active, inactive or suspended", c.status)
-        if not 0 <= c.credit_limit <= CREDIT_LIMIT_MAX:
-            add("customers", cid, "credit_limit in 0-100,000")
-        if c.created_at >= as_of_end or c.updated_at >= as_of_end:
-            add("customers", cid, "nothing after as_of")
-        if c.updated_at < c.created_at:
-            add("customers", cid, "updated_at >= created_at")
-        customer_day_of[j] = c.created_at // DAY
-        customer_type_of[j] = c.customer_type_id if 0 <= c.customer_type_id < TYPE_IDS else 0
-        credit_limit_of[j] = min(c.credit_limit, CREDIT_LIMIT_MAX + 1)
+        emails = [c.email for c in batch]
+        where(
+            _flags(
+                not e.rpartition("@")[0].endswith(f".{i}")
+                for e, i in zip(emails, ids.tolist(), strict=True)
+            ),
+            "email is unique",
+            lambda r: f"{emails[r]} is not derived from id {ids[r]}",
+        )
+        where(
+            _flags(EMAIL.match(e) is None for e in emails),
+            "email on a reserved domain",
+            lambda r: emails[r],
+        )
+        statuses = [c.status for c in batch]
+        where(
+            _flags(status not in CUSTOMER_STATUSES for status in statuses),
+            "status is active, inactive or suspended",
+            lambda r: statuses[r],
+        )
+        limit = ints(batch, "credit_limit")
+        where((limit < 0) | (limit > CREDIT_LIMIT_MAX), "credit_limit in 0-100,000")
+        created, updated = ints(batch, "created_at"), ints(batch, "updated_at")
+        where((created >= as_of_end) | (updated >= as_of_end), "nothing after as_of")
+        where(updated < created, "updated_at >= created_at")
+        customer_day[j] = created // DAY
+        customer_type[j] = np.where((kind >= 0) & (kind < TYPE_IDS), kind, 0)
+        credit_limit[j] = np.minimum(limit, CREDIT_LIMIT_MAX + 1)
+
+    for batch in reader.batches("customers", c0, nc):
+        check_customers(batch)
 
     # -- addresses ---------------------------------------------------------------
     places = city_of()
     a0, na = shard.address_first, shard.addresses
-    address_owner_of = array("q", bytes(8 * na))  # the customer's position + 1; 0: none
-    address_day_of = array("q", bytes(8 * na))
-    address_state_of = array("q", bytes(8 * na))  # a code: its index in `state_names`
-    address_billing_of = array("b", bytes(na))
-    state_code: dict[str, int] = {}
-    spanned: list[int] = []  # (customer position, address id) pairs, flat
-    for a in reader.scan("customer_addresses", a0, na):
-        aid, cid = a.id, a.customer_id
-        k, j = aid - a0, cid - c0
-        if not 0 <= k < na:
-            continue
-        if not 0 <= j < nc or customer_day_of[j] == 0:
-            orphan("customer_addresses", aid, "customer_id → customers", cid, c0, nc)
-            continue
-        address_owner_of[k] = j + 1
-        address_day_of[k] = a.created_at // DAY
-        address_state_of[k] = state_code.setdefault(a.state, len(state_code))
-        address_billing_of[k] = a.address_type == "billing"
-        address_count[j] = min(address_count[j] + 1, 100)
-        spanned += (j, aid)
-        if a.is_primary:
-            primary_count[j] = min(primary_count[j] + 1, 100)
-            if a.address_type != "billing":
-                add("customer_addresses", aid, "the primary address is a billing address")
-        if a.address_type not in ("billing", "shipping"):
-            add("customer_addresses", aid, "address_type is billing or shipping")
-        if a.created_at // DAY < customer_day_of[j]:
-            add("customer_addresses", aid, "address created after its customer")
-        if a.created_at >= as_of_end:
-            add("customer_addresses", aid, "nothing after as_of")
-        if a.country != "US" or a.state not in STATE_TAX_BP:
-            add("customer_addresses", aid, "a US state or DC", a.state)
-        if not ZIP.match(a.zip_code):
-            add("customer_addresses", aid, "zip_code is 5 digits", a.zip_code)
-        elif places.get((a.zip_code, a.state)) != a.city:
-            add(
-                "customer_addresses",
-                aid,
-                "(city, state, zip) is a real street-address ZIP",
-                f"{a.city}, {a.state} {a.zip_code}",
-            )
-    for j in range(nc):
-        if customer_day_of[j] == 0:
-            continue
-        if not 1 <= address_count[j] <= 3:
-            add("customers", c0 + j, "1-3 addresses", str(address_count[j]))
-        if primary_count[j] != 1:
-            add("customers", c0 + j, "exactly one primary address", str(primary_count[j]))
+    address_owner = np.zeros(na, np.int64)  # the customer's position + 1; 0: none
+    address_day = np.zeros(na, np.int64)
+    address_state = np.zeros(na, np.int64)  # a code: its index in `state_names`
+    address_billing = np.zeros(na, np.bool_)
+    address_count = np.zeros(nc, np.int64)
+    primary_count = np.zeros(nc, np.int64)
     address_span = _Spans(nc)
-    pairs = np.array(spanned, np.int64).reshape(-1, 2)
-    address_span.see(pairs[:, 0], pairs[:, 1])
+    state_code: dict[str, int] = {}
+
+    def check_addresses(batch: list[Any]) -> None:
+        ints = functools.partial(_ints, found, "customer_addresses")
+        ids, cid = ints(batch, "id"), ints(batch, "customer_id")
+        k, j = ids - a0, cid - c0
+        inside = (k >= 0) & (k < na)
+        own = inside & (j >= 0) & (j < nc)
+        own[own] = customer_day[j[own]] != 0
+        for row in np.flatnonzero(inside & ~own).tolist():
+            orphan("customer_addresses", int(ids[row]), "customer_id → customers",
+                   int(cid[row]), c0, nc)  # fmt: skip
+        if not own.all():
+            batch = list(compress(batch, own.tolist()))
+            if not batch:
+                return
+            ids, k, j = ids[own], k[own], j[own]
+        where = functools.partial(found.add_where, "customer_addresses", ids)
+        created = ints(batch, "created_at")
+        primary = ints(batch, "is_primary") != 0
+        kinds_of = [a.address_type for a in batch]
+        billing = _flags(kind == "billing" for kind in kinds_of)
+        states = [a.state for a in batch]
+        address_owner[k] = j + 1
+        address_day[k] = created // DAY
+        address_state[k] = [state_code.setdefault(state, len(state_code)) for state in states]
+        address_billing[k] = billing
+        np.add.at(address_count, j, 1)
+        np.add.at(primary_count, j, primary)
+        address_span.see(j, ids)
+        where(primary & ~billing, "the primary address is a billing address")
+        where(
+            _flags(kind not in ("billing", "shipping") for kind in kinds_of),
+            "address_type is billing or shipping",
+        )
+        where(created // DAY < customer_day[j], "address created after its customer")
+        where(created >= as_of_end, "nothing after as_of")
+        where(
+            _flags(
+                a.country != "US" or state not in STATE_TAX_BP
+                for a, state in zip(batch, states, strict=True)
+            ),
+            "a US state or DC",
+            lambda r: states[r],
+        )
+        zips = [a.zip_code for a in batch]
+        five = _flags(ZIP.match(z) is not None for z in zips)
+        where(~five, "zip_code is 5 digits", lambda r: zips[r])
+        cities = [a.city for a in batch]
+        where(
+            five
+            & _flags(
+                places.get((z, state)) != city
+                for z, state, city in zip(zips, states, cities, strict=True)
+            ),
+            "(city, state, zip) is a real street-address ZIP",
+            lambda r: f"{cities[r]}, {states[r]} {zips[r]}",
+        )
+
+    for batch in reader.batches("customer_addresses", a0, na):
+        check_addresses(batch)
+    customer_present = customer_day != 0
+    customer_ids = c0 + np.arange(nc, dtype=np.int64)
+    found.add_where(
+        "customers", customer_ids,
+        customer_present & ((address_count < 1) | (address_count > 3)),
+        "1-3 addresses", lambda r: str(address_count[r]),
+    )  # fmt: skip
+    found.add_where(
+        "customers", customer_ids, customer_present & (primary_count != 1),
+        "exactly one primary address", lambda r: str(primary_count[r]),
+    )  # fmt: skip
     state_names = list(state_code)
     state_tax = np.array([STATE_TAX_BP.get(s, -1) for s in [*state_names, ""]], np.int64)
-
-    customer_day = np.frombuffer(customer_day_of, np.int64)
-    customer_type = np.frombuffer(customer_type_of, np.int64)
-    credit_limit = np.frombuffer(credit_limit_of, np.int64)
-    address_owner = np.frombuffer(address_owner_of, np.int64)
-    address_day = np.frombuffer(address_day_of, np.int64)
-    address_state = np.frombuffer(address_state_of, np.int64)
-    address_billing = np.frombuffer(address_billing_of, np.int8)
 
     # -- invoices ------------------------------------------------------------------
     i0, ni = shard.invoice_first, shard.invoices
@@ -1051,8 +1091,8 @@ def _verify_customers(reader: _Reader, plan: Plan, shard: CustomerShard, product
         "invoices", invoice_ids, present & (line_sum != invoice_subtotal), "subtotal = Σ line_total"
     )
     found.add_where(
-        "customers", c0 + np.arange(nc, dtype=np.int64),
-        (customer_day != 0) & (unpaid > credit_limit), "unpaid invoices total <= credit_limit",
+        "customers", customer_ids, customer_present & (unpaid > credit_limit),
+        "unpaid invoices total <= credit_limit",
     )  # fmt: skip
 
     # Links (parent → first child, count) must describe the children found,
@@ -1074,6 +1114,11 @@ def _verify_customers(reader: _Reader, plan: Plan, shard: CustomerShard, product
             )  # fmt: skip
         if linked != span.parents:
             add("links", 0, LINKS_RULE, f"relation {relation} count")
+
+
+def _flags(tests: Iterable[bool]) -> NDArray[np.bool_]:
+    """Row-by-row tests (of strings) as an array."""
+    return np.fromiter(tests, np.bool_)
 
 
 def _links(keys: list[bytes], values: list[bytes]) -> tuple[Ints, Ints, Ints]:
