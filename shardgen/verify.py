@@ -527,11 +527,12 @@ class _Reader:
 
     def scan(self, table: str, first: int, count: int) -> Iterator[Any]:
         """Records with IDs first .. first + count - 1, by key, one at a time."""
-        for batch in self.batches(table, first, count):
+        for batch, _ in self.batches(table, first, count):
             yield from batch
 
-    def batches(self, table: str, first: int, count: int) -> Iterator[list[Any]]:
-        """Records with IDs first .. first + count - 1, by key, decoded a batch at a time.
+    def batches(self, table: str, first: int, count: int) -> Iterator[tuple[list[Any], Ints]]:
+        """Records with IDs first .. first + count - 1, by key, decoded a batch
+        at a time, with their IDs as an array.
 
         Every pair read is digested; a record must carry its key's ID.
         """
@@ -578,7 +579,7 @@ class _Reader:
                     expected_id += 1
             else:
                 expected_id += len(ids)
-            yield records
+            yield records, ids
         self.rows[table] += rows
         self.digests.setdefault(table, []).append(digest.digest())
 
@@ -786,9 +787,8 @@ def _verify_customers(reader: _Reader, plan: Plan, shard: CustomerShard, product
     credit_limit = np.zeros(nc, np.int64)
     type_ids = np.array(sorted(kinds.ids), np.int64)
 
-    def check_customers(batch: list[Any]) -> None:
+    def check_customers(batch: list[Any], ids: Ints) -> None:
         ints = functools.partial(_ints, found, "customers")
-        ids = ints(batch, "id")
         j = ids - c0
         inside = (j >= 0) & (j < nc)  # the others are reported by the scan
         if not inside.all():
@@ -827,8 +827,8 @@ def _verify_customers(reader: _Reader, plan: Plan, shard: CustomerShard, product
         customer_type[j] = np.where((kind >= 0) & (kind < TYPE_IDS), kind, 0)
         credit_limit[j] = np.minimum(limit, CREDIT_LIMIT_MAX + 1)
 
-    for batch in reader.batches("customers", c0, nc):
-        check_customers(batch)
+    for batch, ids in reader.batches("customers", c0, nc):
+        check_customers(batch, ids)
 
     # -- addresses ---------------------------------------------------------------
     places = city_of()
@@ -842,9 +842,9 @@ def _verify_customers(reader: _Reader, plan: Plan, shard: CustomerShard, product
     address_span = _Spans(nc)
     state_code: dict[str, int] = {}
 
-    def check_addresses(batch: list[Any]) -> None:
+    def check_addresses(batch: list[Any], ids: Ints) -> None:
         ints = functools.partial(_ints, found, "customer_addresses")
-        ids, cid = ints(batch, "id"), ints(batch, "customer_id")
+        cid = ints(batch, "customer_id")
         k, j = ids - a0, cid - c0
         inside = (k >= 0) & (k < na)
         own = inside & (j >= 0) & (j < nc)
@@ -899,8 +899,8 @@ def _verify_customers(reader: _Reader, plan: Plan, shard: CustomerShard, product
             lambda r: f"{cities[r]}, {states[r]} {zips[r]}",
         )
 
-    for batch in reader.batches("customer_addresses", a0, na):
-        check_addresses(batch)
+    for batch, ids in reader.batches("customer_addresses", a0, na):
+        check_addresses(batch, ids)
     customer_present = customer_day != 0
     customer_ids = c0 + np.arange(nc, dtype=np.int64)
     found.add_where(
@@ -923,9 +923,9 @@ def _verify_customers(reader: _Reader, plan: Plan, shard: CustomerShard, product
     invoice_discount = np.full(ni, -1, np.int64)
     unpaid = np.zeros(nc, np.int64)
 
-    def check_invoices(batch: list[Any]) -> None:
+    def check_invoices(batch: list[Any], ids: Ints) -> None:
         ints = functools.partial(_ints, found, "invoices")
-        ids, cid = ints(batch, "id"), ints(batch, "customer_id")
+        cid = ints(batch, "customer_id")
         k, j = ids - i0, cid - c0
         inside = (k >= 0) & (k < ni)  # the others are reported by the scan
         own = inside & (j >= 0) & (j < nc)
@@ -1018,17 +1018,17 @@ def _verify_customers(reader: _Reader, plan: Plan, shard: CustomerShard, product
         )
         where(total != subtotal + tax, "total = subtotal + tax_amount")
 
-    for batch in reader.batches("invoices", i0, ni):
-        check_invoices(batch)
+    for batch, ids in reader.batches("invoices", i0, ni):
+        check_invoices(batch, ids)
 
     # -- line items: two rows in three ---------------------------------------------
     line_span = _Spans(ni)
     line_sum = np.zeros(ni, np.int64)
     line_mask = np.zeros(ni, np.int64)  # bit n set: line number n seen
 
-    def check_line_items(batch: list[Any]) -> None:
+    def check_line_items(batch: list[Any], ids: Ints) -> None:
         ints = functools.partial(_ints, found, "invoice_line_items")
-        ids, iid = ints(batch, "id"), ints(batch, "invoice_id")
+        iid = ints(batch, "invoice_id")
         k = iid - i0
         own = (k >= 0) & (k < ni)
         own[own] = invoice_day[k[own]] != 0
@@ -1075,8 +1075,8 @@ def _verify_customers(reader: _Reader, plan: Plan, shard: CustomerShard, product
         )
         np.add.at(line_sum, k, line_total)
 
-    for batch in reader.batches("invoice_line_items", shard.line_first, shard.lines):
-        check_line_items(batch)
+    for batch, ids in reader.batches("invoice_line_items", shard.line_first, shard.lines):
+        check_line_items(batch, ids)
 
     present = invoice_day != 0
     count = line_span.count
