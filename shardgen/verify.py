@@ -6,8 +6,10 @@ Each range is verified as an independent task that reads only its keys and
 returns a small part of the report (rows, digests, violations, the tax rate
 seen per state). The coordinator merges the parts in shard order, so the
 report is the same whatever the worker count. What a customer shard needs of
-other shards, each product's creation day, is one compact array per process.
-Memory stays flat as volume grows: a task holds arrays the size of its shard,
+other shards, each product's creation day, the product tasks read: customer
+tasks start once they are merged, and each process loads the days once, as
+one compact array. Invoices and line items (four rows in five) are checked a
+batch at a time on numpy arrays. Memory stays flat as volume grows: a task holds arrays the size of its shard,
 and each task opens the store afresh, so the pages a process has mapped and
 touched are about one shard's worth. Findings are a report, not exceptions.
 """
@@ -21,6 +23,7 @@ import math
 import multiprocessing
 import os
 import re
+import tempfile
 import time
 from array import array
 from bisect import bisect_left
@@ -56,8 +59,6 @@ CUSTOMER_STATUSES = frozenset(("active", "inactive", "suspended"))
 LISTED_PER_RULE = 20
 #: Rows read and decoded at a time.
 BATCH = 4096
-#: Product shards whose creation days are read per opening of the store.
-PRODUCT_SHARDS_PER_OPEN = 8
 #: Parent → children relations in the `links` database (see schema.RELATIONS).
 ADDRESSES, INVOICES, LINE_ITEMS = 1, 2, 3
 LINKS_RULE = "links describe each parent's children"
@@ -149,6 +150,7 @@ class Part(NamedTuple):
     digests: dict[str, list[bytes]]  # table → digests of the key ranges read, in order
     found: _Findings
     state_rate: dict[str, tuple[int, int]]  # state → (tax rate, first invoice id seen)
+    days: bytes  # a product task's: its products' creation days (int32 by ID from its first)
 
 
 class _Spans:
@@ -246,13 +248,26 @@ def _verify(
     if workers is None:
         workers = default_workers(plan)
     tasks = verify_tasks(plan)
-    if workers == 1:
-        parts = _run_here(_Source(path, plan, store), tasks, check)
-    else:
-        parts = _run_pool(path, plan, tasks, workers, check)
-    merged = _Merged()
-    for part in parts:
-        merged.add(part)
+    merged = _Merged(plan)
+    with tempfile.TemporaryDirectory(prefix="shardgen-verify-") as scratch:
+
+        def product_days() -> str:
+            """The creation days the product tasks read, in a file for the
+            customer tasks: each process reads it once, instead of every
+            product record."""
+            days = Path(scratch) / "product-days"
+            days.write_bytes(bytes(merged.product_days))
+            return str(days)
+
+        if workers == 1:
+            source = _Source(path, plan, store)
+            parts = _run_here(
+                source, tasks, check, lambda: source.use_days(bytes(merged.product_days))
+            )
+        else:
+            parts = _run_pool(path, plan, tasks, workers, check, product_days)
+        for part in parts:
+            merged.add(part)
     return merged.report(str(path), plan, time.perf_counter() - started)
 
 
@@ -268,6 +283,7 @@ class _Source:
         self.plan = plan
         self.store = store
         self._product_days: Ints | None = None
+        self._days_file = ""
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Store]:
@@ -280,39 +296,21 @@ class _Source:
         with Store.open(self.path) as store:
             yield store
 
+    def use_days(self, days: bytes) -> None:
+        """Product creation days (int32 by product ID) as the product tasks read them."""
+        self._product_days = np.frombuffer(days, np.int32).astype(np.int64)
+
+    def use_days_file(self, path: str) -> None:
+        if self._days_file != path:
+            self.use_days(Path(path).read_bytes())
+            self._days_file = path
+
     def product_days(self) -> Ints:
-        """Each product's creation day (at least 1; 0 where absent), by product ID.
-
-        Built once per process, on the first customer shard it verifies, a few
-        product shards per opening of the store, so the pages mapped stay few.
-        """
+        """Each product's creation day (at least 1; 0 where absent), by product
+        ID, as the product tasks read it (`use_days`)."""
         if self._product_days is None:
-            plan = self.plan
-            days = array("i", bytes(4 * (plan.products + 1)))
-            shards = plan.product_shards
-            for start in range(0, len(shards), PRODUCT_SHARDS_PER_OPEN):
-                group = shards[start : start + PRODUCT_SHARDS_PER_OPEN]
-                first = group[0].product_first
-                end = group[-1].product_first + group[-1].products
-                with self.reading() as store, store.env.begin() as txn:
-                    db = store.dbs["products"]
-                    for _, values in _pairs(txn, db, key(first), key(end), end - first):
-                        _read_product_days(values, days)
-            self._product_days = np.frombuffer(days, np.int32).astype(np.int64)
+            raise AssertionError("customer shards are verified after the product shards")
         return self._product_days
-
-
-def _read_product_days(values: list[bytes], days: array[int]) -> None:
-    try:
-        records = BATCH_DECODERS["products"].decode(array_header(len(values)) + b"".join(values))
-    except msgspec.DecodeError:
-        records = []
-        for value in values:
-            with contextlib.suppress(msgspec.DecodeError):
-                records.append(DECODERS["products"].decode(value))
-    for p in records:
-        if 0 < p.id < len(days):
-            days[p.id] = p.created_at // DAY or 1
 
 
 def _pairs(
@@ -364,12 +362,19 @@ def _verify_part(source: _Source, task: Task) -> Part:
 
 
 def _run_here(
-    source: _Source, tasks: list[Task], check: Callable[[], None] | None
+    source: _Source,
+    tasks: list[Task],
+    check: Callable[[], None] | None,
+    before_customers: Callable[[], None],
 ) -> Iterator[Part]:
     """Run tasks one by one in this process; yield their parts."""
+    waiting = True
     for task in tasks:
         if check is not None:
             check()
+        if waiting and task.entity == "customers":
+            before_customers()
+            waiting = False
         try:
             yield _verify_part(source, task)
         except ShardgenError:
@@ -387,8 +392,10 @@ def _init_worker(path: str, plan: Plan, coordinator: tuple[int, float]) -> None:
     _source = _Source(Path(path), plan)
 
 
-def _run_task(task: Task) -> Part:
+def _run_task(task: Task, days_file: str = "") -> Part:
     assert _source is not None, "worker not initialised"
+    if days_file:
+        _source.use_days_file(days_file)
     return _verify_part(_source, task)
 
 
@@ -399,9 +406,18 @@ def _failed(task: Task, exc: BaseException) -> RunError:
 
 
 def _run_pool(
-    path: Path, plan: Plan, tasks: list[Task], workers: int, check: Callable[[], None] | None
+    path: Path,
+    plan: Plan,
+    tasks: list[Task],
+    workers: int,
+    check: Callable[[], None] | None,
+    product_days: Callable[[], str],
 ) -> Iterator[Part]:
-    """Run tasks in worker processes; yield their parts in task order."""
+    """Run tasks in worker processes; yield their parts in task order.
+
+    Customer tasks start once every task before them is merged: then
+    `product_days()` gives them the file of product creation days.
+    """
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["shardgen.verify"])
     pool = ProcessPoolExecutor(
@@ -418,9 +434,14 @@ def _run_pool(
     window = 2 * workers
     clean = False
     try:
+        days_file = ""
         while merged < len(tasks):
             while submitted < len(tasks) and len(pending) < window:
-                pending[pool.submit(_run_task, tasks[submitted])] = submitted
+                if tasks[submitted].entity == "customers" and not days_file:
+                    if merged < submitted:
+                        break  # the product tasks are still running
+                    days_file = product_days()
+                pending[pool.submit(_run_task, tasks[submitted], days_file)] = submitted
                 submitted += 1
             ready, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             if check is not None:
@@ -455,13 +476,19 @@ def _run_pool(
 class _Merged:
     """The parts merged in task order, then the checks that span shards."""
 
-    def __init__(self) -> None:
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
         self.found = _Findings()
         self.rows: Counter[str] = Counter()
         self.digests: dict[str, list[bytes]] = {table: [] for table in TABLES}
         self.state_rate: dict[str, int] = {}
+        #: Each product's creation day (at least 1; 0 where absent), int32 by product ID.
+        self.product_days = bytearray(4 * (plan.products + 1))
 
     def add(self, part: Part) -> None:
+        if part.days:
+            first = 4 * self.plan.product_shards[part.task.shard].product_first
+            self.product_days[first : first + len(part.days)] = part.days
         self.found.merge(part.found)
         self.rows.update(part.rows)
         for table, digests in part.digests.items():
@@ -515,9 +542,12 @@ class _Reader:
         self.rows: Counter[str] = Counter()
         self.digests: dict[str, list[bytes]] = {}
         self.state_rate: dict[str, tuple[int, int]] = {}
+        self.days = b""
 
     def part(self) -> Part:
-        return Part(self.task, dict(self.rows), self.digests, self.found, self.state_rate)
+        return Part(
+            self.task, dict(self.rows), self.digests, self.found, self.state_rate, self.days
+        )
 
     def pairs(
         self, db: str, low: bytes, high: bytes, expected: int = 0
@@ -737,6 +767,7 @@ def _verify_products(reader: _Reader, plan: Plan, shard: ProductShard) -> None:
     for j in range(n):
         if product_day[j] and inventory_rows[j] != 1:
             add("products", first + j, "exactly one inventory row", str(inventory_rows[j]))
+    reader.days = product_day.tobytes()
 
 
 class _Kinds(NamedTuple):
