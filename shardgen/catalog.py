@@ -39,9 +39,6 @@ WORKDAY_START = 8 * 3600
 WORKDAY = 10 * 3600 + 1
 #: Spread of popularity (sigma of a log-normal): a few best sellers.
 POPULARITY_SIGMA = 1.3
-#: Slices of the popularity total a pick first looks up: small enough to stay
-#: in the CPU's cache, many enough that a pick bisects a few products.
-PICK_SLICES = 4096
 #: A model code's letter.
 MODELS = "ACEGKMRSTVXZ"
 #: WAREHOUSE_TABLE[int(u * len)] is the warehouse (index) a uniform u draws.
@@ -429,29 +426,28 @@ class Catalog:
         self.price_array: NDArray[np.int64] = column("prices", np.int64)
         self.cum_array: NDArray[np.float64] = column("cum_popularity", np.float64)
         self.name_slots = column("names", np.uint8).reshape(products, NAME_BYTES)
-        cum = self.cum_popularity
-        slots = min(products, PICK_SLICES)
-        guide = [bisect_right(cum, j * cum[-1] / slots) for j in range(slots)]
-        #: bounds[j]: the positions whose cumulative popularity can fall in the
-        #: j-th of len(bounds) equal slices of the total, so a pick bisects a
-        #: few positions, not all.
-        self.bounds = list(zip(guide, [g + 1 for g in guide[1:]] + [products], strict=True))
+        self.created_array: NDArray[np.int32] = column("created_days", np.int32)
 
     def sellable(self, day: int) -> int:
         """How many products (a prefix of the IDs) exist on `day`."""
         return bisect_right(self.created_days, day)
 
-    def position(self, u: float, sellable: int) -> int:
-        """The position (product ID − 1) of a product picked by popularity
-        among the first `sellable`; u in [0, 1). Customer shards inline this."""
-        cum = self.cum_popularity
-        r = u * cum[sellable - 1]
-        low, high = self.bounds[int(r / cum[-1] * len(self.bounds))]
-        return min(bisect_right(cum, r, low, min(high, sellable)), sellable - 1)
+    def sellable_on(self, days: Ints) -> Ints:
+        """`sellable` of many days at once."""
+        counts: Ints = np.searchsorted(self.created_array, days, side="right").astype(np.int64)
+        return counts
+
+    def picks(self, u: Floats, sellable: Ints) -> Ints:
+        """Positions (product ID − 1) picked by popularity, each among the first
+        `sellable` products (at least 1); u in [0, 1)."""
+        cum = self.cum_array
+        at = np.searchsorted(cum, u * cum[sellable - 1], side="right")
+        chosen: Ints = np.minimum(at, sellable - 1)
+        return chosen
 
     def pick(self, u: float, sellable: int) -> int:
         """A product ID, by popularity, among the first `sellable`; u in [0, 1)."""
-        return self.position(u, sellable) + 1
+        return int(self.picks(np.array([u]), np.array([sellable]))[0]) + 1
 
     def name(self, position: int) -> str:
         start = position * NAME_BYTES

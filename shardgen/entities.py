@@ -138,16 +138,6 @@ def _slug(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isascii() and ch.isalnum())
 
 
-def _sellable_by_age(catalog: Catalog, as_of: int) -> tuple[Ints, Floats]:
-    """For each invoice age (days before as_of): how many products are on sale
-    that day, and their total popularity."""
-    cum = catalog.cum_popularity
-    oldest = INVOICE_AGE_BANDS[-1][1]
-    sellable = [catalog.sellable(as_of - age) for age in range(oldest + 1)]
-    scale = [cum[count - 1] for count in sellable]
-    return np.array(sellable, np.int64), np.array(scale, np.float64)
-
-
 class _People(NamedTuple):
     """A shard's customers before their invoices are settled, and their addresses."""
 
@@ -207,22 +197,17 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
     # Products by popularity among those on sale on the invoice date; a
     # product already on the invoice is drawn again, once, which makes
     # repeats rare.
-    sellable_at, scale_at = _sellable_by_age(catalog, as_of)
-    line_age = invoice_ages[line_invoice]
-    cum = catalog.cum_array
-    sellable = sellable_at[line_age]
-    at = np.minimum(
-        np.searchsorted(cum, columns.random(nl) * scale_at[line_age], side="right"), sellable - 1
-    )
+    oldest_age = INVOICE_AGE_BANDS[-1][1]
+    # By invoice age: how many products are on sale that day.
+    sellable_at = catalog.sellable_on(as_of - np.arange(oldest_age + 1, dtype=np.int64))
+    sellable = sellable_at[invoice_ages[line_invoice]]
+    at = catalog.picks(columns.random(nl), sellable)
     repeated = np.zeros(nl, np.bool_)
     for back in (1, 2, 3):
         repeated[back:] |= (number[back:] > back) & (at[back:] == at[:-back])
     again = np.flatnonzero(repeated)
     if len(again):
-        redrawn = np.searchsorted(
-            cum, columns.random(len(again)) * scale_at[line_age[again]], "right"
-        )
-        at[again] = np.minimum(redrawn, sellable[again] - 1)
+        at[again] = catalog.picks(columns.random(len(again)), sellable[again])
 
     price = catalog.price_array[at]
     quantity = QUANTITIES[(columns.random(nl) * len(QUANTITIES)).astype(np.int64)]

@@ -9,9 +9,10 @@ report is the same whatever the worker count. What a customer shard needs of
 other shards, each product's creation day, the product tasks read: customer
 tasks start once they are merged, and each process loads the days once, as
 one compact array. Invoices and line items (four rows in five) are checked a
-batch at a time on numpy arrays. Memory stays flat as volume grows: a task holds arrays the size of its shard,
-and each task opens the store afresh, so the pages a process has mapped and
-touched are about one shard's worth. Findings are a report, not exceptions.
+batch at a time on numpy arrays. Memory stays flat as volume grows: a task
+holds arrays the size of its shard, and each task opens the store afresh, so
+the pages a process has mapped and touched are about one shard's worth.
+Findings are a report, not exceptions.
 """
 
 from __future__ import annotations
@@ -256,13 +257,16 @@ def _verify(
             customer tasks: each process reads it once, instead of every
             product record."""
             days = Path(scratch) / "product-days"
-            days.write_bytes(bytes(merged.product_days))
+            days.write_bytes(merged.product_days)
             return str(days)
 
         if workers == 1:
             source = _Source(path, plan, store)
             parts = _run_here(
-                source, tasks, check, lambda: source.use_days(bytes(merged.product_days))
+                source,
+                tasks,
+                check,
+                lambda: source.use_days(np.frombuffer(merged.product_days, np.int32)),
             )
         else:
             parts = _run_pool(path, plan, tasks, workers, check, product_days)
@@ -282,7 +286,7 @@ class _Source:
         self.path = path
         self.plan = plan
         self.store = store
-        self._product_days: Ints | None = None
+        self._product_days: NDArray[np.int32] | None = None
         self._days_file = ""
 
     @contextlib.contextmanager
@@ -296,16 +300,16 @@ class _Source:
         with Store.open(self.path) as store:
             yield store
 
-    def use_days(self, days: bytes) -> None:
-        """Product creation days (int32 by product ID) as the product tasks read them."""
-        self._product_days = np.frombuffer(days, np.int32).astype(np.int64)
+    def use_days(self, days: NDArray[np.int32]) -> None:
+        """Product creation days by product ID, as the product tasks read them."""
+        self._product_days = days
 
     def use_days_file(self, path: str) -> None:
         if self._days_file != path:
-            self.use_days(Path(path).read_bytes())
+            self.use_days(np.fromfile(path, np.int32))
             self._days_file = path
 
-    def product_days(self) -> Ints:
+    def product_days(self) -> NDArray[np.int32]:
         """Each product's creation day (at least 1; 0 where absent), by product
         ID, as the product tasks read it (`use_days`)."""
         if self._product_days is None:
@@ -797,7 +801,9 @@ def _customer_types(reader: _Reader) -> _Kinds:
     return _Kinds(frozenset(ids), discount, terms, terms_text)
 
 
-def _verify_customers(reader: _Reader, plan: Plan, shard: CustomerShard, product_day: Ints) -> None:
+def _verify_customers(
+    reader: _Reader, plan: Plan, shard: CustomerShard, product_day: NDArray[np.int32]
+) -> None:
     """A customer shard: customers, addresses, invoices, line items and their links.
 
     Arrays are indexed by position in the shard (ID - first ID of the range).

@@ -59,7 +59,7 @@ def test_vocabulary_costs_leave_room_for_every_markup() -> None:
     assert min(noun.cost_min for c in CATEGORIES for noun in c.nouns) >= 100
 
 
-def test_guided_pick_equals_a_plain_bisect() -> None:
+def test_pick_equals_a_plain_bisect() -> None:
     catalog = build_catalog(PLAN)
     rng = random.Random(1)
     cum = catalog.cum_popularity
