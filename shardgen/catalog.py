@@ -15,7 +15,6 @@ import os
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from itertools import accumulate
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
@@ -386,12 +385,25 @@ def place_chunk(layout: CatalogLayout, chunk: CatalogChunk, write: Write) -> Non
         write(offset + (chunk.first_id - 1) * width, data)
 
 
+#: Products whose running totals are computed and written at a time.
+FINISH_CHUNK = 65_536
+
+
 def finish_catalog(layout: CatalogLayout, buffer: memoryview, write: Write) -> None:
-    """Fill in the running total of popularity, once every chunk is placed."""
+    """Fill in the running total of popularity, once every chunk is placed.
+
+    A chunk at a time, carrying the total over, so the memory it takes does
+    not grow with the catalog; the sums are added in order, as one pass would.
+    """
     offset, _ = layout.column("popularity")
-    popularity = buffer[offset : offset + 8 * layout.products].cast("d")
-    cum = array("d", accumulate(popularity))
-    write(layout.column("cum_popularity")[0], cum.tobytes())
+    target, _ = layout.column("cum_popularity")
+    popularity = np.frombuffer(buffer, np.float64, layout.products, offset)
+    total = np.zeros(1)
+    for start in range(0, layout.products, FINISH_CHUNK):
+        chunk = np.concatenate((total, popularity[start : start + FINISH_CHUNK]))
+        running = np.add.accumulate(chunk)[1:]
+        write(target + 8 * start, running.tobytes())
+        total = running[-1:]
 
 
 class Catalog:
@@ -434,7 +446,9 @@ class Catalog:
 
     def sellable_on(self, days: Ints) -> Ints:
         """`sellable` of many days at once."""
-        counts: Ints = np.searchsorted(self.created_array, days, side="right").astype(np.int64)
+        # In the catalog's own type: a mixed-type search would copy the whole column.
+        at = np.searchsorted(self.created_array, days.astype(np.int32), side="right")
+        counts: Ints = at.astype(np.int64)
         return counts
 
     def picks(self, u: Floats, sellable: Ints) -> Ints:
