@@ -258,6 +258,7 @@ def _verify(
             product record."""
             days = Path(scratch) / "product-days"
             days.write_bytes(merged.product_days)
+            merged.product_days = bytearray()  # the workers read the file
             return str(days)
 
         if workers == 1:
@@ -306,7 +307,8 @@ class _Source:
 
     def use_days_file(self, path: str) -> None:
         if self._days_file != path:
-            self.use_days(np.fromfile(path, np.int32))
+            # Mapped, not read: the page cache holds one copy for every worker.
+            self.use_days(np.memmap(path, np.int32, mode="r"))
             self._days_file = path
 
     def product_days(self) -> NDArray[np.int32]:
