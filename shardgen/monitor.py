@@ -93,7 +93,7 @@ class Monitor:
         # With a limit, sample fast and spend more on it: a worker building
         # its catalog grows by ~100 MB/s, and the limit allows 10 % over.
         self.interval = min(interval, 0.05) if limit is not None else interval
-        self.cost_factor = 4 if limit is not None else 20
+        self.cost_factor = 4 if limit is not None else 50
         self.limit = limit
         self.on_sample = on_sample
         self.peak_rss = 0
@@ -117,8 +117,8 @@ class Monitor:
         while not self._stop.wait(pause):
             started = time.perf_counter()
             sample = self.sample()
-            # Reading /proc costs more as the mapped store grows: keep the
-            # sampler under ~5 % of one core (20 % with a limit).
+            # Reading /proc costs more as the mapped store grows (mostly kernel
+            # time): keep the sampler under ~2 % of one core (25 % with a limit).
             pause = max(self.interval, self.cost_factor * (time.perf_counter() - started))
             if self.limit is not None and sample.anon > self.limit:
                 self._stop_workers()
