@@ -10,8 +10,8 @@ other shards, each product's creation day, the product tasks read: customer
 tasks start once they are merged, and each process loads the days once, as
 one compact array. Invoices and line items (four rows in five) are checked a
 batch at a time on numpy arrays. Memory stays flat as volume grows: a task
-holds arrays the size of its shard, and each task opens the store afresh, so
-the pages a process has mapped and touched are about one shard's worth.
+holds arrays the size of its shard, and each process remaps its store handle
+every few tasks, so the pages it has mapped and touched stay a few shards' worth.
 Findings are a report, not exceptions.
 """
 
@@ -280,8 +280,9 @@ def _verify(
 
 
 class _Source:
-    """How a process reaches the store: a handle it was given, or the file,
-    opened afresh for every task so only one shard's pages stay mapped."""
+    """How a process reaches the store: a handle it was given (remapped every
+    few tasks, so only a few shards' pages stay mapped), or the file, opened
+    afresh for every task."""
 
     def __init__(self, path: Path, plan: Plan, store: Store | None = None) -> None:
         self.path = path
@@ -400,6 +401,11 @@ def _init_worker(path: str, plan: Plan, coordinator: tuple[int, float]) -> None:
 
 def _run_task(task: Task, days_file: str = "") -> Part:
     assert _source is not None, "worker not initialised"
+    if _source.store is None:
+        # One handle for the worker's life, remapped every few tasks
+        # (`Store.shard_done`), as a generation worker's is; opened here, so
+        # a store that cannot be opened is this task's error.
+        _source.store = Store.open(_source.path)
     if days_file:
         _source.use_days_file(days_file)
     return _verify_part(_source, task)
