@@ -24,7 +24,6 @@ Dask is an optional extra (`pip install 'shardgen[dask]'`), imported only when
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import os
@@ -354,6 +353,8 @@ def _connect(scheduler: str) -> Client:
         ) from None
     # Ask first, with a deadline: a Client pointed at another service (the
     # dashboard's port, say) would wait for its answer forever.
+    import asyncio  # only here: 25 ms that every local run would pay
+
     try:
         kind = asyncio.run(asyncio.wait_for(_identity(scheduler), CONNECT_TIMEOUT))
     except (OSError, TimeoutError, ValueError) as exc:
