@@ -263,17 +263,8 @@ def render(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cases = list(args.volumes) + (["10xl"] if args.ten_xl else [])
-    if args.tmp is not None and not args.tmp.is_dir():
-        raise BenchmarkError(f"--tmp {args.tmp} is not a folder")
-    result: dict[str, Any] = {
-        "benchmark": "generate",
-        "machine": measure.machine(),
-        "seed": args.seed,
-        "as_of": AS_OF,
-        "repeat": args.repeat,
-        "sample_interval_s": args.interval,
-        "cases": [],
-    }
+    measure.check_tmp(args.tmp)
+    result = measure.header("generate", args, cases=[])
     for case in cases:
         with_baseline = not args.no_baseline and (
             case in ("small", "medium", "large") or (case == "xl" and args.baseline_xl)

@@ -158,12 +158,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     rates = {name: total / s.median for name, s in cases.items()}
     return {
-        "benchmark": "store",
-        "machine": measure.machine(),
-        "plan": "xl",
-        "seed": args.seed,
-        "as_of": AS_OF,
-        "repeat": args.repeat,
+        **measure.header("store", args, plan="xl"),
         "shards": {"products": args.shards, "customers": args.shards},
         "rows": rows,
         "rows_total": total,
@@ -220,8 +215,7 @@ def render(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.tmp is not None and not args.tmp.is_dir():
-        raise BenchmarkError(f"--tmp {args.tmp} is not a folder")
+    measure.check_tmp(args.tmp)
     result = run(args)
     measure.emit(result, args.json, lambda: render(result))
     return 0 if result["same_bytes"] else 1

@@ -21,7 +21,6 @@ from typing import Any
 
 import measure
 from measure import (
-    AS_OF,
     CASES,
     SEED,
     BenchmarkError,
@@ -110,13 +109,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     if exported != rows:
         raise BenchmarkError(f"the SQLite export holds {exported}, the store {rows}")
     return {
-        "benchmark": "verify_export",
-        "machine": measure.machine(),
-        "volume": args.volume,
-        "seed": args.seed,
-        "as_of": AS_OF,
-        "repeat": args.repeat,
-        "sample_interval_s": args.interval,
+        **measure.header("verify_export", args, volume=args.volume),
         "rows": rows,
         "rows_total": total,
         "digest": generated.digest,
@@ -173,8 +166,7 @@ def render(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.tmp is not None and not args.tmp.is_dir():
-        raise BenchmarkError(f"--tmp {args.tmp} is not a folder")
+    measure.check_tmp(args.tmp)
     folder = Path(tempfile.mkdtemp(prefix="bench-verify-export-", dir=args.tmp))
     try:
         result = run(args, folder)

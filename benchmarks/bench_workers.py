@@ -22,7 +22,6 @@ from measure import (
     AS_OF,
     CASES,
     SEED,
-    BenchmarkError,
     Generated,
     Stat,
     fmt_ratio,
@@ -102,13 +101,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
         )
     return {
-        "benchmark": "workers",
-        "machine": measure.machine(),
-        "volume": args.volume,
-        "seed": args.seed,
-        "as_of": AS_OF,
-        "repeat": args.repeat,
-        "sample_interval_s": args.interval,
+        **measure.header("workers", args, volume=args.volume),
         "rows": rows,
         "rows_total": total,
         "reference_workers": reference,
@@ -159,8 +152,7 @@ def render(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.tmp is not None and not args.tmp.is_dir():
-        raise BenchmarkError(f"--tmp {args.tmp} is not a folder")
+    measure.check_tmp(args.tmp)
     result = run(args)
     measure.emit(result, args.json, lambda: render(result))
     return 0 if result["digests_equal"] else 1

@@ -412,6 +412,22 @@ def stats_json(stats: Mapping[str, Stat], digits: int = 3) -> dict[str, dict[str
 # -- the machine and the report ------------------------------------------------------
 
 
+def check_tmp(tmp: Path | None) -> None:
+    """`--tmp` must name an existing folder."""
+    if tmp is not None and not tmp.is_dir():
+        raise BenchmarkError(f"--tmp {tmp} is not a folder")
+
+
+def header(benchmark: str, args: argparse.Namespace, **case: Any) -> dict[str, Any]:
+    """The fields every result starts with: the benchmark, the machine, what was
+    measured (`case`), the seed, `as_of`, the repeats and the sampling interval."""
+    result: dict[str, Any] = {"benchmark": benchmark, "machine": machine(), **case}
+    result.update(seed=args.seed, as_of=AS_OF, repeat=args.repeat)
+    if hasattr(args, "interval"):
+        result["sample_interval_s"] = args.interval
+    return result
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
@@ -431,7 +447,7 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     found = {}
-    for name in ("shardgen", "faker", "msgspec", "lmdb", "psutil"):
+    for name in ("shardgen", "faker", "msgspec", "lmdb", "numpy", "psutil"):
         try:
             found[name] = version(name)
         except PackageNotFoundError:
