@@ -13,16 +13,15 @@ import functools
 import mmap
 import os
 from array import array
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .catalog_vocab import BENEFITS, CATEGORIES, WAREHOUSES
-from .plan import Plan, ProductShard, derive_seed, quota
+from .plan import Plan, ProductShard, deal, generator, quota
 from .schema import Inventory, Product, ProductCategory
 
 DAY = 86_400
@@ -157,12 +156,10 @@ def prices_for(cost: Ints, markup_min: Ints, markup_max: Ints, u: Floats) -> Int
 
 def product_cores(plan: Plan, shard: ProductShard) -> list[ProductCore]:
     """The cores of a shard's products, a column at a time."""
-    columns = _generator(plan.seed, "product-core", shard.index)
+    columns = generator(plan.seed, "product-core", shard.index)
     n = shard.products
     vocabulary = _nouns()
-    category = columns.permutation(
-        np.repeat(np.arange(len(CATEGORIES)), quota(n, [c.share for c in CATEGORIES]))
-    )
+    category = deal(quota(n, [c.share for c in CATEGORIES]), columns)
     u = columns.random((7, n))
     noun = vocabulary.noun_offset[category] + (u[0] * vocabulary.noun_count[category]).astype(
         np.int64
@@ -225,7 +222,7 @@ def product_shard(
     `product_cores`, computed here unless given), a column at a time."""
     if cores is None:
         cores = product_cores(plan, shard)
-    columns = _generator(plan.seed, "products", shard.index)
+    columns = generator(plan.seed, "products", shard.index)
     as_of = plan.as_of_day
     n = len(cores)
     vocabulary = _nouns()
@@ -234,9 +231,7 @@ def product_shard(
     created_day = np.fromiter((c.created_day for c in cores), np.int64, n)
     popularity = np.fromiter((c.popularity for c in cores), np.float64, n)
     ids = [c.id for c in cores]
-    inactive = columns.permutation(
-        np.repeat([False, True], quota(n, [ACTIVE_PRODUCT_SHARE, 100 - ACTIVE_PRODUCT_SHARE]))
-    )
+    inactive = deal(quota(n, [ACTIVE_PRODUCT_SHARE, 100 - ACTIVE_PRODUCT_SHARE]), columns) == 1
     u = columns.random((13, n))
 
     # Two different features of the noun, and a benefit.
@@ -311,11 +306,6 @@ def product_shard(
         )
     )
     return products, inventory
-
-
-def _generator(seed: int, *path: str | int) -> np.random.Generator:
-    """A shard's own numpy generator, seeded like its `random.Random`."""
-    return np.random.Generator(np.random.PCG64(derive_seed(seed, *path)))
 
 
 #: A catalog column entry per product: price (int64), popularity and its
@@ -420,41 +410,32 @@ class Catalog:
         self.products = products
         self.buffer = buffer
 
-        def view(name: str) -> memoryview:
-            offset, width = layout.column(name)
-            return buffer[offset : offset + width * products]
-
-        self.prices: Sequence[int] = view("prices").cast("q")
-        self.cum_popularity = cast(Sequence[float], view("cum_popularity").cast("d"))
-        self.created_days: Sequence[int] = view("created_days").cast("i")
-        self.names = view("names")
-
         def column(name: str, dtype: type[np.generic]) -> NDArray[Any]:
             offset, width = layout.column(name)
             count = width * products // np.dtype(dtype).itemsize
             return np.frombuffer(buffer, dtype, count, offset)
 
-        #: The same columns as arrays, for a shard's columns of line items.
-        self.price_array: NDArray[np.int64] = column("prices", np.int64)
-        self.cum_array: NDArray[np.float64] = column("cum_popularity", np.float64)
+        self.prices: NDArray[np.int64] = column("prices", np.int64)
+        self.cum_popularity: NDArray[np.float64] = column("cum_popularity", np.float64)
+        self.created_days: NDArray[np.int32] = column("created_days", np.int32)
+        #: A length byte, then up to NAME_BYTES - 1 bytes of UTF-8, zero-padded.
         self.name_slots = column("names", np.uint8).reshape(products, NAME_BYTES)
-        self.created_array: NDArray[np.int32] = column("created_days", np.int32)
 
     def sellable(self, day: int) -> int:
         """How many products (a prefix of the IDs) exist on `day`."""
-        return bisect_right(self.created_days, day)
+        return int(self.sellable_on(np.array([day], np.int64))[0])
 
     def sellable_on(self, days: Ints) -> Ints:
         """`sellable` of many days at once."""
         # In the catalog's own type: a mixed-type search would copy the whole column.
-        at = np.searchsorted(self.created_array, days.astype(np.int32), side="right")
+        at = np.searchsorted(self.created_days, days.astype(np.int32), side="right")
         counts: Ints = at.astype(np.int64)
         return counts
 
     def picks(self, u: Floats, sellable: Ints) -> Ints:
         """Positions (product ID − 1) picked by popularity, each among the first
         `sellable` products (at least 1); u in [0, 1)."""
-        cum = self.cum_array
+        cum = self.cum_popularity
         at = np.searchsorted(cum, u * cum[sellable - 1], side="right")
         chosen: Ints = np.minimum(at, sellable - 1)
         return chosen
@@ -462,10 +443,6 @@ class Catalog:
     def pick(self, u: float, sellable: int) -> int:
         """A product ID, by popularity, among the first `sellable`; u in [0, 1)."""
         return int(self.picks(np.array([u]), np.array([sellable]))[0]) + 1
-
-    def name(self, position: int) -> str:
-        start = position * NAME_BYTES
-        return str(self.names[start + 1 : start + 1 + self.names[start]], "utf-8")
 
     def names_at(self, positions: NDArray[np.int64]) -> list[str]:
         """The names at many positions at once: slots are zero-padded, and a
@@ -476,7 +453,8 @@ class Catalog:
     def product(self, product_id: int) -> tuple[int, str, int]:
         """(price, name, created_day) of a product."""
         at = product_id - 1
-        return self.prices[at], self.name(at), self.created_days[at]
+        name = self.names_at(np.array([at], np.int64))[0]
+        return int(self.prices[at]), name, int(self.created_days[at])
 
 
 def build_catalog(plan: Plan) -> Catalog:

@@ -1,13 +1,15 @@
 """Customers and everything they own: pure generators, (plan, shard) → records.
 
 A customer shard makes its customers, their addresses, their invoices and the
-invoices' line items, with the IDs the plan allocated to it. No I/O and no
-global state: every draw comes from the shard's own `random.Random`, seeded
-from (root seed, "customers", shard index).
+invoices' line items, with the IDs the plan allocated to it, a column at a
+time. No I/O and no global state: every draw comes from the shard's own numpy
+generator, seeded from (root seed, "lines", shard index), except payment
+settling, which goes customer by customer with a `random.Random` seeded from
+(root seed, "customers", shard index).
 
 Distribution targets hold by construction: statuses, customer types,
 business share, address counts, line-item counts and invoice age bands are
-quotas (largest remainder) dealt out by a seeded shuffle, not independent
+quotas (largest remainder) dealt out by a seeded permutation, not independent
 draws.
 """
 
@@ -17,7 +19,6 @@ import datetime as dt
 import functools
 import math
 import random
-from collections.abc import Sequence
 from itertools import accumulate, repeat
 from typing import NamedTuple
 
@@ -31,7 +32,9 @@ from .plan import (
     LINE_WEIGHTS,
     CustomerShard,
     Plan,
+    deal,
     derive_seed,
+    generator,
     quota,
 )
 from .schema import Customer, CustomerAddress, CustomerType, Invoice, InvoiceLineItem
@@ -157,16 +160,16 @@ class _People(NamedTuple):
 def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> CustomerRows:
     """Generate one customer shard: customers, addresses, invoices, line items.
 
-    Customers and addresses are made one at a time; invoices and line items,
-    nine rows in ten, a column at a time.
+    Every field is drawn or computed as a column; strings are then assembled
+    row by row, and records made from the columns.
     """
     rng = random.Random(derive_seed(plan.seed, "customers", shard.index))
-    columns = np.random.Generator(np.random.PCG64(derive_seed(plan.seed, "lines", shard.index)))
+    columns = generator(plan.seed, "lines", shard.index)
     as_of = plan.as_of_day
     n = shard.customers
 
-    statuses = _deal(quota(n, STATUS_SHARES), columns)
-    types = _deal(quota(n, [t.share for t in CUSTOMER_TYPES]), columns)
+    statuses = deal(quota(n, STATUS_SHARES), columns)
+    types = deal(quota(n, [t.share for t in CUSTOMER_TYPES]), columns)
 
     # Invoice dates: quotas per age band, then days within a band by weekday
     # and season; each customer gets its slots, oldest first.
@@ -188,7 +191,7 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
     # -- invoices and line items, a column at a time -----------------------------
     ni = shard.invoices
     kind = types[owner]
-    lines = _deal(quota(ni, LINE_WEIGHTS), columns) + 1
+    lines = deal(quota(ni, LINE_WEIGHTS), columns) + 1
     line_start = np.cumsum(lines) - lines  # each invoice's first line, by position
     nl = int(lines.sum())
     line_invoice = np.repeat(np.arange(ni, dtype=np.int64), lines)
@@ -209,7 +212,7 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
     if len(again):
         at[again] = catalog.picks(columns.random(len(again)), sellable[again])
 
-    price = catalog.price_array[at]
+    price = catalog.prices[at]
     quantity = QUANTITIES[(columns.random(nl) * len(QUANTITIES)).astype(np.int64)]
     line_discount = TYPE_DISCOUNT[kind][line_invoice]
     line_total = (quantity * price * (100 - line_discount) + 50) // 100
@@ -315,10 +318,10 @@ def _people(
     vocabulary = people()
     places = geography()
     first_ids = shard.customer_first + np.arange(n, dtype=np.int64)
-    is_business = _deal(quota(n, [BUSINESS_SHARE, 100 - BUSINESS_SHARE]), columns) == 0
+    is_business = deal(quota(n, [BUSINESS_SHARE, 100 - BUSINESS_SHARE]), columns) == 0
     offset = float(columns.random())
-    states = _deal(spread(n, [STATE_POPULATION[s] for s in STATE_CODES], offset), columns)
-    address_counts = _deal(quota(n, ADDRESS_WEIGHTS), columns) + 1
+    states = deal(spread(n, [STATE_POPULATION[s] for s in STATE_CODES], offset), columns)
+    address_counts = deal(quota(n, ADDRESS_WEIGHTS), columns) + 1
     firsts = _choose(vocabulary.first_names, n, columns)
     lasts = _choose(vocabulary.last_names, 3 * n, columns)  # own, partner, third
     u = columns.random((9, n))
@@ -439,39 +442,24 @@ def _people(
             since.tolist(),
         )
     )
-    out.primary_address.extend((shard.address_first + start).tolist())
-    out.links.extend(
-        zip(repeat(1), first_ids.tolist(), (shard.address_first + start).tolist(),
-            address_counts.tolist())
-    )  # fmt: skip
+    primary_ids = (shard.address_first + start).tolist()
+    out.primary_address.extend(primary_ids)
+    out.links.extend(zip(repeat(1), first_ids.tolist(), primary_ids, address_counts.tolist()))
     return out
 
 
 def _choose(weighted: Weighted, k: int, columns: np.random.Generator) -> list[str]:
     """k values drawn by weight (as random.choices would)."""
-    cum = _cumulative(weighted)
+    cum = weighted.cum_weights
     at = np.searchsorted(cum, columns.random(k) * cum[-1], side="right")
     values = weighted.values
     return [values[i] for i in np.minimum(at, len(values) - 1).tolist()]
 
 
 @functools.cache
-def _cumulative(weighted: Weighted) -> Floats:
-    return np.array(weighted.cum_weights, np.float64)
-
-
-@functools.cache
 def _state_places() -> Ints:
     """How many street-address ZIPs each state has (by index into STATE_CODES)."""
     return np.array([len(geography()[s]) for s in STATE_CODES], np.int64)
-
-
-def _deal(counts: Sequence[int], columns: np.random.Generator) -> Ints:
-    """A quota dealt out in a seeded random order: [2, 1] → e.g. [0, 1, 0].
-
-    Index i appears counts[i] times, so shares are exact at every size.
-    """
-    return columns.permutation(np.repeat(np.arange(len(counts), dtype=np.int64), counts))
 
 
 def _deal_invoices(

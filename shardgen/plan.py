@@ -14,11 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import random
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
+import numpy as np
+from numpy.typing import NDArray
 
 from .errors import UsageError
 
@@ -146,25 +146,6 @@ def quota(total: int, weights: Sequence[int | float]) -> list[int]:
     return parts
 
 
-def dealt(counts: Sequence[int], rng: random.Random) -> list[int]:
-    """A quota dealt out in a seeded random order: [2, 1] → e.g. [0, 1, 0].
-
-    Index i appears counts[i] times, so shares are exact at every size.
-    """
-    values = [i for i, n in enumerate(counts) for _ in range(n)]
-    shuffle(values, rng)
-    return values
-
-
-def shuffle(values: list[Any], rng: random.Random) -> None:
-    """Fisher-Yates in place, from random() scaled by hand: several times
-    faster than `rng.shuffle`, whose per-item `_randbelow` dominates a shard."""
-    r = rng.random
-    for i in range(len(values) - 1, 0, -1):
-        j = int(r() * (i + 1))
-        values[i], values[j] = values[j], values[i]
-
-
 def derive_seed(root: int, *parts: str | int) -> int:
     """A 64-bit seed from the root seed and a path, stable across processes.
 
@@ -172,6 +153,19 @@ def derive_seed(root: int, *parts: str | int) -> int:
     """
     text = ":".join([str(root), *map(str, parts)])
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def generator(root: int, *parts: str | int) -> np.random.Generator:
+    """A shard's numpy generator (PCG64), seeded like `derive_seed`."""
+    return np.random.Generator(np.random.PCG64(derive_seed(root, *parts)))
+
+
+def deal(counts: Sequence[int], columns: np.random.Generator) -> NDArray[np.int64]:
+    """A quota dealt out in a seeded random order: [2, 1] → e.g. [0, 1, 0].
+
+    Index i appears counts[i] times, so shares are exact at every size.
+    """
+    return columns.permutation(np.repeat(np.arange(len(counts), dtype=np.int64), counts))
 
 
 def parse_as_of(value: str | dt.date | None) -> dt.date:

@@ -62,9 +62,10 @@ def key(record_id: int) -> bytes:
 
 
 def encode_table(records: Sequence[Record]) -> tuple[list[tuple[bytes, bytes]], bytes]:
-    """Records as the (key, value) bytes the store holds, and their
-    `records_digest`, from one encoding (a msgpack array is its header and its
-    items' encodings). No LMDB needed, so any process can."""
+    """Records as the (key, value) bytes the store holds, and their digest:
+    blake2b-128 of the records encoded as one msgpack array, taken from the
+    same encoding (such an array is its header and its items' encodings). No
+    LMDB needed, so any process can."""
     values = list(map(ENCODER.encode, records))
     digest = hashlib.blake2b(array_header(len(values)) + b"".join(values), digest_size=16)
     return list(zip([key(r.id) for r in records], values, strict=True)), digest.digest()
@@ -74,12 +75,6 @@ def encode_links(links: Sequence[tuple[int, int, int, int]]) -> list[tuple[bytes
     """(relation, parent, first child, count) links as the bytes the store holds."""
     key_of, value_of = LINK_KEY.pack, LINK.pack
     return [(key_of(rel, parent), value_of(first, count)) for rel, parent, first, count in links]
-
-
-def records_digest(records: Sequence[Record]) -> bytes:
-    """The blake2b digest of records, as one msgpack array of their values
-    (keys are their IDs): one encoding call, not one per row."""
-    return hashlib.blake2b(ENCODER.encode(records), digest_size=16).digest()
 
 
 def disk_full(path: Path, margin: int = 4 * 2**20) -> bool:
@@ -256,7 +251,7 @@ class Store:
             raise StoreError(f"writing {self.path} failed: {exc}") from None
 
     def put_rows(self, txn: lmdb.Transaction, table: str, records: Sequence[Record]) -> bytes:
-        """Write records (sorted by id); return their `records_digest`."""
+        """Write records (sorted by id); return their digest (`encode_table`)."""
         pairs, digest = encode_table(records)
         self.put_encoded(txn, table, pairs)
         return digest

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 import json
-from itertools import accumulate
 from pathlib import Path
 from typing import Final, NamedTuple
 
 import msgspec
+import numpy as np
+from numpy.typing import NDArray
 
 
 class CustomerTypeSpec(NamedTuple):
@@ -110,14 +111,15 @@ EMAIL_DOMAINS: Final[tuple[str, ...]] = ("example.com", "example.net", "example.
 
 
 class Weighted(NamedTuple):
-    """Values with cumulative weights, ready for random.choices(cum_weights=...)."""
+    """Values with their cumulative weights (added in order, as
+    `itertools.accumulate` would), for a weighted draw by `searchsorted`."""
 
     values: tuple[str, ...]
-    cum_weights: tuple[float, ...]
+    cum_weights: NDArray[np.float64]
 
 
 def weighted(pairs: dict[str, float]) -> Weighted:
-    return Weighted(tuple(pairs), tuple(accumulate(pairs.values())))
+    return Weighted(tuple(pairs), np.cumsum(np.fromiter(pairs.values(), np.float64)))
 
 
 class People(NamedTuple):

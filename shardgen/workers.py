@@ -125,7 +125,7 @@ class EncodedShard(NamedTuple):
     task: Task
     tables: dict[str, list[tuple[bytes, bytes]]]  # table → (key, value) pairs in key order
     links: list[tuple[bytes, bytes]]  # `encode_links` pairs in key order
-    digest: str  # of the records by table (`records_digest`), as shard_committed records
+    digest: str  # of the records by table (`encode_table`), as shard_committed records
     first_id: int
     last_id: int
     seconds: float  # spent generating and encoding
