@@ -652,6 +652,28 @@ class _Reader:
         else:
             self.found.add(table, row_id, "parent in the same shard", f"{rule}: {parent_id}")
 
+    def parented(
+        self,
+        table: str,
+        ids: Ints,
+        parent_ids: Ints,
+        first: int,
+        present: NDArray[Any],
+        rule: str,
+        among: NDArray[np.bool_] | None = None,
+    ) -> NDArray[np.bool_]:
+        """Which rows (of `among`, default all) have their parent in the shard:
+        `present[parent_id - first]` is non-zero. The others are `orphan`s."""
+        at = parent_ids - first
+        found = (at >= 0) & (at < len(present))
+        if among is not None:
+            found &= among
+        found[found] = present[at[found]] != 0
+        lost = ~found if among is None else among & ~found
+        for row in np.flatnonzero(lost).tolist():
+            self.orphan(table, int(ids[row]), rule, int(parent_ids[row]), first, len(present))
+        return found
+
 
 # -- the checks ----------------------------------------------------------------------
 
@@ -785,7 +807,7 @@ def _verify_products(reader: _Reader, plan: Plan, shard: ProductShard) -> None:
 class _Kinds(NamedTuple):
     """The customer types as stored, as arrays indexed by type ID (below TYPE_IDS)."""
 
-    ids: frozenset[int]
+    ids: Ints  # every type ID stored
     discount: Ints  # -1 for an unknown type
     terms: Ints  # payment terms in days; -1 for an unknown type
     terms_text: NDArray[np.object_]  # "Net 30"; None for an unknown type
@@ -806,7 +828,7 @@ def _customer_types(reader: _Reader) -> _Kinds:
                     discount[t.id] = t.discount_percentage
                     terms[t.id] = t.payment_terms_days
                     terms_text[t.id] = f"Net {t.payment_terms_days}"
-    return _Kinds(frozenset(ids), discount, terms, terms_text)
+    return _Kinds(np.array(sorted(ids), np.int64), discount, terms, terms_text)
 
 
 def _verify_customers(
@@ -815,12 +837,12 @@ def _verify_customers(
     """A customer shard: customers, addresses, invoices, line items and their links.
 
     Arrays are indexed by position in the shard (ID - first ID of the range).
-    Customers and addresses are checked a row at a time; invoices and line
-    items, four rows in five, a batch at a time on arrays.
+    Every table is checked a batch at a time: integer fields as arrays, string
+    fields row by row.
     """
     found = reader.found
     add = found.add
-    orphan = reader.orphan
+    parented = reader.parented
     as_of = plan.as_of_day
     as_of_end = (as_of + 1) * DAY
     kinds = _customer_types(reader)
@@ -830,7 +852,6 @@ def _verify_customers(
     customer_day = np.zeros(nc, np.int64)
     customer_type = np.zeros(nc, np.int64)
     credit_limit = np.zeros(nc, np.int64)
-    type_ids = np.array(sorted(kinds.ids), np.int64)
 
     def check_customers(batch: list[Any], ids: Ints) -> None:
         ints = functools.partial(_ints, found, "customers")
@@ -841,7 +862,9 @@ def _verify_customers(
             ids, j = ids[inside], j[inside]
         where = functools.partial(found.add_where, "customers", ids)
         kind = ints(batch, "customer_type_id")
-        where(~np.isin(kind, type_ids), "customer_type_id → customer_types", lambda r: str(kind[r]))
+        where(
+            ~np.isin(kind, kinds.ids), "customer_type_id → customer_types", lambda r: str(kind[r])
+        )
         # An email ending with its own customer's ID is unique because IDs are.
         emails = [c.email for c in batch]
         where(
@@ -891,12 +914,10 @@ def _verify_customers(
         ints = functools.partial(_ints, found, "customer_addresses")
         cid = ints(batch, "customer_id")
         k, j = ids - a0, cid - c0
-        inside = (k >= 0) & (k < na)
-        own = inside & (j >= 0) & (j < nc)
-        own[own] = customer_day[j[own]] != 0
-        for row in np.flatnonzero(inside & ~own).tolist():
-            orphan("customer_addresses", int(ids[row]), "customer_id → customers",
-                   int(cid[row]), c0, nc)  # fmt: skip
+        own = parented(
+            "customer_addresses", ids, cid, c0, customer_day, "customer_id → customers",
+            among=(k >= 0) & (k < na),
+        )  # fmt: skip
         if not own.all():
             batch = list(compress(batch, own.tolist()))
             if not batch:
@@ -972,11 +993,10 @@ def _verify_customers(
         ints = functools.partial(_ints, found, "invoices")
         cid = ints(batch, "customer_id")
         k, j = ids - i0, cid - c0
-        inside = (k >= 0) & (k < ni)  # the others are reported by the scan
-        own = inside & (j >= 0) & (j < nc)
-        own[own] = customer_day[j[own]] != 0
-        for row in np.flatnonzero(inside & ~own).tolist():
-            orphan("invoices", int(ids[row]), "customer_id → customers", int(cid[row]), c0, nc)
+        own = parented(
+            "invoices", ids, cid, c0, customer_day, "customer_id → customers",
+            among=(k >= 0) & (k < ni),  # the others are reported by the scan
+        )  # fmt: skip
         if not own.all():
             batch = list(compress(batch, own.tolist()))
             if not batch:
@@ -1003,15 +1023,10 @@ def _verify_customers(
         )  # fmt: skip
 
         aid = ints(batch, "billing_address_id")
-        b = aid - a0
-        known = (b >= 0) & (b < na)
-        known[known] = address_owner[b[known]] != 0
-        for row in np.flatnonzero(~known).tolist():
-            orphan(
-                "invoices", int(ids[row]), "billing_address_id → customer_addresses",
-                int(aid[row]), a0, na,
-            )  # fmt: skip
-        b = np.where(known, b, 0)
+        known = parented(
+            "invoices", ids, aid, a0, address_owner, "billing_address_id → customer_addresses"
+        )
+        b = np.where(known, aid - a0, 0)
         mine = known & (address_owner[b] == j + 1)
         where(known & ~mine, "billing address belongs to the invoice's customer")
         where(mine & (address_day[b] > day), "billing address existed on the invoice date")
@@ -1075,11 +1090,7 @@ def _verify_customers(
         ints = functools.partial(_ints, found, "invoice_line_items")
         iid = ints(batch, "invoice_id")
         k = iid - i0
-        own = (k >= 0) & (k < ni)
-        own[own] = invoice_day[k[own]] != 0
-        for row in np.flatnonzero(~own).tolist():
-            orphan("invoice_line_items", int(ids[row]), "invoice_id → invoices", int(iid[row]),
-                   i0, ni)  # fmt: skip
+        own = parented("invoice_line_items", ids, iid, i0, invoice_day, "invoice_id → invoices")
         if not own.all():
             batch = list(compress(batch, own.tolist()))
             if not batch:
