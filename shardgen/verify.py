@@ -212,7 +212,7 @@ def verify(path: str | os.PathLike[str], workers: int | None = None) -> Report:
     _check_workers(workers)
     with Store.open(path) as store:
         plan = msgspec.convert(store.meta().plan, Plan)
-    # Closed before the pass: each task opens the store for itself.
+    # Closed before the pass: the tasks open the store for themselves.
     return _verify(store.path, plan, None, None, workers)
 
 
@@ -263,16 +263,19 @@ def _verify(
 
         if workers == 1:
             source = _Source(path, plan, store)
-            parts = _run_here(
-                source,
-                tasks,
-                check,
-                lambda: source.use_days(np.frombuffer(merged.product_days, np.int32)),
-            )
+            try:
+                for part in _run_here(
+                    source,
+                    tasks,
+                    check,
+                    lambda: source.use_days(np.frombuffer(merged.product_days, np.int32)),
+                ):
+                    merged.add(part)
+            finally:
+                source.close()
         else:
-            parts = _run_pool(path, plan, tasks, workers, check, product_days)
-        for part in parts:
-            merged.add(part)
+            for part in _run_pool(path, plan, tasks, workers, check, product_days):
+                merged.add(part)
     return merged.report(str(path), plan, time.perf_counter() - started)
 
 
@@ -280,27 +283,31 @@ def _verify(
 
 
 class _Source:
-    """How a process reaches the store: a handle it was given (remapped every
-    few tasks, so only a few shards' pages stay mapped), or the file, opened
-    afresh for every task."""
+    """How a process reaches the store: one handle (the one it was given,
+    generate's own, or the file opened read-only on the first task), remapped
+    every few tasks (`Store.shard_done`), as a generation worker's is, so only
+    a few shards' pages stay mapped."""
 
     def __init__(self, path: Path, plan: Plan, store: Store | None = None) -> None:
         self.path = path
         self.plan = plan
         self.store = store
+        self._opened = store is None
         self._product_days: NDArray[np.int32] | None = None
         self._days_file = ""
 
-    @contextlib.contextmanager
-    def reading(self) -> Iterator[Store]:
-        if self.store is not None:
-            # The handle it was given (generate's own): remapped every few
-            # readings, so the pages read do not pile up in this process.
-            self.store.shard_done()
-            yield self.store
-            return
-        with Store.open(self.path) as store:
-            yield store
+    def reading(self) -> Store:
+        if self.store is None:
+            # Opened here, so a store that cannot be opened is a task's error.
+            self.store = Store.open(self.path)
+        self.store.shard_done()
+        return self.store
+
+    def close(self) -> None:
+        """Close the handle if this source opened it."""
+        if self._opened and self.store is not None:
+            self.store.close()
+            self.store = None
 
     def use_days(self, days: NDArray[np.int32]) -> None:
         """Product creation days by product ID, as the product tasks read them."""
@@ -356,7 +363,8 @@ def _verify_part(source: _Source, task: Task) -> Part:
     """Verify one task's key ranges: a pure function of the store and the task."""
     plan = source.plan
     days = source.product_days() if task.entity == "customers" else None
-    with source.reading() as store, store.env.begin() as txn:
+    store = source.reading()
+    with store.env.begin() as txn:
         reader = _Reader(store, txn, task)
         if task.entity == "foundation":
             _verify_foundation(reader, plan)
@@ -401,11 +409,6 @@ def _init_worker(path: str, plan: Plan, coordinator: tuple[int, float]) -> None:
 
 def _run_task(task: Task, days_file: str = "") -> Part:
     assert _source is not None, "worker not initialised"
-    if _source.store is None:
-        # One handle for the worker's life, remapped every few tasks
-        # (`Store.shard_done`), as a generation worker's is; opened here, so
-        # a store that cannot be opened is this task's error.
-        _source.store = Store.open(_source.path)
     if days_file:
         _source.use_days_file(days_file)
     return _verify_part(_source, task)
