@@ -29,6 +29,7 @@ from typing import Any
 
 import lmdb
 import msgspec
+import numpy as np
 
 from .errors import LockedError, NotAStoreError, SchemaError, StoreError, StoreFullError
 from .schema import (
@@ -52,8 +53,11 @@ DEFAULT_MAP_SIZE = 256 * 2**30
 #: a process has read stay about this many shards' worth.
 REMAP_EVERY = 16
 Opener = Callable[[], lmdb.Environment]
-LINK = struct.Struct(">QQ")
+LINK = struct.Struct(">QQ")  # first child id, children
 LINK_KEY = struct.Struct(">BQ")  # relation code, parent id
+#: The same layouts as numpy record types, to read many links at once.
+LINK_ARRAY = np.dtype([("first", ">u8"), ("count", ">u8")])
+LINK_KEY_ARRAY = np.dtype([("relation", "u1"), ("parent", ">u8")])
 DATABASES = ("meta", "events", "links", *TABLES)
 
 

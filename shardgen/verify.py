@@ -47,7 +47,7 @@ from .catalog_vocab import CATEGORIES
 from .errors import RunError, ShardgenError, UsageError
 from .plan import CustomerShard, Plan, ProductShard, default_workers
 from .schema import BATCH_DECODERS, DECODERS, TABLES, array_header
-from .store import LINK, LINK_KEY, Store, key
+from .store import LINK, LINK_ARRAY, LINK_KEY, LINK_KEY_ARRAY, Store, key
 from .vocab import STATE_TAX_BP, city_of
 from .workers import Task, _watch_coordinator
 
@@ -72,8 +72,6 @@ WIDE = 2**40
 NULL = -(2**62)
 PENDING, PAID, OVERDUE, UNKNOWN = range(4)
 INVOICE_STATUS_CODES = {"pending": PENDING, "paid": PAID, "overdue": OVERDUE}
-#: A `links` key: relation code, parent ID (big-endian).
-LINK_KEY_DTYPE = np.dtype([("relation", "u1"), ("parent", ">u8")])
 
 Ints = NDArray[np.int64]
 
@@ -1183,9 +1181,9 @@ def _flags(tests: Iterable[bool]) -> NDArray[np.bool_]:
 def _links(keys: list[bytes], values: list[bytes]) -> tuple[Ints, Ints, Ints]:
     """Parent, first child and child count of each link (0, 0 for a malformed value)."""
     if set(map(len, keys)) == {LINK_KEY.size} and set(map(len, values)) == {LINK.size}:
-        parent = np.frombuffer(b"".join(keys), LINK_KEY_DTYPE)["parent"].astype(np.int64)
-        pair = np.frombuffer(b"".join(values), ">u8").astype(np.int64).reshape(-1, 2)
-        return parent, pair[:, 0].copy(), pair[:, 1].copy()
+        parent = np.frombuffer(b"".join(keys), LINK_KEY_ARRAY)["parent"].astype(np.int64)
+        pair = np.frombuffer(b"".join(values), LINK_ARRAY)
+        return parent, pair["first"].astype(np.int64), pair["count"].astype(np.int64)
     parent = np.array([int.from_bytes(k[1:], "big") for k in keys], np.int64)
     pairs = [LINK.unpack(v) if len(v) == LINK.size else (0, 0) for v in values]
     child = np.array([c for c, _ in pairs], np.int64)
