@@ -141,8 +141,8 @@ def _no_cycle_collection() -> Iterator[None]:
     """The cyclic garbage collector off for the block (and back on after, if it was).
 
     A shard's records and encoded pairs hold no reference cycles, yet the
-    collector's passes over the many young objects they are cost a fifth of
-    a shard's time; and turned back on while the encoded pairs still live, its
+    collector's passes over their many young objects would cost a fifth of a
+    shard's time; and turned back on while the encoded pairs still live, its
     first pass walks them all (a millisecond a shard). Off until they are freed.
     """
     collecting = gc.isenabled()
