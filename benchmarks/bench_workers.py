@@ -84,13 +84,10 @@ def concurrent_single_runs(
     volume: str, count: int, seed: int, tmp: Path | None
 ) -> tuple[float, list[str]]:
     """Wall seconds for `count` one-worker generations started at once, and their digests."""
-    options = [*CASES[volume], "--seed", str(seed), "--as-of", AS_OF, "--workers", "1"]
     folder = Path(tempfile.mkdtemp(prefix="bench-ceiling-", dir=tmp))
     try:
         commands = [
-            measure.shardgen_command(
-                "generate", *options, "--out", folder / f"data-{n}.lmdb", "--json", "--quiet"
-            )
+            measure.generate_command(volume, folder / f"data-{n}.lmdb", seed, workers=1)
             for n in range(count)
         ]
         started = time.perf_counter()

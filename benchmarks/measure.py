@@ -291,6 +291,17 @@ class Generated:
         return sum(self.rows.values())
 
 
+def generate_command(
+    case: str, out: Path, seed: int = SEED, workers: int | None = None
+) -> list[str]:
+    """`shardgen generate` of `case` into `out`, printing its summary as JSON."""
+    return shardgen_command(
+        "generate", *CASES[case], "--seed", str(seed), "--as-of", AS_OF,
+        "--out", out, "--json", "--quiet",
+        *(("--workers", str(workers)) if workers is not None else ()),
+    )  # fmt: skip
+
+
 def generate_measured(
     case: str,
     out: Path,
@@ -304,12 +315,7 @@ def generate_measured(
     `generate` verifies the staging store before promoting it and exits
     non-zero when a rule fails, so a returned run is a verified dataset.
     """
-    argv = shardgen_command(
-        "generate", *CASES[case], "--seed", str(seed), "--as-of", AS_OF,
-        "--out", out, "--json", "--quiet",
-        *(("--workers", str(workers)) if workers is not None else ()),
-    )  # fmt: skip
-    run = run_measured(argv, interval=interval)
+    run = run_measured(generate_command(case, out, seed, workers), interval=interval)
     summary = run.json()
     try:
         return Generated(
