@@ -10,25 +10,40 @@ parallel shards into LMDB, reproducibly from a seed.
 from __future__ import annotations
 
 import os
+import sys
 
-from .errors import (
-    LockedError,
-    NotAStoreError,
-    RunError,
-    SchemaError,
-    ShardgenError,
-    StoreError,
-    StoreFullError,
-    UsageError,
-)
-from .export import export
-from .generate import Summary, generate
-from .plan import VOLUMES, Plan, make_plan
-from .report import report
-from .stats import Stats, stats
-from .store import Store
-from .verify import Report, Violation, verify
-from .versions import __version__
+
+def _started_as_command() -> bool:
+    """True when this import is the `shardgen` command starting up."""
+    return os.path.basename(sys.argv[0]) == "shardgen" or sys.orig_argv[1:3] == ["-m", "shardgen"]
+
+
+try:  # importing numpy, Faker and LMDB takes a few tenths of a second
+    from .errors import (
+        DamagedStoreError,
+        LockedError,
+        NotAStoreError,
+        RunError,
+        SchemaError,
+        ShardgenError,
+        StoreError,
+        StoreFullError,
+        UsageError,
+    )
+    from .export import export
+    from .generate import Summary, generate, reset
+    from .plan import VOLUMES, Plan, make_plan
+    from .report import report
+    from .stats import Stats, stats
+    from .store import Store
+    from .verify import Report, Violation, verify
+    from .versions import __version__
+except KeyboardInterrupt:
+    if not _started_as_command():
+        raise
+    # Ctrl-C while the command starts: as quiet as Ctrl-C anywhere else.
+    print("shardgen: interrupted; nothing was changed", file=sys.stderr)
+    raise SystemExit(130) from None
 
 
 def open(path: str | os.PathLike[str]) -> Store:
@@ -43,6 +58,7 @@ def open(path: str | os.PathLike[str]) -> Store:
 
 __all__ = [
     "VOLUMES",
+    "DamagedStoreError",
     "LockedError",
     "NotAStoreError",
     "Plan",
@@ -63,6 +79,7 @@ __all__ = [
     "make_plan",
     "open",
     "report",
+    "reset",
     "stats",
     "verify",
 ]

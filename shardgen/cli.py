@@ -10,7 +10,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import shlex
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,15 +22,15 @@ from typing import Any, NoReturn
 
 import msgspec
 
-from .errors import ShardgenError, UsageError
+from .errors import ShardgenError
 from .executors import EXECUTORS
 from .export import FORMATS, export
-from .generate import DEFAULT_STORE, generate
+from .generate import DEFAULT_STORE, generate, reset
 from .plan import VOLUMES
 from .schema import RunStarted, ShardCommitted, to_builtins
 from .stats import render as render_stats
 from .stats import stats
-from .store import RunLock, Store, remove_store, staging_path
+from .store import Store, staging_path
 from .verify import Report, verify
 from .versions import __version__
 
@@ -119,6 +123,7 @@ def build_parser() -> Parser:
     rep.add_argument("path", type=Path)
     rep.add_argument("--html", type=Path, help="also write the reports as one HTML page to FILE")
     rep.add_argument("--json", action="store_true", help="print the figures as JSON (cents)")
+    rep.add_argument("--force", action="store_true", help="replace the --html file if it exists")
     rep.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
@@ -150,24 +155,63 @@ def build_parser() -> Parser:
     reset = commands.add_parser("reset", help="remove a store and its staging leftovers")
     reset.add_argument("path", type=Path)
     reset.add_argument(
+        "--partial",
+        action="store_true",
+        help="remove only what a failed or interrupted run left (PATH.staging); keep PATH",
+    )
+    reset.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
     return parser
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: the command stops and cleans up."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    # Once is enough: a second Ctrl-C must not interrupt the clean-up.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise _Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    here = threading.current_thread() is threading.main_thread()
+    handlers = (
+        {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)} if here else {}
+    )
+    try:
+        args = build_parser().parse_args(words)
+        return _run(args, words)
+    except KeyboardInterrupt as exc:
+        command = words[0] if words and not words[0].startswith("-") else ""
+        print(
+            f"shardgen {command}: {_interrupted(command, words)}".replace("  ", " "),
+            file=sys.stderr,
+        )
+        return 143 if isinstance(exc, _Terminated) else 130
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+def _run(args: argparse.Namespace, words: list[str]) -> int:
     try:
         result: int = globals()[f"cmd_{args.command}"](args)
+        sys.stdout.flush()
         return result
+    except BrokenPipeError:
+        # The reader of the output went away (`shardgen log | head -1`): it
+        # has what it wanted. Further writes, and Python's own flush at exit, go nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except ShardgenError as exc:
         if args.debug:
             traceback.print_exc()
         print(f"shardgen {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"shardgen {args.command}: interrupted", file=sys.stderr)
-        return 130
     except OSError as exc:
         if args.debug:
             traceback.print_exc()
@@ -183,6 +227,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _interrupted(command: str, words: list[str]) -> str:
+    """What an interrupted command left, and what to do: one line."""
+    if command == "generate":
+        parsed, _ = build_parser().parse_known_args(words)
+        out: Path = parsed.out
+        before = (
+            f"the previous dataset at {out} is untouched"
+            if out.exists()
+            else f"nothing was written to {out}"
+        )
+        if not staging_path(out).exists():
+            return f"interrupted; {before}; run the same command again to start over"
+        again = shlex.join(["shardgen", *[w for w in words if w != "--resume"], "--resume"])
+        return f"interrupted; {before}; `{again}` continues"
+    if command == "export":
+        return "interrupted; the export target was left as it was"
+    if command == "report":
+        return "interrupted; no HTML file was written"
+    return "interrupted; nothing was changed"
 
 
 def _mb(n: int) -> str:
@@ -285,18 +350,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .errors import RunError
-    from .report import render_html, render_text, report
+    from .guard import check_output
+    from .report import render_text, report, write_html
 
     html: Path | None = args.html
-    if html is not None and not html.parent.is_dir():
-        raise UsageError(f"--html {html}: the folder {html.parent} does not exist")
+    if html is not None:  # refused before the store is read, not after
+        check_output(html, what="--html", source=args.path, force=args.force)
     figures = report(args.path)
     if html is not None:
-        try:
-            html.write_text(render_html(figures), encoding="utf-8")
-        except OSError as exc:
-            raise RunError(f"cannot write {html}: {exc.strerror or exc}") from None
+        write_html(figures, html, source=args.path, force=args.force)
     if args.json:
         print(json.dumps(to_builtins(figures), indent=2))
     else:
@@ -358,13 +420,6 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    target: Path = args.path
-    if target.exists():
-        Store.open(target).close()  # refuse to delete anything that is not a store
-    with RunLock(target):
-        removed = remove_store(target) + remove_store(staging_path(target))
-    RunLock(target).path.unlink(missing_ok=True)
-    if not removed:
-        raise UsageError(f"nothing to remove: no store at {target}")
+    removed = reset(args.path, partial=args.partial)
     print(f"removed {', '.join(str(p) for p in removed)}")
     return 0

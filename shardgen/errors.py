@@ -5,6 +5,7 @@
     ├── StoreError           the store cannot be opened, read or written
     │   ├── NotAStoreError   the path holds something that is not a shardgen store
     │   ├── SchemaError      the store was written by a newer schema version
+    │   ├── DamagedStoreError the store is damaged (or differs from what was promoted)
     │   └── StoreFullError   the disk or the LMDB map is full
     ├── LockedError          another run holds the target
     └── RunError             a run failed (a worker died, verify failed, resume mismatch)
@@ -37,7 +38,23 @@ class NotAStoreError(StoreError):
 
 
 class SchemaError(StoreError):
-    """The store was written with a schema this version cannot read."""
+    """The store was written with a schema this version cannot read: an
+    older one (`newer` false: regenerate it) or a newer one (upgrade)."""
+
+    newer = False
+
+
+class DamagedStoreError(StoreError):
+    """The store's file is damaged: a read failed, or its data differs from
+    what was promoted. Its message is always of one form (`damaged`)."""
+
+
+def damaged(path: object, detail: str) -> DamagedStoreError:
+    """The one error for a damaged store, whatever the command."""
+    detail = " ".join(detail.split()) or "unreadable"
+    return DamagedStoreError(
+        f"the store at {path} is damaged: {detail}; regenerate it or restore a copy"
+    )
 
 
 class StoreFullError(StoreError):

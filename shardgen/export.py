@@ -15,6 +15,7 @@ interrupted export never leaves half an export.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import os
@@ -26,8 +27,9 @@ from typing import Any, NamedTuple
 import msgspec
 
 from .errors import UsageError
+from .guard import Lock, check_output, remove_stale
 from .schema import TABLES
-from .store import Store
+from .store import Store, reading
 
 FORMATS = ("sqlite", "csv", "jsonl", "parquet", "postgres")
 
@@ -179,7 +181,10 @@ def export(
     """Export the store at `path` to `to`; return rows written per table.
 
     `to` is a file (sqlite), a folder (csv, jsonl, parquet) or a
-    postgresql:// URL (postgres). `force` replaces an existing target.
+    postgresql:// URL (postgres). `force` replaces an existing target, never
+    the store being read or another shardgen store. The store is verified
+    first: a damaged store, or one that differs from what was promoted, is
+    an error, not an export.
 
     >>> shardgen.export("demo.lmdb", format="csv", to="demo-csv")  # doctest: +SKIP
     {'customer_types': 3, 'product_categories': 9, ...}
@@ -191,25 +196,39 @@ def export(
         raise UsageError(f"unknown export format {format!r}: choose one of {', '.join(FORMATS)}")
     require(format)
     url = os.fspath(to)
+    source = Path(path)
     if format == "postgres":
         export_sql.check_url(url)
-        with Store.open(path) as store:
+        with _source(source) as store:
             return export_sql.export_postgres(store, url, force=force)
     if url.startswith(("postgresql:", "postgres:")):
         raise UsageError(
             f"--to {export_sql.redact(url)} is a PostgreSQL URL: pass --format postgres to load it"
         )
     target = Path(to)
-    if format == "sqlite":
-        if target.exists() and not force:
-            raise UsageError(f"{target} already exists: remove it or pass --force to replace it")
-        if not target.parent.is_dir():
-            raise UsageError(f"--to {target}: the folder {target.parent} does not exist")
-        with Store.open(path) as store:
-            return export_sql.export_sqlite(store, target)
-    export_files.check_folder(target, format, force=force)
-    with Store.open(path) as store:
-        return export_files.export_folder(store, target, format)
+    folder = format != "sqlite"
+    check_output(target, what="--to", source=source, force=force, folder=folder)
+    if folder:
+        export_files.check_folder(target)
+    with Lock.beside(target, "shardgen export"):
+        # Checked again under the lock: another export may have finished meanwhile.
+        check_output(target, what="--to", source=source, force=force, folder=folder)
+        remove_stale(target)
+        with _source(source) as store:
+            if format == "sqlite":
+                return export_sql.export_sqlite(store, target, replace=force)
+            return export_files.export_folder(store, target, format, replace=force)
+
+
+@contextlib.contextmanager
+def _source(path: Path) -> Iterator[Store]:
+    """The store to export, open and checked: promoted, every rule holding,
+    its digest the one recorded at promotion. Reads are of that one file."""
+    from .verify import check_promoted
+
+    with Store.open(path) as store, reading(store.path):
+        check_promoted(store)
+        yield store
 
 
 #: Formats that need an optional dependency: (module, the extra that installs it).

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import os
-import shutil
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -31,8 +29,9 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from .errors import RunError, UsageError
+from .errors import UsageError
 from .export import CONTRACT, Column, Converter, columns, hundredths, rows
+from .guard import cannot_write, create, partial_path, place, remove_ours
 from .schema import TABLES
 from .store import Store
 
@@ -72,22 +71,12 @@ JSON_STEPS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def check_folder(target: Path, format: str, *, force: bool) -> None:
-    """Refuse a target that is a file, a non-empty folder (without `force`), or
-    a folder holding anything but exported tables (even with `force`)."""
-    if target.exists() and not target.is_dir():
-        raise UsageError(
-            f"--to {target} is a file: the {format} export writes a folder with one file "
-            "per table; give a folder path"
-        )
-    if not target.absolute().parent.is_dir():
-        raise UsageError(f"--to {target}: the folder {target.parent} does not exist")
-    if not target.is_dir():
+def check_folder(target: Path) -> None:
+    """Refuse a folder holding anything but exported tables, even with --force
+    (`guard.check_output` has refused the rest)."""
+    if not target.is_dir() or target.is_symlink():
         return
-    present = sorted(p.name for p in target.iterdir())
-    if present and not force:
-        raise UsageError(f"{target} is not empty: pass --force to replace it, or give a new folder")
-    foreign = [name for name in present if name not in EXPORT_FILES]
+    foreign = sorted(p.name for p in target.iterdir() if p.name not in EXPORT_FILES)
     if foreign:
         raise UsageError(
             f"{target} holds {foreign[0]!r}, which no export wrote: --force replaces only a "
@@ -95,39 +84,26 @@ def check_folder(target: Path, format: str, *, force: bool) -> None:
         )
 
 
-def export_folder(store: Store, target: Path, format: str) -> dict[str, int]:
-    """Write every table into `target`/<table>.<format>; return rows per table."""
+def export_folder(store: Store, target: Path, format: str, *, replace: bool) -> dict[str, int]:
+    """Write every table into `target`/<table>.<format>; return rows per table.
+
+    The files are written into a new hidden folder beside `target`, which
+    then takes its place (`guard.place`)."""
     write = {"csv": write_csv, "jsonl": write_jsonl, "parquet": write_parquet}[format]
     converter = Converter(CSV_STEPS if format == "csv" else JSON_STEPS)
-    target = Path(os.path.abspath(target))
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    target = target.absolute()
+    partial = partial_path(target)
     counts: dict[str, int] = {}
     try:
-        partial.mkdir()
+        partial.mkdir(mode=0o755)
         for table in TABLES:
             counts[table] = write(store, table, partial / f"{table}.{format}", converter)
-        _swap(partial, target)
+        place(partial, target, replace=replace)
     except OSError as exc:
-        raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise cannot_write(target, exc) from None
     finally:
-        shutil.rmtree(partial, ignore_errors=True)
+        remove_ours(partial)
     return counts
-
-
-def _swap(partial: Path, target: Path) -> None:
-    """Put the finished folder in place of the target (absent, empty or --force)."""
-    if not target.exists():
-        os.replace(partial, target)
-        return
-    old = target.with_name(f".{target.name}.{os.getpid()}.old")
-    os.replace(target, old)
-    try:
-        os.replace(partial, target)
-    except OSError:
-        os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 T = TypeVar("T")
@@ -141,7 +117,7 @@ def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 def write_csv(store: Store, table: str, path: Path, converter: Converter) -> int:
     count = 0
-    with path.open("w", newline="", encoding="utf-8") as file:
+    with open(create(path), "w", newline="", encoding="utf-8") as file:
         out = csv.writer(file, lineterminator="\n")
         out.writerow(columns(table))
         for row in rows(store, table, converter):
@@ -154,7 +130,7 @@ def write_jsonl(store: Store, table: str, path: Path, converter: Converter) -> i
     names = columns(table)
     encode = msgspec.json.Encoder(decimal_format="number").encode_lines
     count = 0
-    with path.open("wb") as file:
+    with open(create(path), "wb") as file:
         for batch in _batches(rows(store, table, converter), JSON_BATCH):
             file.write(encode([dict(zip(names, row, strict=True)) for row in batch]))
             count += len(batch)
@@ -228,7 +204,7 @@ def write_parquet(store: Store, table: str, path: Path, converter: Converter) ->
     schema = parquet_schema(table)
     builders = [_arrow_builder(column) for column in CONTRACT[table]]
     count = 0
-    with pq.ParquetWriter(path, schema) as writer:
+    with open(create(path), "wb") as sink, pq.ParquetWriter(sink, schema) as writer:
         for batch in _batches(store.scan(table), ROW_GROUP):
             values = zip(*map(msgspec.structs.astuple, batch), strict=True)
             arrays = [build(column) for build, column in zip(builders, values, strict=True)]

@@ -9,7 +9,7 @@ loaded with COPY in one transaction, so a failed load changes nothing.
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import os
 import sqlite3
 from pathlib import Path
@@ -18,8 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .errors import RunError, UsageError
 from .export import Converter, columns, hundredths, rows
+from .guard import cannot_write, create, partial_path, place, remove_ours
 from .schema import TABLES
-from .store import Store
+from .store import Store, disk_full
 
 SQLITE_SCHEMA = """
 CREATE TABLE customer_types (
@@ -270,11 +271,14 @@ CREATE INDEX invoice_line_items_product ON invoice_line_items (product_id);
 """
 
 
-def export_sqlite(store: Store, target: Path) -> dict[str, int]:
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    partial.unlink(missing_ok=True)
+def export_sqlite(store: Store, target: Path, *, replace: bool) -> dict[str, int]:
+    """Write the contract into a new SQLite file beside `target`, then put it
+    in place (`guard.place`)."""
+    target = target.absolute()
+    partial = partial_path(target)
     counts: dict[str, int] = {}
     try:
+        os.close(create(partial))  # an empty file is an empty database; never a link
         db = sqlite3.connect(partial, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode = OFF")
@@ -308,17 +312,20 @@ def export_sqlite(store: Store, target: Path) -> dict[str, int]:
             db.execute("ANALYZE")
         finally:
             db.close()
-        os.replace(partial, target)
+        place(partial, target, replace=replace)
     except sqlite3.IntegrityError as exc:
         raise RunError(
             f"the store breaks a constraint of the data contract ({exc}): "
             "run `shardgen verify` on it"
         ) from None
+    except sqlite3.Error as exc:
+        if "full" in str(exc) or disk_full(partial):
+            raise cannot_write(target, OSError(errno.ENOSPC, "disk full")) from None
+        raise RunError(f"cannot write {target}: {exc}") from None
     except OSError as exc:
-        raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise cannot_write(target, exc) from None
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
+        remove_ours(partial)
     return counts
 
 
@@ -326,17 +333,31 @@ def export_sqlite(store: Store, target: Path) -> dict[str, int]:
 
 
 def check_url(url: str) -> None:
+    example = "postgresql://user@localhost:5432/dbname"
     if not url.startswith(("postgresql://", "postgres://")):
+        raise UsageError(f"--to {url!r} is not a PostgreSQL URL: give one such as {example}")
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        _ = urlsplit(url).port  # a bad port or bracket raises here
+        conninfo_to_dict(url)
+    except (ValueError, psycopg.Error) as exc:
         raise UsageError(
-            f"--to {url!r} is not a PostgreSQL URL: give one such as "
-            "postgresql://user@localhost:5432/dbname"
-        )
+            f"--to {redact(url)} is not a valid PostgreSQL URL ({_message(exc)}): give one "
+            f"such as {example}"
+        ) from None
 
 
 def redact(url: str) -> str:
-    """The URL without its password, fit to print."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """The URL without its password, fit to print (even one too malformed to parse)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.rpartition('@')[2]}" if "@" in rest else url
+    if password is None:
         return url
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import msgspec
 
-from .errors import RunError, UsageError
+from .errors import DamagedStoreError, RunError, SchemaError, UsageError
 from .executors import Executor, open_executor
+from .guard import promote, refuse_link, remove_store, run_lock
 from .monitor import Monitor, Sample
-from .plan import Plan, default_workers, make_plan
+from .plan import Plan, check_workers, default_workers, make_plan
 from .schema import (
     MemorySample,
     RunFailed,
@@ -32,7 +33,15 @@ from .schema import (
     VerifyFinished,
     Versions,
 )
-from .store import DEFAULT_MAP_SIZE, RunLock, Store, promote, remove_store, staging_path
+from .store import (
+    DEFAULT_MAP_SIZE,
+    MAX_MAP_SIZE,
+    MIN_MAP_SIZE,
+    Store,
+    lmdb_files,
+    lock_path,
+    staging_path,
+)
 from .verify import Report, verify_store
 from .versions import data_versions, versions
 from .workers import tasks_for
@@ -67,7 +76,10 @@ Progress = Callable[[int, int], None]
 
 
 def check_target(out: Path) -> None:
-    """Refuse targets we must not write: a directory, a foreign file, a missing folder."""
+    """Refuse targets we must not write: a directory, a link, a foreign file, a
+    missing folder. A store, even a damaged or outdated one, is what generate
+    may replace: the user named it."""
+    refuse_link(out, "--out")
     parent = out.parent
     if not parent.is_dir():
         raise UsageError(f"--out {out}: the folder {parent} does not exist; create it first")
@@ -78,8 +90,21 @@ def check_target(out: Path) -> None:
             f"--out {out} is a directory; give a file path such as {out / 'data.lmdb'}"
         )
     if out.exists():
-        # Only ever replace a shardgen store, never a user's other file.
-        Store.open(out).close()
+        # Only ever replace a shardgen store, never a user's other file (nor
+        # one written by a newer shardgen: that one says to upgrade).
+        _open_to_replace(out)
+
+
+def _open_to_replace(path: Path) -> None:
+    """Refuse to replace `path` unless it holds a shardgen store: a readable,
+    damaged or outdated one (a message about it says to regenerate it)."""
+    try:
+        Store.open(path).close()
+    except DamagedStoreError:
+        pass
+    except SchemaError as exc:
+        if exc.newer:
+            raise
 
 
 def generate(
@@ -117,16 +142,15 @@ def generate(
             "--workers sizes the local pool; with --executor dask the cluster's workers run "
             "the shards: leave --workers out"
         )
-    if workers is None:
-        workers = default_workers(plan)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise UsageError(f"--workers must be a whole number of at least 1, got {workers!r}")
+    # No more processes than shards: the pool reports what it really starts.
+    workers = min(check_workers(workers) or default_workers(plan), len(tasks_for(plan)))
     if memory_limit is not None and memory_limit < 1:
         raise UsageError(f"--memory-limit must be a positive size such as 2G, got {memory_limit}")
+    check_map_size(map_size)
     target = Path(out)
     check_target(target)
     staging = staging_path(target)
-    with open_executor(executor, scheduler, workers) as pool, RunLock(target):
+    with open_executor(executor, scheduler, workers) as pool, run_lock(target, "shardgen generate"):
         store, done = _open_staging(staging, plan, resume, map_size)
         try:
             return _run(store, plan, target, pool, map_size, memory_limit, done, started, progress)
@@ -140,12 +164,24 @@ def generate(
             store.close()
 
 
+def check_map_size(map_size: object) -> None:
+    if isinstance(map_size, bool) or not isinstance(map_size, int):
+        raise UsageError(f"--map-size must be a size such as 64G, got {map_size!r}")
+    if not MIN_MAP_SIZE <= map_size <= MAX_MAP_SIZE:
+        raise UsageError(
+            f"--map-size {map_size:,} bytes is out of range: give a size from 64K to 128T, "
+            f"or leave it out for the default {DEFAULT_MAP_SIZE // 2**30}G"
+        )
+
+
 def _open_staging(
     staging: Path, plan: Plan, resume: bool, map_size: int
 ) -> tuple[Store, set[tuple[str, int]]]:
     if not resume:
         remove_store(staging)
         return Store.create(staging, plan, map_size=map_size), set()
+    for file in lmdb_files(staging):
+        refuse_link(file)
     if not staging.exists():
         raise UsageError(f"nothing to resume: {staging} does not exist; run without --resume")
     store = Store.reopen(staging, map_size=map_size)
@@ -261,6 +297,33 @@ def _run(
         cluster_peak_uss=pool.peak_uss,
         cluster_peak_anon=pool.peak_anon,
     )
+
+
+def reset(path: str | os.PathLike[str], *, partial: bool = False) -> list[Path]:
+    """Remove the store at `path` and what a failed or killed run left beside
+    it; with `partial`, only those leftovers (`PATH.staging`), keeping the
+    store. Returns the files removed.
+
+    Refuses a file that is not a shardgen store, links, and a store whose
+    generate run is still going.
+    """
+    target = Path(path)
+    refuse_link(target, "reset")
+    if target.is_dir():
+        raise UsageError(f"{target} is a directory, not a shardgen store: give the store file")
+    if not partial and target.exists():
+        _open_to_replace(target)  # refuses anything that is not a store
+    with run_lock(target, "shardgen reset"):
+        removed = [] if partial else remove_store(target)
+        removed += remove_store(staging_path(target))
+        if not partial:
+            lock = lock_path(target)
+            refuse_link(lock)
+            lock.unlink(missing_ok=True)
+    if not removed:
+        what = "no failed run" if partial else "no store"
+        raise UsageError(f"nothing to remove: {what} at {target}")
+    return removed
 
 
 def _failure(report: Report, staging: Path) -> str:

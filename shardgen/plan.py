@@ -127,6 +127,26 @@ def default_workers(plan: Plan | None = None) -> int:
     return max(1, min(cpus, sum(plan.rows().values()) // ROWS_PER_WORKER))
 
 
+#: More processes than this many per CPU only add memory: shards are CPU-bound.
+WORKERS_PER_CPU = 4
+
+
+def check_workers(workers: object) -> int | None:
+    """A --workers value, refused if it is not a count this machine can use."""
+    if workers is None:
+        return None
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UsageError(f"--workers must be a whole number of at least 1, got {workers!r}")
+    most = WORKERS_PER_CPU * default_workers()
+    if workers > most:
+        raise UsageError(
+            f"--workers {workers:,} is more than {WORKERS_PER_CPU} per CPU of this machine's "
+            f"{default_workers()}: shards are CPU-bound, so more processes only add memory; "
+            f"use at most --workers {most}, or leave it out for the CPU count"
+        )
+    return workers
+
+
 def quota(total: int, weights: Sequence[int | float]) -> list[int]:
     """Split `total` in proportion to `weights` by largest remainder.
 

@@ -32,14 +32,16 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from html import escape
+from pathlib import Path
 from typing import NamedTuple
 
 import msgspec
 
+from .guard import write_file
 from .page import Bar, columns, document, hbars, money_short, table
 from .plan import EPOCH, Plan
 from .stats import AGING_BUCKETS, _max_id, _table, aging_bucket
-from .store import Store
+from .store import Store, reading
 from .vocab import CENSUS_REGIONS
 
 SECTION_IDS = ("customers", "sales", "invoices", "months")
@@ -127,8 +129,19 @@ def report(path: str | os.PathLike[str]) -> Report:
     >>> r.customer_total.revenue_cents == r.category_total.revenue_cents  # doctest: +SKIP
     True
     """
-    with Store.open(path) as store:
+    with Store.open(path) as store, reading(store.path):
         return report_store(store)
+
+
+def write_html(
+    r: Report, to: str | os.PathLike[str], *, source: Path | None = None, force: bool = False
+) -> Path:
+    """Write the reports as one HTML page at `to` (`render_html`), the safe way:
+    never over the store read (`source`) or another store, never over an
+    existing file without `force`, never half-written."""
+    target = Path(to)
+    write_file(target, render_html(r).encode(), what="--html", source=source, force=force)
+    return target
 
 
 def report_store(store: Store) -> Report:

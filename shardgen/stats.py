@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 
 from .plan import ADDRESS_WEIGHTS, EPOCH, LINE_WEIGHTS, Plan
-from .store import Store
+from .store import Store, reading
 from .vocab import INVOICE_AGE_BANDS, STATE_POPULATION, STATUS_SHARES, STATUSES, geography
 
 #: Unpaid invoices by days past due; "current" is not yet due.
@@ -95,7 +95,7 @@ def stats(path: str | os.PathLike[str]) -> Stats:
     >>> [t.name for t in s.targets if not t.ok]  # doctest: +SKIP
     []
     """
-    with Store.open(path) as store:
+    with Store.open(path) as store, reading(store.path):
         return stats_store(store)
 
 

@@ -17,7 +17,7 @@ half-written one.
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import errno
 import functools
 import hashlib
 import os
@@ -31,7 +31,7 @@ import lmdb
 import msgspec
 import numpy as np
 
-from .errors import LockedError, NotAStoreError, SchemaError, StoreError, StoreFullError
+from .errors import NotAStoreError, SchemaError, StoreError, StoreFullError, damaged
 from .schema import (
     BATCH_DECODERS,
     DECODERS,
@@ -44,11 +44,16 @@ from .schema import (
     Event,
     Meta,
     Record,
+    RunPromoted,
     array_header,
 )
 from .versions import __version__
 
 DEFAULT_MAP_SIZE = 256 * 2**30
+#: The smallest and largest --map-size: room for a store's header and first
+#: shards, and the most address space a 64-bit process can reserve (128 TiB).
+MIN_MAP_SIZE = 2**16
+MAX_MAP_SIZE = 2**47
 #: Shards a handle serves between remaps (`Store.shard_done`): the store pages
 #: a process has read stay about this many shards' worth.
 REMAP_EVERY = 16
@@ -105,29 +110,70 @@ def catalog_path(path: Path) -> Path:
     return path.with_name(path.name + ".catalog")
 
 
-def _lmdb_files(path: Path) -> list[Path]:
+def lmdb_files(path: Path) -> list[Path]:
+    """A store file and what LMDB or a run keeps beside it."""
     return [path, path.with_name(path.name + "-lock"), catalog_path(path)]
+
+
+def companions(path: Path) -> list[Path]:
+    """Every file shardgen keeps beside the store at `path`: its LMDB lock,
+    run lock, catalog and staging store."""
+    staging = staging_path(path)
+    return [*lmdb_files(path)[1:], lock_path(path), *lmdb_files(staging)]
+
+
+Identity = tuple[int, int]
+
+
+def identity(path: Path) -> Identity:
+    """Which file is at `path` now: (device, inode)."""
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
+
+
+@contextlib.contextmanager
+def reading(path: object) -> Iterator[None]:
+    """Reads of a store in the block: what a damaged file makes LMDB, msgpack
+    or UTF-8 decoding raise becomes the one damaged-store error."""
+    try:
+        yield
+    except (lmdb.Error, msgspec.MsgspecError, UnicodeDecodeError, struct.error) as exc:
+        detail = str(exc).split("\n")[0] if str(exc) else type(exc).__name__
+        raise damaged(path, detail) from exc
 
 
 class Store:
     """An open store. Use `Store.open` (read) or `Store.create` (write)."""
 
     def __init__(
-        self, path: Path, env: lmdb.Environment, writable: bool, opener: Opener | None = None
+        self,
+        path: Path,
+        env: lmdb.Environment,
+        writable: bool,
+        opener: Opener | None = None,
+        file: Identity | None = None,
     ) -> None:
         self.path = path
         self.env = env
         self.writable = writable
+        #: The file this handle reads: every reopen must find the same one.
+        self.file = file
         #: Opens the environment again as it was opened (`remap`).
-        self.opener = opener or functools.partial(_open_existing, path, writable)
+        self.opener = opener or functools.partial(_open_existing, path, writable, file)
         self.shards = 0  # shards written or read through this handle
         self.dbs = {name: env.open_db(name.encode(), create=writable) for name in DATABASES}
 
     # -- opening -------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, writable: bool = False) -> Store:
-        """Open an existing store, checking that it is one and its schema version."""
+    def open(
+        cls, path: str | os.PathLike[str], *, writable: bool = False, file: Identity | None = None
+    ) -> Store:
+        """Open an existing store, checking that it is one and its schema version.
+
+        With `file`, the store must still be that file (`identity`): a reader
+        that shares out its work refuses a store promoted over meanwhile.
+        """
         path = Path(path)
         if path.is_dir():
             raise NotAStoreError(
@@ -136,27 +182,21 @@ class Store:
         if not path.exists():
             raise StoreError(f"no store at {path}: run `shardgen generate --out {path}` first")
         check_file(path)
+        file = file or identity(path)
         try:
-            env = _open_existing(path, writable)
+            env = _open_existing(path, writable, file)
         except lmdb.InvalidError:
-            raise NotAStoreError(
-                f"{path} is not a shardgen store (not an LMDB file, or a corrupt one): "
-                "regenerate it with `shardgen generate`"
-            ) from None
+            raise damaged(path, "its LMDB header is invalid") from None
         except lmdb.Error as exc:
             raise StoreError(f"cannot open {path}: {exc}") from None
         try:
-            with env.begin() as txn:
-                names = {k for k, _ in txn.cursor()}
-            if b"meta" not in names:
-                raise NotAStoreError(f"{path} is an LMDB file but not a shardgen store")
-            store = cls(path, env, writable)
-            store.check_schema()
-        except lmdb.Error as exc:
-            env.close()
-            raise NotAStoreError(
-                f"{path} is corrupt ({exc}): regenerate it with `shardgen generate`"
-            ) from None
+            with reading(path):
+                with env.begin() as txn:
+                    names = {k for k, _ in txn.cursor()}
+                if b"meta" not in names:
+                    raise NotAStoreError(f"{path} is an LMDB file but not a shardgen store")
+                store = cls(path, env, writable, file=file)
+                store.check_schema()
         except BaseException:
             env.close()
             raise
@@ -213,19 +253,21 @@ class Store:
         with self.env.begin(db=self.dbs["meta"]) as txn:
             raw = txn.get(b"meta")
         if raw is None:
-            raise NotAStoreError(f"{self.path} has no shardgen header")
+            raise damaged(self.path, "its shardgen header is missing")
         try:
             return META_DECODER.decode(raw)
-        except msgspec.DecodeError:
-            raise NotAStoreError(f"{self.path} has an unreadable header") from None
+        except msgspec.MsgspecError:
+            raise damaged(self.path, "its shardgen header is unreadable") from None
 
     def check_schema(self) -> None:
         version = self.meta().schema_version
         if version > SCHEMA_VERSION:
-            raise SchemaError(
+            error = SchemaError(
                 f"{self.path} was written with schema version {version}, newer than this "
                 f"shardgen's {SCHEMA_VERSION}: upgrade shardgen to read it"
             )
+            error.newer = True
+            raise error
         if version < SCHEMA_VERSION:
             raise SchemaError(
                 f"{self.path} has schema version {version}, which this shardgen no longer "
@@ -242,13 +284,16 @@ class Store:
                 yield txn
         except lmdb.MapFullError:
             raise StoreFullError(
-                f"the LMDB map of {self.path} is full: rerun with a larger --map-size"
+                f"the LMDB map of {self.path} is full: rerun with --resume and a larger "
+                "--map-size (the shards written so far are kept)"
             ) from None
         except (lmdb.Error, OSError) as exc:
             if disk_full(self.path):
+                target = self.path.with_name(self.path.name.removesuffix(".staging"))
                 raise StoreFullError(
                     f"no space left on the disk of {self.path}: free some space and rerun "
-                    "with --resume, or `shardgen reset` to discard the partial run"
+                    f"with --resume, or run `shardgen reset --partial {target}` to discard the "
+                    f"partial run (it keeps {target})"
                 ) from None
             if isinstance(exc, OSError):
                 raise
@@ -354,8 +399,21 @@ class Store:
             yield k[0], int.from_bytes(k[1:], "big"), first, count
 
     def events(self) -> Iterator[tuple[int, Event]]:
-        for k, v in self.raw("events"):
-            yield int.from_bytes(k, "big"), EVENT_DECODER.decode(v)
+        """The event log in order; a damaged log is a damaged store."""
+        with reading(self.path):
+            for k, v in self.raw("events"):
+                yield int.from_bytes(k, "big"), EVENT_DECODER.decode(v)
+
+    def promoted_digest(self) -> str | None:
+        """The digest the last promotion recorded (None before any): what the
+        data must still digest to."""
+        db = self.dbs["events"]
+        with reading(self.path), self.env.begin(db=db) as txn, txn.cursor() as cursor:
+            for _, value in cursor.iterprev():
+                event = EVENT_DECODER.decode(value)
+                if isinstance(event, RunPromoted):
+                    return event.digest
+        return None
 
 
 # LMDB's meta pages (pages 0 and 1): a 16-byte page header, then magic,
@@ -365,41 +423,82 @@ LMDB_MAGIC = 0xBEEFC0DE
 META = struct.Struct("<II8x8xI44x48x QQ")
 
 
+def _meta_pages(head: bytes) -> list[tuple[int, int, int]]:
+    """The (page size, last page, txn id) of each LMDB meta page with its magic."""
+    pages = []
+    if len(head) >= 16 + META.size:
+        magic, _version, page_size, last_page, txn = META.unpack_from(head, 16)
+        if magic == LMDB_MAGIC and page_size >= 512 and not page_size & (page_size - 1):
+            pages.append((page_size, last_page, txn))
+            if len(head) >= page_size + 16 + META.size:
+                magic2, _, _, last2, txn2 = META.unpack_from(head, page_size + 16)
+                if magic2 == LMDB_MAGIC:
+                    pages.append((page_size, last2, txn2))
+    if not pages:  # the first meta page damaged: look for the second at common sizes
+        for size in (4096, 8192, 16384, 65536):
+            if len(head) >= size + 16 + META.size:
+                magic, _, page_size, last_page, txn = META.unpack_from(head, size + 16)
+                if magic == LMDB_MAGIC and page_size == size:
+                    pages.append((page_size, last_page, txn))
+                    break
+    return pages
+
+
+def _head(path: Path) -> tuple[bytes, int]:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return os.pread(fd, 2 * 65536, 0), os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+
+
+def is_lmdb(path: Path) -> bool:
+    """True for a file with an LMDB header (a shardgen store, or a damaged one)."""
+    try:
+        return path.is_file() and not path.is_symlink() and bool(_meta_pages(_head(path)[0]))
+    except StoreError:
+        return False
+
+
 def check_file(path: Path) -> None:
     """Refuse a file that is not a whole LMDB file before mapping it.
 
     Mapping a truncated file and touching a page past its end kills the
     process with SIGBUS; this check turns that into a clear error.
     """
-    try:
-        with path.open("rb") as file:
-            head = file.read(2 * 65536)
-            size = os.fstat(file.fileno()).st_size
-    except OSError as exc:
-        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
-    corrupt = NotAStoreError(
-        f"{path} is not a shardgen store (not an LMDB file, or a truncated or corrupt one): "
-        "regenerate it with `shardgen generate`"
-    )
-    if len(head) < 16 + META.size:
-        raise corrupt
-    magic, _version, page_size, last_page, txn = META.unpack_from(head, 16)
-    if magic != LMDB_MAGIC or page_size < 512 or page_size & (page_size - 1):
-        raise corrupt
-    best_last, best_txn = last_page, txn
-    if len(head) >= page_size + 16 + META.size:
-        magic2, _, _, last2, txn2 = META.unpack_from(head, page_size + 16)
-        if magic2 == LMDB_MAGIC and txn2 > best_txn:
-            best_last, best_txn = last2, txn2
-    if size < max(2, best_last + 1) * page_size:
-        raise corrupt
+    head, size = _head(path)
+    pages = _meta_pages(head)
+    if not pages:
+        raise NotAStoreError(
+            f"{path} is not a shardgen store (not an LMDB file; if it was a store, it is "
+            "damaged beyond recognition: remove it yourself, then regenerate it or restore a copy)"
+        )
+    page_size, last, _ = max(pages, key=lambda page: page[2])
+    if len(pages) < 2 or pages[0][0] != pages[1][0]:
+        raise damaged(path, "one of its LMDB header pages is invalid")
+    if size < max(2, last + 1) * page_size:
+        expected = (last + 1) * page_size
+        raise damaged(path, f"it is truncated ({size:,} bytes of {expected:,})")
 
 
-def _open_existing(path: Path, writable: bool) -> lmdb.Environment:
-    return lmdb.open(
+def _open_existing(path: Path, writable: bool, file: Identity | None = None) -> lmdb.Environment:
+    """Open a store's environment, only if `path` is still `file` (when given)."""
+    before = identity(path)
+    file = file or before
+    env = lmdb.open(
         str(path), subdir=False, readonly=not writable, lock=writable,
         max_dbs=len(DATABASES), map_size=DEFAULT_MAP_SIZE, create=False,
     )  # fmt: skip
+    if before != file or identity(path) != before:
+        env.close()
+        raise StoreError(
+            f"{path} was replaced by another dataset (a generate promoted one) while this "
+            "command read it: run the command again to read the new one"
+        )
+    return env
 
 
 def _open_writable(path: Path, map_size: int) -> lmdb.Environment:
@@ -409,62 +508,12 @@ def _open_writable(path: Path, map_size: int) -> lmdb.Environment:
             sync=False, metasync=False, meminit=False,
         )  # fmt: skip
     except lmdb.InvalidError:
-        raise NotAStoreError(f"{path} exists and is not a shardgen store: remove it") from None
+        raise damaged(path, "its LMDB header is invalid") from None
     except lmdb.Error as exc:
-        raise StoreError(f"cannot write a store at {path}: {exc}") from None
-
-
-def remove_store(path: Path) -> list[Path]:
-    """Delete a store file, its LMDB lock file and any catalog file left by a
-    killed run; return what was removed."""
-    removed = []
-    for file in _lmdb_files(path):
-        with contextlib.suppress(FileNotFoundError):
-            file.unlink()
-            removed.append(file)
-    return removed
-
-
-def promote(staging: Path, target: Path) -> None:
-    """Atomically replace `target` with the verified `staging` store."""
-    os.replace(staging, target)
-    with contextlib.suppress(FileNotFoundError):
-        staging.with_name(staging.name + "-lock").unlink()
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
-class RunLock:
-    """An exclusive lock on a target for one generate run (flock, so it dies with us)."""
-
-    def __init__(self, target: Path) -> None:
-        self.path = lock_path(target)
-        self.fd = -1
-
-    def __enter__(self) -> RunLock:
-        try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
+        if getattr(exc, "errno", None) == errno.ENOMEM or "allocate memory" in str(exc):
             raise StoreError(
-                f"cannot create {self.path} ({exc.strerror}): choose a writable --out"
+                f"this machine cannot reserve {map_size / 2**30:,.0f} GiB of address space "
+                f"for {path}: give a smaller --map-size, such as the default "
+                f"{DEFAULT_MAP_SIZE // 2**30}G"
             ) from None
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(self.fd, 200).decode(errors="replace").strip() or "another process"
-            os.close(self.fd)
-            raise LockedError(
-                f"another shardgen generate ({holder}) is writing {self.path.name[:-9]}: "
-                "wait for it to finish, or choose another --out"
-            ) from None
-        os.ftruncate(self.fd, 0)
-        os.write(self.fd, f"pid {os.getpid()}".encode())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(OSError):
-            os.ftruncate(self.fd, 0)
-        os.close(self.fd)
+        raise StoreError(f"cannot write a store at {path}: {exc}") from None

@@ -24,6 +24,7 @@ import math
 import multiprocessing
 import os
 import re
+import signal
 import tempfile
 import time
 from array import array
@@ -44,10 +45,10 @@ import psutil
 from numpy.typing import NDArray
 
 from .catalog_vocab import CATEGORIES
-from .errors import RunError, ShardgenError, UsageError
-from .plan import CustomerShard, Plan, ProductShard, default_workers
+from .errors import RunError, ShardgenError, StoreError, damaged
+from .plan import CustomerShard, Plan, ProductShard, check_workers, default_workers
 from .schema import BATCH_DECODERS, DECODERS, TABLES, array_header
-from .store import LINK, LINK_ARRAY, LINK_KEY, LINK_KEY_ARRAY, Store, key
+from .store import LINK, LINK_ARRAY, LINK_KEY, LINK_KEY_ARRAY, Identity, Store, key, reading
 from .vocab import STATE_TAX_BP, city_of
 from .workers import Task, _watch_coordinator
 
@@ -63,6 +64,7 @@ BATCH = 4096
 #: Parent → children relations in the `links` database (see schema.RELATIONS).
 ADDRESSES, INVOICES, LINE_ITEMS = 1, 2, 3
 LINKS_RULE = "links describe each parent's children"
+PROMOTED_RULE = "the data digests as it did when it was promoted"
 #: Customer type IDs verify keeps per-type arrays for; others are unknown types.
 TYPE_IDS = 128
 #: Checks run in 64-bit integers on values within ±WIDE; a record holding a
@@ -96,6 +98,9 @@ class Report(msgspec.Struct):
     violations: list[Violation]
     table_digests: dict[str, str]
     seconds: float
+    #: The digest recorded when the dataset was promoted (None in a staging
+    #: store): `digest` must equal it, or the store changed since.
+    promoted_digest: str | None = None
 
 
 class _Findings:
@@ -202,16 +207,20 @@ def verify(path: str | os.PathLike[str], workers: int | None = None) -> Report:
     """Verify the store at `path` and return a report.
 
     `workers` processes share the shards (default: the CPU count, or 1 for a
-    store too small to share out); the report is the same for any count.
+    store too small to share out); the report is the same for any count. A
+    promoted store must also digest to what its promotion recorded. Every
+    process reads the same file: a store promoted over meanwhile is an error,
+    never a mix of two datasets.
 
     >>> report = verify("shardgen.lmdb")  # doctest: +SKIP
     >>> report.ok, report.digest  # doctest: +SKIP
     """
-    _check_workers(workers)
-    with Store.open(path) as store:
+    check_workers(workers)
+    with Store.open(path) as store, reading(store.path):
         plan = msgspec.convert(store.meta().plan, Plan)
-    # Closed before the pass: the tasks open the store for themselves.
-    return _verify(store.path, plan, None, None, workers)
+        promoted = store.promoted_digest()
+    # Closed before the pass: the tasks open the same file for themselves.
+    return _verify(store.path, plan, None, None, workers, store.file, promoted)
 
 
 def verify_store(
@@ -224,16 +233,32 @@ def verify_store(
     memory limit does). With one worker the tasks read through `store`; worker
     processes open the store's file read-only for themselves.
     """
-    _check_workers(workers)
-    plan = msgspec.convert(store.meta().plan, Plan)
-    return _verify(store.path, plan, store, check, workers)
+    check_workers(workers)
+    with reading(store.path):
+        plan = msgspec.convert(store.meta().plan, Plan)
+        promoted = store.promoted_digest()
+    return _verify(store.path, plan, store, check, workers, store.file, promoted)
 
 
-def _check_workers(workers: object) -> None:
-    if workers is not None and (
-        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
-    ):
-        raise UsageError(f"--workers must be a whole number of at least 1, got {workers!r}")
+def check_promoted(store: Store, workers: int | None = None) -> Report:
+    """Verify an open store as a dataset to read from: it must be promoted,
+    every rule must hold and its digest must be the one recorded at promotion;
+    else the damaged-store error (or, for an unfinished run, a store error)."""
+    if store.promoted_digest() is None:
+        raise StoreError(
+            f"{store.path} holds no promoted dataset (it is a failed or interrupted run's "
+            "staging store): finish the run with `shardgen generate ... --resume` and use "
+            "the store it promotes"
+        )
+    report = verify_store(store, workers=workers)
+    if not report.ok:
+        first = report.violations[0]
+        raise damaged(
+            store.path,
+            f"verify found {report.violation_count:,} violation(s), first {first.table} "
+            f"{first.id}: {first.rule} {first.detail}".strip(),
+        )
+    return report
 
 
 def _verify(
@@ -242,6 +267,8 @@ def _verify(
     store: Store | None,
     check: Callable[[], None] | None,
     workers: int | None,
+    file: Identity | None,
+    promoted: str | None,
 ) -> Report:
     started = time.perf_counter()
     if workers is None:
@@ -260,7 +287,7 @@ def _verify(
             return str(days)
 
         if workers == 1:
-            source = _Source(path, plan, store)
+            source = _Source(path, plan, store, file)
             try:
                 for part in _run_here(
                     source,
@@ -272,9 +299,9 @@ def _verify(
             finally:
                 source.close()
         else:
-            for part in _run_pool(path, plan, tasks, workers, check, product_days):
+            for part in _run_pool(path, plan, tasks, workers, check, product_days, file):
                 merged.add(part)
-    return merged.report(str(path), plan, time.perf_counter() - started)
+    return merged.report(str(path), plan, time.perf_counter() - started, promoted)
 
 
 # -- running the tasks -----------------------------------------------------------
@@ -286,10 +313,13 @@ class _Source:
     every few tasks (`Store.shard_done`), as a generation worker's is, so only
     a few shards' pages stay mapped."""
 
-    def __init__(self, path: Path, plan: Plan, store: Store | None = None) -> None:
+    def __init__(
+        self, path: Path, plan: Plan, store: Store | None = None, file: Identity | None = None
+    ) -> None:
         self.path = path
         self.plan = plan
         self.store = store
+        self.file = file  # the file every process must read
         self._opened = store is None
         self._product_days: NDArray[np.int32] | None = None
         self._days_file = ""
@@ -297,7 +327,7 @@ class _Source:
     def reading(self) -> Store:
         if self.store is None:
             # Opened here, so a store that cannot be opened is a task's error.
-            self.store = Store.open(self.path)
+            self.store = Store.open(self.path, file=self.file)
         self.store.shard_done()
         return self.store
 
@@ -362,7 +392,7 @@ def _verify_part(source: _Source, task: Task) -> Part:
     plan = source.plan
     days = source.product_days() if task.entity == "customers" else None
     store = source.reading()
-    with store.env.begin() as txn:
+    with reading(store.path), store.env.begin() as txn:
         reader = _Reader(store, txn, task)
         if task.entity == "foundation":
             _verify_foundation(reader, plan)
@@ -399,10 +429,14 @@ def _run_here(
 _source: _Source | None = None
 
 
-def _init_worker(path: str, plan: Plan, coordinator: tuple[int, float]) -> None:
+def _init_worker(
+    path: str, plan: Plan, coordinator: tuple[int, float], file: Identity | None
+) -> None:
     global _source  # noqa: PLW0603 - one source per worker process
     _watch_coordinator(*coordinator)
-    _source = _Source(Path(path), plan)
+    # Ctrl-C reaches the whole process group: the coordinator stops the pass.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _source = _Source(Path(path), plan, file=file)
 
 
 def _run_task(task: Task, days_file: str = "") -> Part:
@@ -425,6 +459,7 @@ def _run_pool(
     workers: int,
     check: Callable[[], None] | None,
     product_days: Callable[[], str],
+    file: Identity | None,
 ) -> Iterator[Part]:
     """Run tasks in worker processes; yield their parts in task order.
 
@@ -437,7 +472,7 @@ def _run_pool(
         max_workers=min(workers, len(tasks)),
         mp_context=context,
         initializer=_init_worker,
-        initargs=(str(path), plan, (os.getpid(), psutil.Process().create_time())),
+        initargs=(str(path), plan, (os.getpid(), psutil.Process().create_time()), file),
     )
     pending: dict[Future[Part], int] = {}
     finished: dict[int, Part] = {}
@@ -510,7 +545,7 @@ class _Merged:
             if self.state_rate.setdefault(state, rate) != rate:
                 self.found.add("invoices", invoice_id, "one tax rate per state", state)
 
-    def report(self, path: str, plan: Plan, seconds: float) -> Report:
+    def report(self, path: str, plan: Plan, seconds: float, promoted: str | None) -> Report:
         expected_rows = plan.rows()
         rows = {table: self.rows[table] for table in TABLES}
         for table, count in expected_rows.items():
@@ -526,6 +561,10 @@ class _Merged:
         for table in TABLES:
             overall.update(table.encode())
             overall.update(bytes.fromhex(table_digests[table]))
+        if promoted is not None and overall.hexdigest() != promoted:
+            self.found.add(
+                "store", 0, PROMOTED_RULE, f"{overall.hexdigest()} != {promoted} (recorded)"
+            )
         total = sum(self.found.by_rule.values())
         return Report(
             path=path,
@@ -538,6 +577,7 @@ class _Merged:
             violations=self.found.listed,
             table_digests=table_digests,
             seconds=round(seconds, 3),
+            promoted_digest=promoted,
         )
 
 

@@ -287,6 +287,9 @@ def _init_worker(
 ) -> None:
     global _worker  # noqa: PLW0603 - one store handle per worker process
     _watch_coordinator(*coordinator)
+    # Ctrl-C reaches the whole process group: the coordinator stops the run
+    # (and kills its workers), so a worker has nothing to say about it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The forkserver outlives one run, so pass the coordinator's fault hook on.
     if fault:
         os.environ[FAULT_VARIABLE] = fault

@@ -11,10 +11,10 @@ from shardgen.schema import Customer, CustomerAddress, Invoice, InvoiceLineItem
 def test_all_is_sorted_and_pinned() -> None:
     assert shardgen.__all__ == sorted(shardgen.__all__, key=lambda s: (not s.isupper(), s))
     assert set(shardgen.__all__) == {
-        "VOLUMES", "LockedError", "NotAStoreError", "Plan", "Report", "RunError",
-        "SchemaError", "ShardgenError", "Stats", "Store", "StoreError", "StoreFullError", "Summary",
-        "UsageError", "Violation", "__version__", "export", "generate", "make_plan", "open",
-        "report", "stats", "verify",
+        "VOLUMES", "DamagedStoreError", "LockedError", "NotAStoreError", "Plan", "Report",
+        "RunError", "SchemaError", "ShardgenError", "Stats", "Store", "StoreError",
+        "StoreFullError", "Summary", "UsageError", "Violation", "__version__", "export",
+        "generate", "make_plan", "open", "report", "reset", "stats", "verify",
     }  # fmt: skip
     for name in shardgen.__all__:
         assert hasattr(shardgen, name)

@@ -27,7 +27,7 @@ import shardgen
 from shardgen import export_files
 from shardgen.cli import main
 from shardgen.export import CONTRACT, FORMATS
-from shardgen.export_sql import SQLITE_SCHEMA, redact
+from shardgen.export_sql import SQLITE_SCHEMA, export_postgres, redact
 from shardgen.generate import Summary
 from shardgen.store import Store
 
@@ -611,14 +611,19 @@ def test_a_failed_load_leaves_the_database_as_it_was(
     small_store: Path, postgres_url: str, tmp_path: Path
 ) -> None:
     broken = broken_copy(small_store, tmp_path)
-    with pytest.raises(shardgen.RunError, match="constraint"):
+    # export() verifies first, so a damaged store never reaches the database ...
+    with pytest.raises(shardgen.DamagedStoreError, match="total = subtotal"):
         shardgen.export(broken, format="postgres", to=postgres_url)
+    assert snapshot(postgres_url) == {"tables": {}}
+    # ... and if a load fails anyway (here: the database's own CHECK), it rolls back.
+    with Store.open(broken) as store, pytest.raises(shardgen.RunError, match="constraint"):
+        export_postgres(store, postgres_url)
     assert snapshot(postgres_url) == {"tables": {}}
 
     shardgen.export(small_store, format="postgres", to=postgres_url)
     before = snapshot(postgres_url)
-    with pytest.raises(shardgen.RunError, match="invoices"):  # after dropping the tables
-        shardgen.export(broken, format="postgres", to=postgres_url, force=True)
+    with Store.open(broken) as store, pytest.raises(shardgen.RunError, match="invoices"):
+        export_postgres(store, postgres_url, force=True)  # after dropping the tables
     assert snapshot(postgres_url) == before
 
     counts = shardgen.export(small_store, format="postgres", to=postgres_url, force=True)

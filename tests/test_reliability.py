@@ -16,7 +16,8 @@ import psutil
 import pytest
 
 import shardgen
-from shardgen.store import RunLock, staging_path
+from shardgen.guard import run_lock
+from shardgen.store import staging_path
 from shardgen.workers import FAULT_VARIABLE
 
 from .conftest import AS_OF
@@ -136,7 +137,10 @@ def test_resume_with_another_plan_is_refused(
 
 def test_second_run_on_the_same_target_is_refused(prior: tuple[Path, str]) -> None:
     target, before = prior
-    with RunLock(target), pytest.raises(shardgen.LockedError, match=f"pid {os.getpid()}"):
+    with (
+        run_lock(target, "shardgen generate"),
+        pytest.raises(shardgen.LockedError, match=f"pid {os.getpid()}"),
+    ):
         shardgen.generate("small", as_of=AS_OF, out=target, workers=1)
     assert shardgen.verify(target).digest == before
 
