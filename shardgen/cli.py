@@ -30,7 +30,7 @@ from .plan import VOLUMES
 from .schema import RunStarted, ShardCommitted, to_builtins
 from .stats import render as render_stats
 from .stats import stats
-from .store import Store, staging_path
+from .store import read_log, staging_path
 from .verify import Report, verify
 from .versions import __version__
 
@@ -387,35 +387,34 @@ def _when(at: float) -> str:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    with Store.open(args.path) as store:
-        for seq, event in store.events():
-            if args.json:
-                data = {"seq": seq, "type": type(event).__struct_config__.tag}
-                data.update(to_builtins(event))
-                print(json.dumps(data))
-                continue
-            tag = type(event).__struct_config__.tag
-            if isinstance(event, RunStarted):
-                plan = event.plan
-                detail = (
-                    f"seed {plan['seed']} as_of {plan['as_of']} customers {plan['customers']:,} "
-                    f"products {plan['products']:,} invoices {plan['invoices']:,} "
-                    f"workers {event.workers} shardgen {event.versions.shardgen} "
-                    f"faker {event.versions.faker}"
-                )
-                if event.executor != "local":
-                    detail += f" executor {event.executor}"
-            elif isinstance(event, ShardCommitted):
-                detail = (
-                    f"{event.entity} #{event.shard} ids {event.first_id}-{event.last_id} "
-                    f"{sum(event.rows.values()):,} rows {event.seconds:.3f} s "
-                    f"pid {event.pid} digest {event.digest[:12]}"
-                )
-            else:
-                fields = msgspec.structs.asdict(event)
-                fields.pop("at")
-                detail = " ".join(f"{k} {v}" for k, v in fields.items())
-            print(f"{seq:>6}  {_when(event.at)}  {tag:<16} {detail}")
+    for seq, event in read_log(args.path):
+        if args.json:
+            data = {"seq": seq, "type": type(event).__struct_config__.tag}
+            data.update(to_builtins(event))
+            print(json.dumps(data))
+            continue
+        tag = type(event).__struct_config__.tag
+        if isinstance(event, RunStarted):
+            plan = event.plan
+            detail = (
+                f"seed {plan['seed']} as_of {plan['as_of']} customers {plan['customers']:,} "
+                f"products {plan['products']:,} invoices {plan['invoices']:,} "
+                f"workers {event.workers} shardgen {event.versions.shardgen} "
+                f"faker {event.versions.faker}"
+            )
+            if event.executor != "local":
+                detail += f" executor {event.executor}"
+        elif isinstance(event, ShardCommitted):
+            detail = (
+                f"{event.entity} #{event.shard} ids {event.first_id}-{event.last_id} "
+                f"{sum(event.rows.values()):,} rows {event.seconds:.3f} s "
+                f"pid {event.pid} digest {event.digest[:12]}"
+            )
+        else:
+            fields = msgspec.structs.asdict(event)
+            fields.pop("at")
+            detail = " ".join(f"{k} {v}" for k, v in fields.items())
+        print(f"{seq:>6}  {_when(event.at)}  {tag:<16} {detail}")
     return 0
 
 

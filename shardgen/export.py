@@ -222,12 +222,13 @@ def export(
 
 @contextlib.contextmanager
 def _source(path: Path) -> Iterator[Store]:
-    """The store to export, open and checked: promoted, every rule holding,
-    its digest the one recorded at promotion. Reads are of that one file."""
+    """The store to export, checked (`verify.check_promoted`: promoted, every
+    rule holding, its digest the one recorded at promotion), then open: the
+    same file, which a promotion meanwhile cannot swap for another."""
     from .verify import check_promoted
 
-    with Store.open(path) as store, reading(store.path):
-        check_promoted(store)
+    file = check_promoted(path)
+    with Store.open(path, file=file) as store, reading(store.path):
         yield store
 
 

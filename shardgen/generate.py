@@ -38,6 +38,7 @@ from .store import (
     MAX_MAP_SIZE,
     MIN_MAP_SIZE,
     Store,
+    isolated,
     lmdb_files,
     lock_path,
     staging_path,
@@ -99,7 +100,7 @@ def _open_to_replace(path: Path) -> None:
     """Refuse to replace `path` unless it holds a shardgen store: a readable,
     damaged or outdated one (a message about it says to regenerate it)."""
     try:
-        Store.open(path).close()
+        isolated(path, _open_and_close, path)
     except DamagedStoreError:
         pass
     except SchemaError as exc:
@@ -297,6 +298,10 @@ def _run(
         cluster_peak_uss=pool.peak_uss,
         cluster_peak_anon=pool.peak_anon,
     )
+
+
+def _open_and_close(path: Path) -> None:
+    Store.open(path).close()
 
 
 def reset(path: str | os.PathLike[str], *, partial: bool = False) -> list[Path]:

@@ -209,13 +209,13 @@ def parse_as_of(value: str | dt.date | None) -> dt.date:
     return day
 
 
-def _count(name: str, value: object, maximum: int) -> int:
+def _count(name: str, value: object, maximum: int, why: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise UsageError(f"--{name} must be a whole number, got {value!r}")
     if value < 1:
         raise UsageError(f"--{name} must be at least 1, got {value}")
     if value > maximum:
-        raise UsageError(f"--{name} {value:,} is more than the supported {maximum:,}")
+        raise UsageError(f"--{name} {value:,} is more than the supported {maximum:,}{why}")
     return value
 
 
@@ -239,12 +239,18 @@ def make_plan(
             "or give --customers, --products and --invoices"
         )
     preset = VOLUMES[volume] if volume is not None else (0, 0, 0)
-    n_customers = _count("customers", preset[0] if customers is None else customers, MAX_CUSTOMERS)
-    n_products = _count("products", preset[1] if products is None else products, MAX_PRODUCTS)
+    n_customers = _count(
+        "customers", preset[0] if customers is None else customers, MAX_CUSTOMERS, ": lower it"
+    )
+    n_products = _count(
+        "products", preset[1] if products is None else products, MAX_PRODUCTS, ": lower it"
+    )
     n_invoices = _count(
         "invoices",
         preset[2] if invoices is None else invoices,
         n_customers * MAX_INVOICES_PER_CUSTOMER,
+        f" ({MAX_INVOICES_PER_CUSTOMER:,} per customer for {n_customers:,} customers): "
+        "lower --invoices or raise --customers",
     )
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise UsageError(f"--seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")

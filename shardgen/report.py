@@ -39,9 +39,9 @@ import msgspec
 
 from .guard import write_file
 from .page import Bar, columns, document, hbars, money_short, table
-from .plan import EPOCH, Plan
+from .plan import EPOCH
 from .stats import AGING_BUCKETS, _max_id, _table, aging_bucket
-from .store import Store, reading
+from .store import Store, isolated, reading
 from .vocab import CENSUS_REGIONS
 
 SECTION_IDS = ("customers", "sales", "invoices", "months")
@@ -129,6 +129,10 @@ def report(path: str | os.PathLike[str]) -> Report:
     >>> r.customer_total.revenue_cents == r.category_total.revenue_cents  # doctest: +SKIP
     True
     """
+    return isolated(Path(path), _report_at, Path(path))
+
+
+def _report_at(path: Path) -> Report:
     with Store.open(path) as store, reading(store.path):
         return report_store(store)
 
@@ -147,7 +151,7 @@ def write_html(
 def report_store(store: Store) -> Report:
     """The reports of an open store: one streaming pass over five of its tables."""
     started = time.perf_counter()
-    plan = msgspec.convert(store.meta().plan, Plan)
+    plan = store.plan()
     as_of = plan.as_of_day
 
     # -- addresses, then customers and invoices: everything keyed by state ----------

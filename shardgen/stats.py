@@ -21,12 +21,13 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from .plan import ADDRESS_WEIGHTS, EPOCH, LINE_WEIGHTS, Plan
-from .store import Store, reading
+from .plan import ADDRESS_WEIGHTS, EPOCH, LINE_WEIGHTS
+from .store import Store, isolated, reading
 from .vocab import INVOICE_AGE_BANDS, STATE_POPULATION, STATUS_SHARES, STATUSES, geography
 
 #: Unpaid invoices by days past due; "current" is not yet due.
@@ -95,6 +96,10 @@ def stats(path: str | os.PathLike[str]) -> Stats:
     >>> [t.name for t in s.targets if not t.ok]  # doctest: +SKIP
     []
     """
+    return isolated(Path(path), _stats_at, Path(path))
+
+
+def _stats_at(path: Path) -> Stats:
     with Store.open(path) as store, reading(store.path):
         return stats_store(store)
 
@@ -159,7 +164,7 @@ def stats_store(store: Store) -> Stats:
     Product categories and inventory are only counted, from LMDB's entry counts.
     """
     started = time.perf_counter()
-    plan = msgspec.convert(store.meta().plan, Plan)
+    plan = store.plan()
     as_of = plan.as_of_day
     rows: dict[str, int] = {}
 

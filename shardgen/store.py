@@ -18,20 +18,24 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import faulthandler
 import functools
 import hashlib
+import multiprocessing
 import os
 import shutil
+import signal
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import lmdb
 import msgspec
 import numpy as np
 
-from .errors import NotAStoreError, SchemaError, StoreError, StoreFullError, damaged
+from .errors import NotAStoreError, SchemaError, StoreError, StoreFullError, UsageError, damaged
+from .plan import Plan, make_plan
 from .schema import (
     BATCH_DECODERS,
     DECODERS,
@@ -123,6 +127,7 @@ def companions(path: Path) -> list[Path]:
 
 
 Identity = tuple[int, int]
+T = TypeVar("T")
 
 
 def identity(path: Path) -> Identity:
@@ -140,6 +145,81 @@ def reading(path: object) -> Iterator[None]:
     except (lmdb.Error, msgspec.MsgspecError, UnicodeDecodeError, struct.error) as exc:
         detail = str(exc).split("\n")[0] if str(exc) else type(exc).__name__
         raise damaged(path, detail) from exc
+
+
+#: How a process that read a damaged store dies: a page pointer or a length
+#: in a damaged page can send LMDB past the end of the mapped file.
+CRASHES = {
+    int(signal.SIGBUS): "SIGBUS",
+    int(signal.SIGSEGV): "SIGSEGV",
+    int(signal.SIGABRT): "SIGABRT",  # one of LMDB's own assertions
+}
+
+
+def quiet_stderr() -> None:
+    """Send this process's standard error to /dev/null: in a process that reads
+    a store for another (which gets its results and errors as data), LMDB's
+    assertion messages on a damaged page would only add lines to a one-line error."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
+def isolated(path: Path, function: Callable[..., T], *args: Any) -> T:
+    """Run a read of the store at `path` in a child process and return its result.
+
+    A damaged page can crash the process that maps it (SIGBUS) rather than
+    raise; in a child, that crash becomes the damaged-store error. The child
+    is forked: call this with no LMDB handle open in this process.
+    """
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_isolated_child, args=(send, function, args), daemon=True)
+    child.start()
+    send.close()
+    try:
+        try:
+            status, value = receive.recv()
+        except EOFError:
+            child.join()
+            code = -(child.exitcode or 0)
+            if code in CRASHES:
+                raise damaged(path, f"reading it crashed a process ({CRASHES[code]})") from None
+            raise StoreError(
+                f"the process reading {path} died (exit status {child.exitcode}): "
+                "run the command again"
+            ) from None
+        child.join()
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.kill()
+            child.join()
+    if status == "error":
+        raise value
+    return cast("T", value)
+
+
+def read_log(path: str | os.PathLike[str]) -> list[tuple[int, Event]]:
+    """The event log of the store at `path`, read in a child process (`isolated`)."""
+    return isolated(Path(path), _read_log, Path(path))
+
+
+def _read_log(path: Path) -> list[tuple[int, Event]]:
+    with Store.open(path) as store:
+        return list(store.events())
+
+
+def _isolated_child(send: Any, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    faulthandler.disable()  # a crash here is an answer, not a bug to dump
+    quiet_stderr()
+    try:
+        result: tuple[str, Any] = ("ok", function(*args))
+    except Exception as exc:
+        result = ("error", exc)
+    send.send(result)
+    send.close()
 
 
 class Store:
@@ -258,6 +338,24 @@ class Store:
             return META_DECODER.decode(raw)
         except msgspec.MsgspecError:
             raise damaged(self.path, "its shardgen header is unreadable") from None
+
+    def plan(self) -> Plan:
+        """The plan the store was generated from, checked against the plan its
+        own parameters give: a damaged header is the damaged-store error."""
+        with reading(self.path):
+            recorded = msgspec.convert(self.meta().plan, Plan)
+        try:
+            expected = make_plan(
+                customers=recorded.customers, products=recorded.products,
+                invoices=recorded.invoices, seed=recorded.seed, as_of=recorded.as_of,
+                customer_shard_size=recorded.customer_shard_size,
+                product_shard_size=recorded.product_shard_size,
+            )  # fmt: skip
+        except UsageError:
+            expected = None
+        if expected != recorded:
+            raise damaged(self.path, "its recorded plan is inconsistent")
+        return recorded
 
     def check_schema(self) -> None:
         version = self.meta().schema_version

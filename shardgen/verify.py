@@ -48,7 +48,18 @@ from .catalog_vocab import CATEGORIES
 from .errors import RunError, ShardgenError, StoreError, damaged
 from .plan import CustomerShard, Plan, ProductShard, check_workers, default_workers
 from .schema import BATCH_DECODERS, DECODERS, TABLES, array_header
-from .store import LINK, LINK_ARRAY, LINK_KEY, LINK_KEY_ARRAY, Identity, Store, key, reading
+from .store import (
+    LINK,
+    LINK_ARRAY,
+    LINK_KEY,
+    LINK_KEY_ARRAY,
+    Identity,
+    Store,
+    isolated,
+    key,
+    quiet_stderr,
+    reading,
+)
 from .vocab import STATE_TAX_BP, city_of
 from .workers import Task, _watch_coordinator
 
@@ -210,23 +221,32 @@ def verify(path: str | os.PathLike[str], workers: int | None = None) -> Report:
     store too small to share out); the report is the same for any count. A
     promoted store must also digest to what its promotion recorded. Every
     process reads the same file: a store promoted over meanwhile is an error,
-    never a mix of two datasets.
+    never a mix of two datasets. The store is read in child processes only,
+    so a damaged page that crashes its reader is the damaged-store error.
 
     >>> report = verify("shardgen.lmdb")  # doctest: +SKIP
     >>> report.ok, report.digest  # doctest: +SKIP
     """
     check_workers(workers)
-    with Store.open(path) as store, reading(store.path):
-        plan = msgspec.convert(store.meta().plan, Plan)
-        promoted = store.promoted_digest()
-    # Closed before the pass: the tasks open the same file for themselves.
-    return _verify(store.path, plan, None, None, workers, store.file, promoted)
+    path = Path(path)
+    plan, promoted, file = isolated(path, _header, path)
+    if (workers or default_workers(plan)) == 1:
+        return isolated(path, _verify, path, plan, None, None, 1, file, promoted)
+    return _verify(path, plan, None, None, workers, file, promoted)
+
+
+def _header(path: Path) -> tuple[Plan, str | None, Identity]:
+    """What verify needs before its pass: the plan, the digest recorded at
+    promotion and which file the path names."""
+    with Store.open(path) as store, reading(path):
+        assert store.file is not None
+        return store.plan(), store.promoted_digest(), store.file
 
 
 def verify_store(
     store: Store, check: Callable[[], None] | None = None, workers: int | None = None
 ) -> Report:
-    """Verify an open store.
+    """Verify an open store (generate's staging store, as it writes it).
 
     `check` is called between tasks, and every few tenths of a second while
     worker processes run them; it may raise to stop the pass (generate's
@@ -235,30 +255,38 @@ def verify_store(
     """
     check_workers(workers)
     with reading(store.path):
-        plan = msgspec.convert(store.meta().plan, Plan)
+        plan = store.plan()
         promoted = store.promoted_digest()
     return _verify(store.path, plan, store, check, workers, store.file, promoted)
 
 
-def check_promoted(store: Store, workers: int | None = None) -> Report:
-    """Verify an open store as a dataset to read from: it must be promoted,
-    every rule must hold and its digest must be the one recorded at promotion;
-    else the damaged-store error (or, for an unfinished run, a store error)."""
-    if store.promoted_digest() is None:
+def check_promoted(path: Path, workers: int | None = None) -> Identity:
+    """Verify the store at `path` as a dataset to read from, and return which
+    file it is (open it with `Store.open(path, file=...)` to read that one).
+
+    It must be promoted, every rule must hold and its digest must be the one
+    recorded at promotion; else the damaged-store error (or, for an unfinished
+    run, a store error)."""
+    check_workers(workers)
+    plan, promoted, file = isolated(path, _header, path)
+    if promoted is None:
         raise StoreError(
-            f"{store.path} holds no promoted dataset (it is a failed or interrupted run's "
+            f"{path} holds no promoted dataset (it is a failed or interrupted run's "
             "staging store): finish the run with `shardgen generate ... --resume` and use "
             "the store it promotes"
         )
-    report = verify_store(store, workers=workers)
+    if (workers or default_workers(plan)) == 1:
+        report = isolated(path, _verify, path, plan, None, None, 1, file, promoted)
+    else:
+        report = _verify(path, plan, None, None, workers, file, promoted)
     if not report.ok:
         first = report.violations[0]
         raise damaged(
-            store.path,
+            path,
             f"verify found {report.violation_count:,} violation(s), first {first.table} "
             f"{first.id}: {first.rule} {first.detail}".strip(),
         )
-    return report
+    return file
 
 
 def _verify(
@@ -436,6 +464,7 @@ def _init_worker(
     _watch_coordinator(*coordinator)
     # Ctrl-C reaches the whole process group: the coordinator stops the pass.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    quiet_stderr()
     _source = _Source(Path(path), plan, file=file)
 
 
@@ -444,6 +473,17 @@ def _run_task(task: Task, days_file: str = "") -> Part:
     if days_file:
         _source.use_days_file(days_file)
     return _verify_part(_source, task)
+
+
+def _probe(path: Path, plan: Plan, task: Task, days_file: str, file: Identity | None) -> None:
+    """Verify one task in this process alone (`isolated`, after a worker died)."""
+    source = _Source(path, plan, file=file)
+    if days_file:
+        source.use_days_file(days_file)
+    try:
+        _verify_part(source, task)
+    finally:
+        source.close()
 
 
 def _failed(task: Task, exc: BaseException) -> RunError:
@@ -495,13 +535,14 @@ def _run_pool(
             if check is not None:
                 check()
             for future in ready:
-                index = pending.pop(future)
+                index = pending[future]
                 try:
                     finished[index] = future.result()
                 except (BrokenProcessPool, ShardgenError):
                     raise
                 except Exception as exc:
                     raise _failed(tasks[index], exc) from None
+                del pending[future]
             while merged in finished:
                 yield finished.pop(merged)
                 merged += 1
@@ -510,6 +551,10 @@ def _run_pool(
         # Workers stopped by the memory limit: say that, not "a worker died".
         if check is not None:
             check()
+        # A damaged page crashes the process that reads it: read the shards
+        # that were running again, alone, to tell damage from a killed worker.
+        for index in sorted(pending.values())[:window]:
+            isolated(path, _probe, path, plan, tasks[index], days_file, file)
         raise RunError("a verify worker process died before finishing its shard") from None
     finally:
         if not clean:
@@ -1224,10 +1269,11 @@ def _links(keys: list[bytes], values: list[bytes]) -> tuple[Ints, Ints, Ints]:
         parent = np.frombuffer(b"".join(keys), LINK_KEY_ARRAY)["parent"].astype(np.int64)
         pair = np.frombuffer(b"".join(values), LINK_ARRAY)
         return parent, pair["first"].astype(np.int64), pair["count"].astype(np.int64)
-    parent = np.array([int.from_bytes(k[1:], "big") for k in keys], np.int64)
+    # Malformed: any width, so clip what cannot be an ID (it then matches nothing).
+    parent = np.array([min(int.from_bytes(k[1:], "big"), WIDE) for k in keys], np.int64)
     pairs = [LINK.unpack(v) if len(v) == LINK.size else (0, 0) for v in values]
-    child = np.array([c for c, _ in pairs], np.int64)
-    count = np.array([n for _, n in pairs], np.int64)
+    child = np.array([min(c, WIDE) for c, _ in pairs], np.int64)
+    count = np.array([min(n, WIDE) for _, n in pairs], np.int64)
     return parent, child, count
 
 

@@ -1,6 +1,7 @@
 """SIGKILL a generate run at random moments, resume it, and check the digests.
 
     python tools/kill_loop.py --volume xl --kills 10 --seed 1 --json
+    python tools/kill_loop.py --customers 10000 --products 20000 --invoices 100000 --kills 100
 
 Each round: a prior dataset sits at the target; a run of `--volume` starts
 and is SIGKILLed (the coordinator, or one of its workers) at a random moment,
@@ -64,6 +65,9 @@ def kill_at_random(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--volume", default="large")
+    parser.add_argument("--customers", type=int, help="explicit counts instead of --volume")
+    parser.add_argument("--products", type=int)
+    parser.add_argument("--invoices", type=int)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1, help="seed of the random kill moments")
     parser.add_argument("--workers", type=int, default=2)
@@ -79,8 +83,11 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="shardgen-kill-"))
     reference = folder / "reference.lmdb"
     started = time.perf_counter()
-    expected = shardgen.generate(args.volume, seed=3, as_of=AS_OF, out=reference,
-                                 workers=args.workers)  # fmt: skip
+    counts = {"customers": args.customers, "products": args.products, "invoices": args.invoices}
+    explicit = {name: n for name, n in counts.items() if n is not None}
+    volume = None if len(explicit) == 3 else args.volume
+    expected = shardgen.generate(volume, seed=3, as_of=AS_OF, out=reference,
+                                 workers=args.workers, **explicit)  # fmt: skip
     window = max(1.0, (time.perf_counter() - started) * 0.9)
     reference.unlink()
     target = folder / "data.lmdb"
@@ -88,8 +95,10 @@ def main() -> int:
     ok = True
     for round_number in range(args.kills):
         prior = shardgen.generate("small", seed=round_number, as_of=AS_OF, out=target, workers=1)
-        run = ["generate", "--volume", args.volume, "--seed", "3", "--as-of", AS_OF,
-               "--out", str(target), "--workers", str(args.workers), "--quiet"]  # fmt: skip
+        size = [f"--{name}={n}" for name, n in explicit.items()]
+        run = ["generate", *(size if volume is None else ["--volume", volume]), "--seed", "3",
+               "--as-of", AS_OF, "--out", str(target), "--workers", str(args.workers),
+               "--quiet"]  # fmt: skip
         killed = kill_at_random(shardgen_command(*run), rng, window, args.victim)
         prior_intact = shardgen.verify(target).digest in (prior.digest, expected.digest)
         resumes = 0
@@ -108,7 +117,7 @@ def main() -> int:
             print(f"round {round_number}: killed the {killed['victim']} after "
                   f"{killed['after_seconds']} s; prior intact {prior_intact}; "
                   f"{resumes} resume(s); digest {'matches' if good else 'DIFFERS'}")  # fmt: skip
-    result = {"volume": args.volume, "kills": args.kills, "expected_digest": expected.digest,
+    result = {"volume": volume or explicit, "kills": args.kills, "expected_digest": expected.digest,
               "all_ok": ok, "rounds": rounds}  # fmt: skip
     if args.json:
         print(json.dumps(result, indent=2))
