@@ -170,9 +170,17 @@ def check_map_size(map_size: object) -> None:
         raise UsageError(f"--map-size must be a size such as 64G, got {map_size!r}")
     if not MIN_MAP_SIZE <= map_size <= MAX_MAP_SIZE:
         raise UsageError(
-            f"--map-size {map_size:,} bytes is out of range: give a size from 64K to 128T, "
+            f"--map-size {_size_text(map_size)} is out of range: give a size from 64K to 128T, "
             f"or leave it out for the default {DEFAULT_MAP_SIZE // 2**30}G"
         )
+
+
+def _size_text(size: int) -> str:
+    """A byte count as a --map-size would be written: 1536 → 1.5K."""
+    for unit, scale in (("T", 2**40), ("G", 2**30), ("M", 2**20), ("K", 2**10)):
+        if abs(size) >= scale:
+            return f"{size / scale:,.2f}".rstrip("0").rstrip(".") + unit
+    return f"{size} bytes"
 
 
 def _open_staging(

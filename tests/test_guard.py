@@ -312,8 +312,8 @@ def test_export_refuses_a_staging_store(store: tuple[Path, str], tmp_path: Path)
     ("args", "needle"),
     [
         (["--map-size", "-1"], "--map-size -1 bytes is out of range"),
-        (["--map-size", "1K"], "out of range"),
-        (["--map-size", "999999T"], "out of range"),
+        (["--map-size", "1K"], "--map-size 1K is out of range"),
+        (["--map-size", "999999T"], "--map-size 999,999T is out of range"),
         (["--map-size", "lots"], "is not a size"),
         (["--workers", "1000"], "use at most --workers"),
         (["--workers", "0"], "at least 1"),
