@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 import shardgen
-from shardgen.guard import remove_stale
-from shardgen.store import Store, identity, read_log, staging_path
+from shardgen.guard import Lock, check_output, place, remove_ours, remove_stale, remove_store
+from shardgen.store import Store, identity, isolated, read_log, staging_path
 from shardgen.verify import PROMOTED_RULE, verify_store
 
 from .conftest import AS_OF
@@ -374,10 +374,31 @@ def test_an_interrupted_run_says_one_line_and_its_advice_resumes_it(
     assert not [p for p in tmp_path.iterdir() if "staging" in p.name]
 
 
-def test_ctrl_c_while_starting_is_one_line(tmp_path: Path) -> None:
-    result = interrupt(["generate", "--out", tmp_path / "x.lmdb"], signal.SIGINT, 0.05)
-    assert result.returncode == 130
-    assert_one_line(result, 130, "interrupted")
+CTRL_C_WHILE_IMPORTING = """
+import sys
+
+class CtrlC:  # Ctrl-C arrives while the command imports its modules
+    def find_spec(self, name, path, target=None):
+        if name == "shardgen.export":
+            raise KeyboardInterrupt
+
+sys.meta_path.insert(0, CtrlC())
+sys.argv = ["shardgen", "generate"]
+import shardgen.cli
+"""
+
+
+def test_ctrl_c_while_starting_is_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", CTRL_C_WHILE_IMPORTING], capture_output=True, text=True, check=False
+    )
+    assert_one_line(result, 130, "shardgen: interrupted; nothing was changed")
+    # Imported by a program of another name, Ctrl-C stays that program's.
+    other = subprocess.run(
+        [sys.executable, "-c", CTRL_C_WHILE_IMPORTING.replace('"shardgen", ', '"other", ')],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert other.returncode != 130 and "KeyboardInterrupt" in other.stderr
 
 
 # -- 10: two exports onto one new target ------------------------------------------------
@@ -498,3 +519,87 @@ def test_random_byte_flips_are_found_or_change_nothing(small_store: Path, tmp_pa
         copy.unlink()
     assert sum(outcomes.values()) == TRIALS
     assert outcomes.get("violations", 0) and outcomes.get("DamagedStoreError", 0), outcomes
+
+
+# -- the guard's and the isolated reader's own rules -----------------------------------
+
+
+def test_outputs_of_the_wrong_kind_are_refused(store: tuple[Path, str], tmp_path: Path) -> None:
+    path, _ = store
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(shardgen.UsageError, match="is a folder"):
+        check_output(tmp_path / "folder", what="--html", source=path, force=True)
+    with pytest.raises(shardgen.UsageError, match="is a file"):
+        check_output(tmp_path / "file", what="--to", source=path, force=True, folder=True)
+    with pytest.raises(shardgen.UsageError, match="does not exist"):
+        check_output(tmp_path / "no" / "x", what="--to", source=path, force=False)
+    check_output(tmp_path / "folder", what="--to", source=path, force=False, folder=True)
+
+
+def test_place_never_clobbers_what_appeared_meanwhile(tmp_path: Path) -> None:
+    for folder in (False, True):
+        partial, target = tmp_path / "partial", tmp_path / "target"
+        if folder:
+            partial.mkdir()
+            target.mkdir()
+            (target / "x").write_text("old")
+        else:
+            partial.write_text("new")
+            target.write_text("old")
+        with pytest.raises(shardgen.UsageError, match="appeared while shardgen was writing it"):
+            place(partial, target, replace=False)
+        assert (target / "x" if folder else target).read_text() == "old"
+        remove_ours(partial)
+        remove_ours(target)
+        assert not partial.exists() and not target.exists()
+
+
+def test_a_second_lock_on_one_target_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "x.sqlite"
+    with (
+        Lock.beside(target, "shardgen export"),
+        pytest.raises(shardgen.LockedError, match=r"another shardgen export \(pid"),
+    ):
+        Lock.beside(target, "shardgen export").__enter__()
+    assert not (tmp_path / ".x.sqlite.lock").exists()
+    os.mkfifo(tmp_path / ".x.sqlite.lock")
+    with pytest.raises(shardgen.StoreError, match="not a regular file"):
+        Lock.beside(target, "shardgen export").__enter__()
+
+
+def test_remove_store_refuses_what_is_not_a_store(tmp_path: Path) -> None:
+    mine = tmp_path / "notes.lmdb"
+    mine.write_text("my notes")
+    with pytest.raises(shardgen.UsageError, match="will not remove it"):
+        remove_store(mine)
+    assert mine.read_text() == "my notes"
+
+
+def test_a_store_with_one_header_page_damaged_is_damaged(store: tuple[Path, str]) -> None:
+    path, _ = store
+    data = bytearray(path.read_bytes())
+    data[16:20] = b"\0\0\0\0"  # the first meta page's magic
+    path.write_bytes(data)
+    with pytest.raises(shardgen.DamagedStoreError, match="header pages is invalid"):
+        Store.open(path)
+    data[4096 + 16 : 4096 + 20] = b"\0\0\0\0"  # and the second's: no longer recognisable
+    path.write_bytes(data)
+    with pytest.raises(shardgen.NotAStoreError, match="beyond recognition"):
+        Store.open(path)
+
+
+def _exit_quietly() -> None:
+    os._exit(3)
+
+
+def _raise_usage() -> None:
+    raise shardgen.UsageError("from the child")
+
+
+def test_isolated_reads_report_how_their_child_ended(tmp_path: Path) -> None:
+    with pytest.raises(shardgen.StoreError, match=r"died \(exit status 3\)"):
+        isolated(tmp_path, _exit_quietly)
+    with pytest.raises(shardgen.UsageError, match="from the child"):
+        isolated(tmp_path, _raise_usage)
+    assert isolated(tmp_path, sum, [1, 2]) == 3
