@@ -433,6 +433,11 @@ class Store:
         with self.env.begin() as txn:
             return int(txn.stat(self.dbs[table])["entries"])
 
+    def max_id(self, table: str) -> int:
+        """The largest ID in a table (its last key), 0 when empty."""
+        with self.env.begin() as txn, txn.cursor(db=self.dbs[table]) as cursor:
+            return int.from_bytes(cursor.key(), "big") if cursor.last() else 0
+
     def raw(self, table: str) -> Iterator[tuple[bytes, bytes]]:
         """(key, value) bytes of a table in key order, streamed."""
         with self.env.begin(buffers=False) as txn, txn.cursor(db=self.dbs[table]) as cursor:
@@ -577,6 +582,8 @@ def check_file(path: Path) -> None:
     page_size, last, _ = max(pages, key=lambda page: page[2])
     if len(pages) < 2 or pages[0][0] != pages[1][0]:
         raise damaged(path, "one of its LMDB header pages is invalid")
+    if last >= MAX_MAP_SIZE // page_size:
+        raise damaged(path, "its LMDB header gives an impossible size")
     if size < max(2, last + 1) * page_size:
         expected = (last + 1) * page_size
         raise damaged(path, f"it is truncated ({size:,} bytes of {expected:,})")
