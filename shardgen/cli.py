@@ -57,9 +57,16 @@ def build_parser() -> Parser:
     parser = Parser(prog="shardgen", description="Generate realistic business datasets.")
     parser.add_argument("--version", action="version", version=f"shardgen {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    # --debug is accepted after the command too (`shardgen verify X --debug`).
+    common = Parser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    gen = commands.add_parser("generate", help="generate, verify and promote a dataset")
+    gen = commands.add_parser(
+        "generate", parents=[common], help="generate, verify and promote a dataset"
+    )
     gen.add_argument("--volume", choices=list(VOLUMES), help="preset volume (default: small)")
     gen.add_argument("--customers", type=int, help="number of customers (overrides the preset)")
     gen.add_argument("--products", type=int, help="number of products (overrides the preset)")
@@ -93,11 +100,10 @@ def build_parser() -> Parser:
     )
     gen.add_argument("--json", action="store_true", help="print the summary as JSON")
     gen.add_argument("--quiet", action="store_true", help="no progress line")
-    gen.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-    )
 
-    ver = commands.add_parser("verify", help="check every rule and print the digest")
+    ver = commands.add_parser(
+        "verify", parents=[common], help="check every rule and print the digest"
+    )
     ver.add_argument("path", type=Path)
     ver.add_argument(
         "--workers",
@@ -106,29 +112,24 @@ def build_parser() -> Parser:
         help="processes sharing the shards (default: the CPU count; 1 for a small store)",
     )
     ver.add_argument("--json", action="store_true", help="print the report as JSON")
-    ver.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-    )
 
-    sta = commands.add_parser("stats", help="profile the dataset against its targets")
+    sta = commands.add_parser(
+        "stats", parents=[common], help="profile the dataset against its targets"
+    )
     sta.add_argument("path", type=Path)
     sta.add_argument("--json", action="store_true", help="print the profile as JSON")
-    sta.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-    )
 
     rep = commands.add_parser(
-        "report", help="customers by region, sales by category, receivables aging, monthly revenue"
+        "report",
+        parents=[common],
+        help="customers by region, sales by category, receivables aging, monthly revenue",
     )
     rep.add_argument("path", type=Path)
     rep.add_argument("--html", type=Path, help="also write the reports as one HTML page to FILE")
     rep.add_argument("--json", action="store_true", help="print the figures as JSON (cents)")
     rep.add_argument("--force", action="store_true", help="replace the --html file if it exists")
-    rep.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-    )
 
-    exp = commands.add_parser("export", help="export the data contract")
+    exp = commands.add_parser("export", parents=[common], help="export the data contract")
     exp.add_argument("path", type=Path)
     exp.add_argument("--format", choices=FORMATS, default="sqlite")
     exp.add_argument(
@@ -141,26 +142,19 @@ def build_parser() -> Parser:
         action="store_true",
         help="replace --to if it exists (postgres: drop the 8 tables, in the same transaction)",
     )
-    exp.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-    )
 
-    log = commands.add_parser("log", help="show the event log")
+    log = commands.add_parser("log", parents=[common], help="show the event log")
     log.add_argument("path", type=Path)
     log.add_argument("--json", action="store_true", help="one JSON object per event")
-    log.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-    )
 
-    reset = commands.add_parser("reset", help="remove a store and its staging leftovers")
+    reset = commands.add_parser(
+        "reset", parents=[common], help="remove a store and its staging leftovers"
+    )
     reset.add_argument("path", type=Path)
     reset.add_argument(
         "--partial",
         action="store_true",
         help="remove only what a failed or interrupted run left (PATH.staging); keep PATH",
-    )
-    reset.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
     return parser
 

@@ -37,7 +37,16 @@ from .plan import (
     generator,
     quota,
 )
-from .schema import Customer, CustomerAddress, CustomerType, Invoice, InvoiceLineItem
+from .schema import (
+    ADDRESSES,
+    INVOICES,
+    LINE_ITEMS,
+    Customer,
+    CustomerAddress,
+    CustomerType,
+    Invoice,
+    InvoiceLineItem,
+)
 from .vocab import (
     BUSINESS_SHARE,
     CREDIT_BASE_MAX,
@@ -298,9 +307,9 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
     first_invoice = shard.invoice_first
     for i, count in enumerate(invoice_counts):
         if count:
-            links.append((2, shard.customer_first + i, first_invoice, count))
+            links.append((INVOICES, shard.customer_first + i, first_invoice, count))
             first_invoice += count
-    links += zip(repeat(3), ids, line_ids[line_start].tolist(), lines.tolist())
+    links += zip(repeat(LINE_ITEMS), ids, line_ids[line_start].tolist(), lines.tolist())
     return CustomerRows(customers, people.addresses, invoices, items, links)
 
 
@@ -444,7 +453,9 @@ def _people(
     )
     primary_ids = (shard.address_first + start).tolist()
     out.primary_address.extend(primary_ids)
-    out.links.extend(zip(repeat(1), first_ids.tolist(), primary_ids, address_counts.tolist()))
+    out.links.extend(
+        zip(repeat(ADDRESSES), first_ids.tolist(), primary_ids, address_counts.tolist())
+    )
     return out
 
 

@@ -46,9 +46,9 @@ from .workers import (
     Done,
     EncodedShard,
     Task,
-    _failed,
     encode_shard,
     run_tasks,
+    shard_failed,
     write_shard,
 )
 
@@ -287,7 +287,7 @@ class DaskCluster:
                 try:
                     committed = write_shard(store, shard)
                 except Exception as exc:
-                    raise _failed(task, exc) from exc
+                    raise shard_failed(task, exc) from exc
                 del shard
                 yield committed
             clean = True
@@ -328,7 +328,7 @@ def _result(future: Future[EncodedShard], task: Task) -> EncodedShard:
             f"({type(exc).__name__}; is the scheduler still running?); {hint}"
         ) from None
     except Exception as exc:
-        raise _failed(task, exc) from exc
+        raise shard_failed(task, exc) from exc
     return shard
 
 

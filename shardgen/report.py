@@ -40,7 +40,7 @@ import msgspec
 from .guard import write_file
 from .page import Bar, columns, document, hbars, money_short, table
 from .plan import EPOCH
-from .stats import AGING_BUCKETS, _max_id, _table, aging_bucket
+from .stats import AGING_BUCKETS, aging_bucket, aligned
 from .store import Store, isolated, reading
 from .vocab import CENSUS_REGIONS
 
@@ -155,7 +155,7 @@ def report_store(store: Store) -> Report:
     as_of = plan.as_of_day
 
     # -- addresses, then customers and invoices: everything keyed by state ----------
-    n_customers = max(plan.customers, _max_id(store, "customers")) + 1
+    n_customers = max(plan.customers, store.max_id("customers")) + 1
     state_names = [UNKNOWN]  # index 0: a customer without a primary address
     state_index = {UNKNOWN: 0}
     state_of = array("H", bytes(2 * n_customers))
@@ -202,7 +202,7 @@ def report_store(store: Store) -> Report:
     # -- products, then line items: per-product arrays, folded into categories ------
     categories = sorted(store.scan("product_categories"), key=lambda c: (c.sort_order, c.id))
     category_name = {c.id: c.name for c in categories}
-    n_products = max(plan.products, _max_id(store, "products")) + 1
+    n_products = max(plan.products, store.max_id("products")) + 1
     cost = array("q", bytes(8 * n_products))
     category_of = array("I", bytes(4 * n_products))
     for p in store.scan("products"):
@@ -489,7 +489,7 @@ def render_text(r: Report) -> str:
                     (*row, bar)
                     for row, bar in zip(rows, [*bars, *[""] * (len(rows) - len(bars))], strict=True)
                 ]
-            out += _table((*t.head, "") if t.sketch else t.head, rows, set(t.right))
+            out += aligned((*t.head, "") if t.sketch else t.head, rows, set(t.right))
     out += ["", f"Computed in {r.seconds:.2f} s"]
     return "\n".join(out) + "\n"
 

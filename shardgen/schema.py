@@ -151,10 +151,12 @@ TABLES: dict[str, type[Any]] = {
 
 #: Parent → children links kept in the `links` database: (relation code,
 #: parent table, child table). Children of a parent have consecutive IDs.
+#: The codes of the parent → children relations in the store's `links`.
+ADDRESSES, INVOICES, LINE_ITEMS = 1, 2, 3
 RELATIONS: dict[str, tuple[int, str, str]] = {
-    "addresses": (1, "customers", "customer_addresses"),
-    "invoices": (2, "customers", "invoices"),
-    "line_items": (3, "invoices", "invoice_line_items"),
+    "addresses": (ADDRESSES, "customers", "customer_addresses"),
+    "invoices": (INVOICES, "customers", "invoices"),
+    "line_items": (LINE_ITEMS, "invoices", "invoice_line_items"),
 }
 
 

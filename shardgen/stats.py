@@ -121,12 +121,6 @@ def aging_bucket(days_past_due: int) -> str:
     return "90+"
 
 
-def _max_id(store: Store, table: str) -> int:
-    """The largest ID in a table (its last key), 0 when empty."""
-    with store.env.begin() as txn, txn.cursor(db=store.dbs[table]) as cursor:
-        return int.from_bytes(cursor.key(), "big") if cursor.last() else 0
-
-
 def _area_code(phone: str) -> int:
     """The area code of "(AAA) EEE-NNNN" as an integer, 0 when it is not that shape."""
     if len(phone) >= 5 and phone[0] == "(" and phone[4] == ")" and phone[1:4].isdigit():
@@ -179,7 +173,7 @@ def stats_store(store: Store) -> Stats:
     type_name: dict[int, str] = {t.id: t.name for t in scan("customer_types")}
     rows["product_categories"] = store.count("product_categories")
 
-    n_customers = max(plan.customers, _max_id(store, "customers")) + 1
+    n_customers = max(plan.customers, store.max_id("customers")) + 1
     phone_area = array("H", bytes(2 * n_customers))
     status_of = array("b", bytes(n_customers))  # 1 inactive, 2 suspended
     status_count: Counter[str] = Counter()
@@ -222,7 +216,7 @@ def stats_store(store: Store) -> Stats:
     del address_count
 
     # -- invoices: statuses, aging, dates ---------------------------------------------
-    n_invoices = max(plan.invoices, _max_id(store, "invoices")) + 1
+    n_invoices = max(plan.invoices, store.max_id("invoices")) + 1
     invoice_status: Counter[str] = Counter()
     invoice_days: Counter[int] = Counter()
     aging_count = dict.fromkeys(AGING_BUCKETS, 0)
@@ -245,7 +239,7 @@ def stats_store(store: Store) -> Stats:
     n_invoice_rows = rows["invoices"]
 
     # -- line items: per invoice, per product ---------------------------------------
-    n_products = max(plan.products, _max_id(store, "products")) + 1
+    n_products = max(plan.products, store.max_id("products")) + 1
     lines_of = array("B", bytes(n_invoices))
     sold = array("I", bytes(4 * n_products))
     for li in scan("invoice_line_items"):
@@ -428,7 +422,7 @@ def stats_store(store: Store) -> Stats:
 # -- rendering -------------------------------------------------------------------
 
 
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], right: set[int]) -> list[str]:
+def aligned(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], right: set[int]) -> list[str]:
     """Rows as aligned columns: numbers (columns in `right`) right-aligned."""
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     lines = []
@@ -443,7 +437,7 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], right: set[
 
 def _counts(counts: dict[Any, int], total: int, label: str) -> list[str]:
     rows = [(str(key), f"{n:,}", f"{_percent(n, total):.1f}") for key, n in counts.items()]
-    return _table((label, "count", "%"), rows, {1, 2})
+    return aligned((label, "count", "%"), rows, {1, 2})
 
 
 def _actual(target: Target) -> str:
@@ -455,13 +449,13 @@ def render(s: Stats) -> str:
     missed = sum(1 for t in s.targets if not t.ok)
     verdict = "all targets met" if not missed else f"{missed} of {len(s.targets)} targets MISSED"
     out = [f"{s.path} (as of {s.as_of}): {verdict}", "", "Targets"]
-    out += _table(
+    out += aligned(
         ("target", "actual", "wanted", ""),
         [(t.name, _actual(t), t.target, "ok" if t.ok else "MISS") for t in s.targets],
         {1},
     )
     out += ["", "Rows"]
-    out += _table(("table", "rows"), [(k, f"{n:,}") for k, n in s.rows.items()], {1})
+    out += aligned(("table", "rows"), [(k, f"{n:,}") for k, n in s.rows.items()], {1})
     customers = s.rows.get("customers", 0)
     invoices = s.rows.get("invoices", 0)
     out += ["", "Customers by status", *_counts(s.customer_status, customers, "status")]
@@ -471,7 +465,7 @@ def render(s: Stats) -> str:
     out += ["", "Line items per invoice", *_counts(s.lines_per_invoice, invoices, "line items")]
     out += ["", "Invoices by status", *_counts(s.invoice_status, invoices, "status")]
     out += ["", "Aging of unpaid invoices (days past due)"]
-    out += _table(
+    out += aligned(
         ("bucket", "invoices", "amount $"),
         [(bucket, f"{int(v['count']):,}", f"{v['amount']:,.2f}") for bucket, v in s.aging.items()],
         {1, 2},
@@ -479,7 +473,7 @@ def render(s: Stats) -> str:
     out += ["", "Top states (primary address)"]
     out += _counts(dict(s.top_states), customers, "state")
     out += ["", "Top products (line items)"]
-    out += _table(
+    out += aligned(
         ("id", "product", "line items"),
         [(str(pid), name, f"{n:,}") for pid, name, n in s.top_products],
         {0, 2},
@@ -490,7 +484,7 @@ def render(s: Stats) -> str:
         "",
         "Invoice dates",
     ]
-    out += _table(
+    out += aligned(
         ("measure", "%"),
         [
             *((f"{band} days before as_of", f"{pct:.1f}") for band, pct in
@@ -501,7 +495,7 @@ def render(s: Stats) -> str:
         {1},
     )  # fmt: skip
     out += ["", "Invoices by month"]
-    out += _table(("month", "invoices"), [(m, f"{n:,}") for m, n in s.monthly_invoices.items()],
+    out += aligned(("month", "invoices"), [(m, f"{n:,}") for m, n in s.monthly_invoices.items()],
                   {1})  # fmt: skip
     low, high = s.credit_limit_range
     out += ["", f"Credit limits: ${low:,.2f} to ${high:,.2f}", f"Measured in {s.seconds:.2f} s"]

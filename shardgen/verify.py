@@ -47,7 +47,15 @@ from numpy.typing import NDArray
 from .catalog_vocab import CATEGORIES
 from .errors import RunError, ShardgenError, StoreError, damaged
 from .plan import CustomerShard, Plan, ProductShard, check_workers, default_workers
-from .schema import BATCH_DECODERS, DECODERS, TABLES, array_header
+from .schema import (
+    ADDRESSES,
+    BATCH_DECODERS,
+    DECODERS,
+    INVOICES,
+    LINE_ITEMS,
+    TABLES,
+    array_header,
+)
 from .store import (
     LINK,
     LINK_ARRAY,
@@ -61,7 +69,7 @@ from .store import (
     reading,
 )
 from .vocab import STATE_TAX_BP, city_of
-from .workers import Task, _watch_coordinator
+from .workers import Task, watch_coordinator
 
 DAY = 86_400
 CREDIT_LIMIT_MAX = 100_000 * 100
@@ -72,8 +80,6 @@ CUSTOMER_STATUSES = frozenset(("active", "inactive", "suspended"))
 LISTED_PER_RULE = 20
 #: Rows read and decoded at a time.
 BATCH = 4096
-#: Parent → children relations in the `links` database (see schema.RELATIONS).
-ADDRESSES, INVOICES, LINE_ITEMS = 1, 2, 3
 LINKS_RULE = "links describe each parent's children"
 PROMOTED_RULE = "the data digests as it did when it was promoted"
 #: Customer type IDs verify keeps per-type arrays for; others are unknown types.
@@ -461,7 +467,7 @@ def _init_worker(
     path: str, plan: Plan, coordinator: tuple[int, float], file: Identity | None
 ) -> None:
     global _source  # noqa: PLW0603 - one source per worker process
-    _watch_coordinator(*coordinator)
+    watch_coordinator(*coordinator)
     # Ctrl-C reaches the whole process group: the coordinator stops the pass.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     quiet_stderr()

@@ -252,7 +252,7 @@ class _Worker:
 _worker: _Worker | None = None
 
 
-def _watch_coordinator(pid: int, started: float) -> None:
+def watch_coordinator(pid: int, started: float) -> None:
     """Exit this worker as soon as the coordinator is gone (killed or crashed).
 
     Pool workers hold both ends of their task queue, so they would wait for a
@@ -286,7 +286,7 @@ def _init_worker(
     catalog_path: str,
 ) -> None:
     global _worker  # noqa: PLW0603 - one store handle per worker process
-    _watch_coordinator(*coordinator)
+    watch_coordinator(*coordinator)
     # Ctrl-C reaches the whole process group: the coordinator stops the run
     # (and kills its workers), so a worker has nothing to say about it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -307,7 +307,7 @@ def _run_task(task: Task) -> Done:
     return commit_shard(worker.store, worker.plan, task, worker.catalog, worker.catalog_file)
 
 
-def _failed(task: Task, exc: BaseException) -> ShardgenError:
+def shard_failed(task: Task, exc: BaseException) -> ShardgenError:
     if isinstance(exc, ShardgenError):
         return exc
     return RunError(
@@ -369,7 +369,7 @@ def _run_here(
             try:
                 yield commit_shard(store, plan, task, catalog, catalog_file)
             except Exception as exc:
-                raise _failed(task, exc) from exc
+                raise shard_failed(task, exc) from exc
 
 
 def _run_pool(
@@ -419,7 +419,7 @@ def _run_pool(
                     except BrokenProcessPool:
                         raise
                     except Exception as exc:
-                        raise _failed(task, exc) from exc
+                        raise shard_failed(task, exc) from exc
         clean = True
     except BrokenProcessPool:
         # Workers stopped by the memory limit: say that, not "a worker died".
