@@ -30,6 +30,7 @@ try:  # importing numpy, Faker and LMDB takes a few tenths of a second
         StoreFullError,
         UsageError,
     )
+    from .events import log
     from .export import export
     from .generate import Summary, generate, reset
     from .plan import VOLUMES, Plan, make_plan
@@ -76,6 +77,7 @@ __all__ = [
     "__version__",
     "export",
     "generate",
+    "log",
     "make_plan",
     "open",
     "report",

@@ -8,7 +8,6 @@ result and picks the exit code: 0 success, 1 failure (or violations found),
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import shlex
@@ -20,18 +19,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-import msgspec
-
 from .errors import ShardgenError
+from .events import line, log, record
 from .executors import EXECUTORS
 from .export import FORMATS, export
 from .generate import DEFAULT_STORE, generate, reset
 from .plan import VOLUMES
-from .schema import RunStarted, ShardCommitted, to_builtins
+from .schema import to_builtins
 from .stats import render as render_stats
 from .stats import stats
-from .store import read_log, staging_path
-from .verify import Report, verify
+from .store import staging_path
+from .verify import render, verify
 from .versions import __version__
 
 
@@ -303,34 +301,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_report(report: Report) -> str:
-    lines = []
-    width = max(len(t) for t in report.expected_rows)
-    for table, expected in report.expected_rows.items():
-        got = report.rows.get(table, 0)
-        mark = "" if got == expected else f"   (expected {expected:,})"
-        lines.append(f"  {table:<{width}}  {got:>12,}{mark}")
-    if report.ok:
-        lines.append(f"ok: every rule holds ({report.seconds:.2f} s)")
-    else:
-        lines.append(f"FAILED: {report.violation_count} violation(s)")
-        for rule, count in sorted(report.violations_by_rule.items()):
-            lines.append(f"  {count:>8,}  {rule}")
-        lines.append("first violations:")
-        for v in report.violations[:50]:
-            detail = f" ({v.detail})" if v.detail else ""
-            lines.append(f"  {v.table} id {v.id}: {v.rule}{detail}")
-    lines.append(f"digest {report.digest}")
-    return "\n".join(lines)
-
-
 def cmd_verify(args: argparse.Namespace) -> int:
     report = verify(args.path, workers=args.workers)
     if args.json:
         print(json.dumps(to_builtins(report), indent=2))
     else:
         print(f"{report.path}:")
-        print(render_report(report))
+        print(render(report))
     return 0 if report.ok else 1
 
 
@@ -376,39 +353,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _when(at: float) -> str:
-    return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def cmd_log(args: argparse.Namespace) -> int:
-    for seq, event in read_log(args.path):
-        if args.json:
-            data = {"seq": seq, "type": type(event).__struct_config__.tag}
-            data.update(to_builtins(event))
-            print(json.dumps(data))
-            continue
-        tag = type(event).__struct_config__.tag
-        if isinstance(event, RunStarted):
-            plan = event.plan
-            detail = (
-                f"seed {plan['seed']} as_of {plan['as_of']} customers {plan['customers']:,} "
-                f"products {plan['products']:,} invoices {plan['invoices']:,} "
-                f"workers {event.workers} shardgen {event.versions.shardgen} "
-                f"faker {event.versions.faker}"
-            )
-            if event.executor != "local":
-                detail += f" executor {event.executor}"
-        elif isinstance(event, ShardCommitted):
-            detail = (
-                f"{event.entity} #{event.shard} ids {event.first_id}-{event.last_id} "
-                f"{sum(event.rows.values()):,} rows {event.seconds:.3f} s "
-                f"pid {event.pid} digest {event.digest[:12]}"
-            )
-        else:
-            fields = msgspec.structs.asdict(event)
-            fields.pop("at")
-            detail = " ".join(f"{k} {v}" for k, v in fields.items())
-        print(f"{seq:>6}  {_when(event.at)}  {tag:<16} {detail}")
+    for seq, event in log(args.path):
+        print(json.dumps(record(seq, event)) if args.json else line(seq, event))
     return 0
 
 

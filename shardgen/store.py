@@ -200,16 +200,6 @@ def isolated(path: Path, function: Callable[..., T], *args: Any) -> T:
     return cast("T", value)
 
 
-def read_log(path: str | os.PathLike[str]) -> list[tuple[int, Event]]:
-    """The event log of the store at `path`, read in a child process (`isolated`)."""
-    return isolated(Path(path), _read_log, Path(path))
-
-
-def _read_log(path: Path) -> list[tuple[int, Event]]:
-    with Store.open(path) as store:
-        return list(store.events())
-
-
 def _isolated_child(send: Any, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     faulthandler.disable()  # a crash here is an answer, not a bug to dump

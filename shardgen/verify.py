@@ -338,6 +338,29 @@ def _verify(
     return merged.report(str(path), plan, time.perf_counter() - started, promoted)
 
 
+def render(report: Report) -> str:
+    """A report as `shardgen verify` prints it: rows per table, the outcome,
+    the violations by rule and the first few, the digest."""
+    lines = []
+    width = max(len(t) for t in report.expected_rows)
+    for table, expected in report.expected_rows.items():
+        got = report.rows.get(table, 0)
+        mark = "" if got == expected else f"   (expected {expected:,})"
+        lines.append(f"  {table:<{width}}  {got:>12,}{mark}")
+    if report.ok:
+        lines.append(f"ok: every rule holds ({report.seconds:.2f} s)")
+    else:
+        lines.append(f"FAILED: {report.violation_count} violation(s)")
+        for rule, count in sorted(report.violations_by_rule.items()):
+            lines.append(f"  {count:>8,}  {rule}")
+        lines.append("first violations:")
+        for v in report.violations[:50]:
+            detail = f" ({v.detail})" if v.detail else ""
+            lines.append(f"  {v.table} id {v.id}: {v.rule}{detail}")
+    lines.append(f"digest {report.digest}")
+    return "\n".join(lines)
+
+
 # -- running the tasks -----------------------------------------------------------
 
 

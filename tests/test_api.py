@@ -14,7 +14,7 @@ def test_all_is_sorted_and_pinned() -> None:
         "VOLUMES", "DamagedStoreError", "LockedError", "NotAStoreError", "Plan", "Report",
         "RunError", "SchemaError", "ShardgenError", "Stats", "Store", "StoreError",
         "StoreFullError", "Summary", "UsageError", "Violation", "__version__", "export",
-        "generate", "make_plan", "open", "report", "reset", "stats", "verify",
+        "generate", "log", "make_plan", "open", "report", "reset", "stats", "verify",
     }  # fmt: skip
     for name in shardgen.__all__:
         assert hasattr(shardgen, name)

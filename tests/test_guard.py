@@ -19,7 +19,7 @@ import pytest
 
 import shardgen
 from shardgen.guard import Lock, check_output, place, remove_ours, remove_stale, remove_store
-from shardgen.store import Store, identity, isolated, read_log, staging_path
+from shardgen.store import Store, identity, isolated, staging_path
 from shardgen.verify import PROMOTED_RULE, verify_store
 
 from .conftest import AS_OF
@@ -502,7 +502,7 @@ def test_random_byte_flips_are_found_or_change_nothing(small_store: Path, tmp_pa
             assert not report.ok or report.digest == recorded, seed
             outcome = "ok, unchanged" if report.ok else "violations"
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        for read in (shardgen.stats, shardgen.report, read_log):
+        for read in (shardgen.stats, shardgen.report, shardgen.log):
             # Any other exception is what the command line calls an internal error.
             with contextlib.suppress(shardgen.ShardgenError):
                 read(copy)
