@@ -949,26 +949,76 @@ def _customer_types(reader: _Reader) -> _Kinds:
 def _verify_customers(
     reader: _Reader, plan: Plan, shard: CustomerShard, product_day: NDArray[np.int32]
 ) -> None:
-    """A customer shard: customers, addresses, invoices, line items and their links.
+    """A customer shard: customers, addresses, invoices, line items and their links."""
+    _CustomerShard(reader, plan, shard, product_day).check()
 
-    Arrays are indexed by position in the shard (ID - first ID of the range).
-    Every table is checked a batch at a time: integer fields as arrays, string
-    fields row by row.
+
+class _CustomerShard:
+    """The checks of one customer shard, a table at a time.
+
+    Arrays are indexed by position in the shard (ID - first ID of the range):
+    what a table's checks learn (a customer's creation day, type and credit
+    limit; an address's owner and state; an invoice's day, subtotal and
+    discount) the next table's checks use. Every table is checked a batch at
+    a time: integer fields as arrays, string fields row by row.
     """
-    found = reader.found
-    add = found.add
-    parented = reader.parented
-    as_of = plan.as_of_day
-    as_of_end = (as_of + 1) * DAY
-    kinds = _customer_types(reader)
 
-    # -- customers ---------------------------------------------------------------
-    c0, nc = shard.customer_first, shard.customers
-    customer_day = np.zeros(nc, np.int64)
-    customer_type = np.zeros(nc, np.int64)
-    credit_limit = np.zeros(nc, np.int64)
+    def __init__(
+        self, reader: _Reader, plan: Plan, shard: CustomerShard, product_day: NDArray[np.int32]
+    ) -> None:
+        self.reader = reader
+        self.shard = shard
+        self.product_day = product_day
+        self.as_of = plan.as_of_day
+        self.as_of_end = (self.as_of + 1) * DAY
+        self.kinds = _customer_types(reader)
+        c0, nc = self.c0, self.nc = shard.customer_first, shard.customers
+        self.customer_ids = c0 + np.arange(nc, dtype=np.int64)
+        self.customer_day = np.zeros(nc, np.int64)
+        self.customer_type = np.zeros(nc, np.int64)
+        self.credit_limit = np.zeros(nc, np.int64)
+        na = self.na = shard.addresses
+        self.a0 = shard.address_first
+        self.address_owner = np.zeros(na, np.int64)  # the customer's position + 1; 0: none
+        self.address_day = np.zeros(na, np.int64)
+        self.address_state = np.zeros(na, np.int64)  # a code: its index in `state_names`
+        self.address_billing = np.zeros(na, np.bool_)
+        self.address_count = np.zeros(nc, np.int64)
+        self.primary_count = np.zeros(nc, np.int64)
+        self.address_span = _Spans(nc)
+        self.state_code: dict[str, int] = {}
+        self.state_names: list[str] = []
+        self.state_tax = np.zeros(0, np.int64)
+        i0, ni = self.i0, self.ni = shard.invoice_first, shard.invoices
+        self.invoice_ids = i0 + np.arange(ni, dtype=np.int64)
+        self.invoice_span = _Spans(nc)
+        self.invoice_day = np.zeros(ni, np.int64)
+        self.invoice_subtotal = np.zeros(ni, np.int64)
+        self.invoice_discount = np.full(ni, -1, np.int64)
+        self.unpaid = np.zeros(nc, np.int64)
+        self.line_span = _Spans(ni)
+        self.line_sum = np.zeros(ni, np.int64)
+        self.line_mask = np.zeros(ni, np.int64)  # bit n set: line number n seen
 
-    def check_customers(batch: list[Any], ids: Ints) -> None:
+    def check(self) -> None:
+        reader, shard = self.reader, self.shard
+        for batch, ids in reader.batches("customers", self.c0, self.nc):
+            self.customers(batch, ids)
+        for batch, ids in reader.batches("customer_addresses", self.a0, self.na):
+            self.addresses(batch, ids)
+        self.address_counts()
+        for batch, ids in reader.batches("invoices", self.i0, self.ni):
+            self.invoices(batch, ids)
+        for batch, ids in reader.batches("invoice_line_items", shard.line_first, shard.lines):
+            self.line_items(batch, ids)
+        self.invoice_totals()
+        self.links()
+
+    def customers(self, batch: list[Any], ids: Ints) -> None:
+        found, kinds, as_of_end = self.reader.found, self.kinds, self.as_of_end
+        c0, nc = self.c0, self.nc
+        customer_day, customer_type = self.customer_day, self.customer_type
+        credit_limit = self.credit_limit
         ints = functools.partial(_ints, found, "customers")
         j = ids - c0
         inside = (j >= 0) & (j < nc)  # the others are reported by the scan
@@ -1010,22 +1060,14 @@ def _verify_customers(
         customer_type[j] = np.where((kind >= 0) & (kind < TYPE_IDS), kind, 0)
         credit_limit[j] = np.minimum(limit, CREDIT_LIMIT_MAX + 1)
 
-    for batch, ids in reader.batches("customers", c0, nc):
-        check_customers(batch, ids)
-
-    # -- addresses ---------------------------------------------------------------
-    places = city_of()
-    a0, na = shard.address_first, shard.addresses
-    address_owner = np.zeros(na, np.int64)  # the customer's position + 1; 0: none
-    address_day = np.zeros(na, np.int64)
-    address_state = np.zeros(na, np.int64)  # a code: its index in `state_names`
-    address_billing = np.zeros(na, np.bool_)
-    address_count = np.zeros(nc, np.int64)
-    primary_count = np.zeros(nc, np.int64)
-    address_span = _Spans(nc)
-    state_code: dict[str, int] = {}
-
-    def check_addresses(batch: list[Any], ids: Ints) -> None:
+    def addresses(self, batch: list[Any], ids: Ints) -> None:
+        found, parented, as_of_end = self.reader.found, self.reader.parented, self.as_of_end
+        places = city_of()
+        c0, a0, na, customer_day = self.c0, self.a0, self.na, self.customer_day
+        address_owner, address_day = self.address_owner, self.address_day
+        address_state, address_billing = self.address_state, self.address_billing
+        address_count, primary_count = self.address_count, self.primary_count
+        address_span, state_code = self.address_span, self.state_code
         ints = functools.partial(_ints, found, "customer_addresses")
         cid = ints(batch, "customer_id")
         k, j = ids - a0, cid - c0
@@ -1080,31 +1122,33 @@ def _verify_customers(
             lambda r: f"{cities[r]}, {states[r]} {zips[r]}",
         )
 
-    for batch, ids in reader.batches("customer_addresses", a0, na):
-        check_addresses(batch, ids)
-    customer_present = customer_day != 0
-    customer_ids = c0 + np.arange(nc, dtype=np.int64)
-    found.add_where(
-        "customers", customer_ids,
-        customer_present & ((address_count < 1) | (address_count > 3)),
-        "1-3 addresses", lambda r: str(address_count[r]),
-    )  # fmt: skip
-    found.add_where(
-        "customers", customer_ids, customer_present & (primary_count != 1),
-        "exactly one primary address", lambda r: str(primary_count[r]),
-    )  # fmt: skip
-    state_names = list(state_code)
-    state_tax = np.array([STATE_TAX_BP.get(s, -1) for s in [*state_names, ""]], np.int64)
+    def address_counts(self) -> None:
+        """Per customer: 1-3 addresses, one primary; then the states seen, coded."""
+        found, customer_ids = self.reader.found, self.customer_ids
+        customer_present = self.customer_day != 0
+        address_count, primary_count = self.address_count, self.primary_count
+        found.add_where(
+            "customers", customer_ids,
+            customer_present & ((address_count < 1) | (address_count > 3)),
+            "1-3 addresses", lambda r: str(address_count[r]),
+        )  # fmt: skip
+        found.add_where(
+            "customers", customer_ids, customer_present & (primary_count != 1),
+            "exactly one primary address", lambda r: str(primary_count[r]),
+        )  # fmt: skip
+        self.state_names = list(self.state_code)
+        self.state_tax = np.array(
+            [STATE_TAX_BP.get(s, -1) for s in [*self.state_names, ""]], np.int64
+        )
 
-    # -- invoices ------------------------------------------------------------------
-    i0, ni = shard.invoice_first, shard.invoices
-    invoice_span = _Spans(nc)
-    invoice_day = np.zeros(ni, np.int64)
-    invoice_subtotal = np.zeros(ni, np.int64)
-    invoice_discount = np.full(ni, -1, np.int64)
-    unpaid = np.zeros(nc, np.int64)
-
-    def check_invoices(batch: list[Any], ids: Ints) -> None:
+    def invoices(self, batch: list[Any], ids: Ints) -> None:
+        reader, kinds, as_of, as_of_end = self.reader, self.kinds, self.as_of, self.as_of_end
+        found, parented = reader.found, reader.parented
+        c0, i0, ni = self.c0, self.i0, self.ni
+        customer_day, customer_type = self.customer_day, self.customer_type
+        invoice_day, invoice_subtotal = self.invoice_day, self.invoice_subtotal
+        invoice_discount, invoice_span = self.invoice_discount, self.invoice_span
+        unpaid = self.unpaid
         ints = functools.partial(_ints, found, "invoices")
         cid = ints(batch, "customer_id")
         k, j = ids - i0, cid - c0
@@ -1137,31 +1181,7 @@ def _verify_customers(
             lambda r: f"{numbers[r]} is not derived from id {ids[r]}",
         )  # fmt: skip
 
-        aid = ints(batch, "billing_address_id")
-        known = parented(
-            "invoices", ids, aid, a0, address_owner, "billing_address_id → customer_addresses"
-        )
-        b = np.where(known, aid - a0, 0)
-        mine = known & (address_owner[b] == j + 1)
-        where(known & ~mine, "billing address belongs to the invoice's customer")
-        where(mine & (address_day[b] > day), "billing address existed on the invoice date")
-        where(mine & (address_billing[b] == 0), "billing address is a billing address")
-        state = np.where(mine, address_state[b], len(state_names))
-        where(
-            mine & (rate != state_tax[state]), "tax rate is the billing state's",
-            lambda r: f"{state_names[state[r]]} {rate[r]}",
-        )  # fmt: skip
-        # The first rate seen for each state is the state's; the merge
-        # compares the first rates of all shards.
-        seen = np.full(len(state_tax), NULL, np.int64)
-        codes, firsts = np.unique(state[mine], return_index=True)
-        for code, row in zip(codes.tolist(), np.flatnonzero(mine)[firsts].tolist(), strict=True):
-            name = state_names[code]
-            seen[code] = reader.state_rate.setdefault(name, (int(rate[row]), int(ids[row])))[0]
-        where(
-            mine & (rate != seen[state]), "one tax rate per state",
-            lambda r: state_names[state[r]],
-        )  # fmt: skip
+        self.billing(ids, j, day, rate, ints(batch, "billing_address_id"), where)
 
         where(customer_day[j] > day, "customer created on or before the invoice date")
         where((day > as_of) | (created >= as_of_end), "nothing after as_of")
@@ -1193,15 +1213,43 @@ def _verify_customers(
         )
         where(total != subtotal + tax, "total = subtotal + tax_amount")
 
-    for batch, ids in reader.batches("invoices", i0, ni):
-        check_invoices(batch, ids)
+    def billing(self, ids: Ints, j: Ints, day: Ints, rate: Ints, aid: Ints, where: Any) -> None:
+        """An invoice's billing address: its customer's, a billing address that
+        existed on the invoice date, whose state's tax rate the invoice charges."""
+        reader, a0 = self.reader, self.a0
+        parented = reader.parented
+        address_owner, address_day = self.address_owner, self.address_day
+        address_state, address_billing = self.address_state, self.address_billing
+        state_names, state_tax = self.state_names, self.state_tax
+        known = parented(
+            "invoices", ids, aid, a0, address_owner, "billing_address_id → customer_addresses"
+        )
+        b = np.where(known, aid - a0, 0)
+        mine = known & (address_owner[b] == j + 1)
+        where(known & ~mine, "billing address belongs to the invoice's customer")
+        where(mine & (address_day[b] > day), "billing address existed on the invoice date")
+        where(mine & (address_billing[b] == 0), "billing address is a billing address")
+        state = np.where(mine, address_state[b], len(state_names))
+        where(
+            mine & (rate != state_tax[state]), "tax rate is the billing state's",
+            lambda r: f"{state_names[state[r]]} {rate[r]}",
+        )  # fmt: skip
+        # The first rate seen for each state is the state's; the merge
+        # compares the first rates of all shards.
+        seen = np.full(len(state_tax), NULL, np.int64)
+        codes, firsts = np.unique(state[mine], return_index=True)
+        for code, row in zip(codes.tolist(), np.flatnonzero(mine)[firsts].tolist(), strict=True):
+            name = state_names[code]
+            seen[code] = reader.state_rate.setdefault(name, (int(rate[row]), int(ids[row])))[0]
+        where(
+            mine & (rate != seen[state]), "one tax rate per state",
+            lambda r: state_names[state[r]],
+        )  # fmt: skip
 
-    # -- line items: two rows in three ---------------------------------------------
-    line_span = _Spans(ni)
-    line_sum = np.zeros(ni, np.int64)
-    line_mask = np.zeros(ni, np.int64)  # bit n set: line number n seen
-
-    def check_line_items(batch: list[Any], ids: Ints) -> None:
+    def line_items(self, batch: list[Any], ids: Ints) -> None:
+        found, parented, product_day = self.reader.found, self.reader.parented, self.product_day
+        i0, invoice_day, invoice_discount = self.i0, self.invoice_day, self.invoice_discount
+        line_span, line_sum, line_mask = self.line_span, self.line_sum, self.line_mask
         ints = functools.partial(_ints, found, "invoice_line_items")
         iid = ints(batch, "invoice_id")
         k = iid - i0
@@ -1246,45 +1294,50 @@ def _verify_customers(
         )
         np.add.at(line_sum, k, line_total)
 
-    for batch, ids in reader.batches("invoice_line_items", shard.line_first, shard.lines):
-        check_line_items(batch, ids)
+    def invoice_totals(self) -> None:
+        """Per invoice: 1-4 lines numbered 1..n summing to the subtotal; per
+        customer: unpaid invoices within the credit limit."""
+        found, invoice_ids = self.reader.found, self.invoice_ids
+        present = self.invoice_day != 0
+        count = self.line_span.count
+        in_range = (count >= 1) & (count <= 4)
+        numbered = in_range & (self.line_mask == (1 << np.where(in_range, count + 1, 0)) - 2)
+        found.add_where(
+            "invoices", invoice_ids, present & ~numbered, "1-4 line items numbered 1..n",
+            lambda r: str(count[r]),
+        )  # fmt: skip
+        found.add_where(
+            "invoices", invoice_ids, present & (self.line_sum != self.invoice_subtotal),
+            "subtotal = Σ line_total",
+        )  # fmt: skip
+        found.add_where(
+            "customers", self.customer_ids,
+            (self.customer_day != 0) & (self.unpaid > self.credit_limit),
+            "unpaid invoices total <= credit_limit",
+        )  # fmt: skip
 
-    present = invoice_day != 0
-    count = line_span.count
-    in_range = (count >= 1) & (count <= 4)
-    numbered = in_range & (line_mask == (1 << np.where(in_range, count + 1, 0)) - 2)
-    invoice_ids = i0 + np.arange(ni, dtype=np.int64)
-    found.add_where(
-        "invoices", invoice_ids, present & ~numbered, "1-4 line items numbered 1..n",
-        lambda r: str(count[r]),
-    )  # fmt: skip
-    found.add_where(
-        "invoices", invoice_ids, present & (line_sum != invoice_subtotal), "subtotal = Σ line_total"
-    )
-    found.add_where(
-        "customers", customer_ids, customer_present & (unpaid > credit_limit),
-        "unpaid invoices total <= credit_limit",
-    )  # fmt: skip
-
-    # Links (parent → first child, count) must describe the children found,
-    # or `children()` would return wrong rows.
-    for relation, span, first, parents in (
-        (ADDRESSES, address_span, c0, nc),
-        (INVOICES, invoice_span, c0, nc),
-        (LINE_ITEMS, line_span, i0, ni),
-    ):
-        code = bytes((relation,))
-        linked = 0
-        low, high = code + key(first), code + key(first + parents)
-        for keys, values in reader.pairs("links", low, high, parents):
-            linked += len(keys)
-            parent, child, count = _links(keys, values)
-            found.add_where(
-                "links", parent, ~span.matches(parent - first, child, count), LINKS_RULE,
-                lambda _r, relation=relation: f"relation {relation}",  # type: ignore[misc]
-            )  # fmt: skip
-        if linked != span.parents:
-            add("links", 0, LINKS_RULE, f"relation {relation} count")
+    def links(self) -> None:
+        """Links (parent → first child, count) must describe the children found,
+        or `children()` would return wrong rows."""
+        reader, found = self.reader, self.reader.found
+        c0, nc, i0, ni = self.c0, self.nc, self.i0, self.ni
+        for relation, span, first, parents in (
+            (ADDRESSES, self.address_span, c0, nc),
+            (INVOICES, self.invoice_span, c0, nc),
+            (LINE_ITEMS, self.line_span, i0, ni),
+        ):
+            code = bytes((relation,))
+            linked = 0
+            low, high = code + key(first), code + key(first + parents)
+            for keys, values in reader.pairs("links", low, high, parents):
+                linked += len(keys)
+                parent, child, count = _links(keys, values)
+                found.add_where(
+                    "links", parent, ~span.matches(parent - first, child, count), LINKS_RULE,
+                    lambda _r, relation=relation: f"relation {relation}",  # type: ignore[misc]
+                )  # fmt: skip
+            if linked != span.parents:
+                found.add("links", 0, LINKS_RULE, f"relation {relation} count")
 
 
 def _flags(tests: Iterable[bool]) -> NDArray[np.bool_]:
