@@ -1,0 +1,48 @@
+"""Customer shards: exact quotas, parents before children, money that adds up."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from shardgen.catalog import catalog_for
+from shardgen.entities import customer_shard, customer_types, spread
+from shardgen.plan import make_plan
+from shardgen.schema import ADDRESSES, INVOICES, LINE_ITEMS
+
+from .conftest import AS_OF
+
+
+def test_a_shard_keeps_its_id_ranges_and_links() -> None:
+    plan = make_plan("medium", seed=3, as_of=AS_OF)
+    shard = plan.customer_shards[0]
+    rows = customer_shard(plan, shard, catalog_for(plan))
+    assert [c.id for c in rows.customers] == list(
+        range(shard.customer_first, shard.customer_first + shard.customers)
+    )
+    assert len(rows.addresses) == shard.addresses and len(rows.invoices) == shard.invoices
+    assert len(rows.line_items) == shard.lines
+    relations = Counter(code for code, _, _, _ in rows.links)
+    assert relations[ADDRESSES] == shard.customers
+    assert relations[INVOICES] == len({i.customer_id for i in rows.invoices})
+    assert relations[LINE_ITEMS] == shard.invoices
+
+
+def test_money_adds_up_and_dates_follow_parents() -> None:
+    plan = make_plan("medium", seed=4, as_of=AS_OF)
+    rows = customer_shard(plan, plan.customer_shards[0], catalog_for(plan))
+    created = {c.id: c.created_at // 86_400 for c in rows.customers}
+    totals = Counter[int]()
+    for line in rows.line_items:
+        totals[line.invoice_id] += line.line_total
+    for invoice in rows.invoices:
+        assert invoice.subtotal == totals[invoice.id]
+        assert invoice.total == invoice.subtotal + invoice.tax_amount
+        assert created[invoice.customer_id] <= invoice.invoice_date <= plan.as_of_day
+        assert (invoice.status == "paid") == (invoice.paid_date is not None)
+
+
+def test_customer_types_and_spread() -> None:
+    plan = make_plan("small", seed=1, as_of=AS_OF)
+    assert [t.name for t in customer_types(plan)] == ["Premium", "Standard", "Basic"]
+    parts = spread(100, [75, 15, 10], 0.5)
+    assert sum(parts) == 100 and parts == [75, 15, 10]
