@@ -21,32 +21,28 @@ import contextlib
 import functools
 import hashlib
 import math
-import multiprocessing
 import os
 import re
-import signal
 import tempfile
 import time
 from array import array
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from itertools import compress, islice, repeat
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, NoReturn, cast
 
 import lmdb
 import msgspec
 import numpy as np
-import psutil
 from numpy.typing import NDArray
 
 from .catalog_vocab import CATEGORIES
 from .errors import RunError, ShardgenError, StoreError, damaged
 from .plan import CustomerShard, Plan, ProductShard, check_workers, default_workers
+from .runner import Coordinator, Pool, coordinator, worker_started
 from .schema import (
     ADDRESSES,
     BATCH_DECODERS,
@@ -69,7 +65,7 @@ from .store import (
     reading,
 )
 from .vocab import STATE_TAX_BP, city_of
-from .workers import Task, watch_coordinator
+from .workers import Task
 
 DAY = 86_400
 CREDIT_LIMIT_MAX = 100_000 * 100
@@ -486,13 +482,9 @@ def _run_here(
 _source: _Source | None = None
 
 
-def _init_worker(
-    path: str, plan: Plan, coordinator: tuple[int, float], file: Identity | None
-) -> None:
+def _init_worker(path: str, plan: Plan, watched: Coordinator, file: Identity | None) -> None:
     global _source  # noqa: PLW0603 - one source per worker process
-    watch_coordinator(*coordinator)
-    # Ctrl-C reaches the whole process group: the coordinator stops the pass.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    worker_started(watched)
     quiet_stderr()
     _source = _Source(Path(path), plan, file=file)
 
@@ -532,64 +524,42 @@ def _run_pool(
 ) -> Iterator[Part]:
     """Run tasks in worker processes; yield their parts in task order.
 
-    Customer tasks start once every task before them is merged: then
-    `product_days()` gives them the file of product creation days.
+    Two phases: the foundation and product tasks, then, once their parts are
+    merged, the customer tasks, with `product_days()`, the file of product
+    creation days they read.
     """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["shardgen.verify"])
-    pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(tasks)),
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(str(path), plan, (os.getpid(), psutil.Process().create_time()), file),
-    )
-    pending: dict[Future[Part], int] = {}
-    finished: dict[int, Part] = {}
-    submitted = merged = 0
-    # A few tasks queued per worker: enough to never idle, few enough that a
-    # failure stops the pass quickly.
-    window = 2 * workers
-    clean = False
-    try:
-        days_file = ""
-        while merged < len(tasks):
-            while submitted < len(tasks) and len(pending) < window:
-                if tasks[submitted].entity == "customers" and not days_file:
-                    if merged < submitted:
-                        break  # the product tasks are still running
-                    days_file = product_days()
-                pending[pool.submit(_run_task, tasks[submitted], days_file)] = submitted
-                submitted += 1
-            ready, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            if check is not None:
-                check()
-            for future in ready:
-                index = pending[future]
-                try:
-                    finished[index] = future.result()
-                except (BrokenProcessPool, ShardgenError):
-                    raise
-                except Exception as exc:
-                    raise _failed(tasks[index], exc) from None
-                del pending[future]
-            while merged in finished:
-                yield finished.pop(merged)
-                merged += 1
-        clean = True
-    except BrokenProcessPool:
-        # Workers stopped by the memory limit: say that, not "a worker died".
+    split = next((i for i, t in enumerate(tasks) if t.entity == "customers"), len(tasks))
+    order = {task: index for index, task in enumerate(tasks)}
+    initargs = (str(path), plan, coordinator(), file)
+    days_file = ""
+
+    def broken(running: list[Task]) -> NoReturn:
         if check is not None:
-            check()
+            check()  # workers stopped by the memory limit: say that, not "a worker died"
         # A damaged page crashes the process that reads it: read the shards
         # that were running again, alone, to tell damage from a killed worker.
-        for index in sorted(pending.values())[:window]:
-            isolated(path, _probe, path, plan, tasks[index], days_file, file)
-        raise RunError("a verify worker process died before finishing its shard") from None
-    finally:
-        if not clean:
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.kill()
-        pool.shutdown(wait=True, cancel_futures=True)
+        for task in sorted(running, key=order.__getitem__):
+            isolated(path, _probe, path, plan, task, days_file, file)
+        raise RunError("a verify worker process died before finishing its shard")
+
+    with Pool[Task, Part](workers, len(tasks), "shardgen.verify", _init_worker, initargs) as pool:
+        for phase in (tasks[:split], tasks[split:]):
+            if not phase:
+                continue
+            if phase[0].entity == "customers":
+                days_file = product_days()
+            run = functools.partial(_run_task, days_file=days_file)
+            finished: dict[int, Part] = {}
+            merged = order[phase[0]]
+            for task, part in pool.run(run, phase, check or _nothing, _failed, broken):
+                finished[order[task]] = part
+                while merged in finished:
+                    yield finished.pop(merged)
+                    merged += 1
+
+
+def _nothing() -> None:
+    pass
 
 
 # -- merging ---------------------------------------------------------------------

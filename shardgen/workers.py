@@ -12,16 +12,12 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
-import multiprocessing
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 import psutil
 
@@ -39,6 +35,7 @@ from .entities import customer_shard, customer_types
 from .errors import RunError, ShardgenError
 from .monitor import read_rollup
 from .plan import Plan
+from .runner import Coordinator, Pool, coordinator, worker_started
 from .schema import Record, ShardCommitted
 from .store import Store, catalog_path, encode_links, encode_table
 
@@ -252,44 +249,16 @@ class _Worker:
 _worker: _Worker | None = None
 
 
-def watch_coordinator(pid: int, started: float) -> None:
-    """Exit this worker as soon as the coordinator is gone (killed or crashed).
-
-    Pool workers hold both ends of their task queue, so they would wait for a
-    next task forever; and a worker outliving its run could still write into a
-    store that a resumed run has taken over. A zombie counts as gone.
-    """
-
-    def watch() -> None:
-        while True:
-            time.sleep(0.25)
-            try:
-                coordinator = psutil.Process(pid)
-                alive = (
-                    coordinator.create_time() == started
-                    and coordinator.status() != psutil.STATUS_ZOMBIE
-                )
-            except psutil.Error:
-                alive = False
-            if not alive:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="shardgen-watchdog", daemon=True).start()
-
-
 def _init_worker(
     path: str,
     plan: Plan,
     map_size: int,
     fault: str | None,
-    coordinator: tuple[int, float],
+    watched: Coordinator,
     catalog_path: str,
 ) -> None:
     global _worker  # noqa: PLW0603 - one store handle per worker process
-    watch_coordinator(*coordinator)
-    # Ctrl-C reaches the whole process group: the coordinator stops the run
-    # (and kills its workers), so a worker has nothing to say about it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    worker_started(watched)
     # The forkserver outlives one run, so pass the coordinator's fault hook on.
     if fault:
         os.environ[FAULT_VARIABLE] = fault
@@ -381,56 +350,22 @@ def _run_pool(
     map_size: int,
     check: Callable[[], None],
 ) -> Iterator[Done]:
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["shardgen.workers"])
-    pool = ProcessPoolExecutor(
-        max_workers=min(workers, max(len(phase) for phase in phases)),
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(
-            str(store.path),
-            plan,
-            map_size,
-            os.environ.get(FAULT_VARIABLE),
-            (os.getpid(), psutil.Process().create_time()),
-            str(catalog_file.path),
-        ),
-    )
-    pending: dict[Future[Done], Task] = {}
-    # Keep a few tasks queued per worker: enough to never idle, few enough
-    # that a failure stops the run quickly.
-    window = 2 * workers
-    clean = False
-    try:
-        for number, phase in enumerate(phases):
-            if number and phase:
-                catalog_file.finish()
-            queue = list(reversed(phase))
-            while queue or pending:
-                while queue and len(pending) < window:
-                    task = queue.pop()
-                    pending[pool.submit(_run_task, task)] = task
-                finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                check()
-                for future in finished:
-                    task = pending.pop(future)
-                    try:
-                        yield future.result()
-                    except BrokenProcessPool:
-                        raise
-                    except Exception as exc:
-                        raise shard_failed(task, exc) from exc
-        clean = True
-    except BrokenProcessPool:
-        # Workers stopped by the memory limit: say that, not "a worker died".
-        check()
+    initargs = (
+        str(store.path), plan, map_size, os.environ.get(FAULT_VARIABLE), coordinator(),
+        str(catalog_file.path),
+    )  # fmt: skip
+    size = max(len(phase) for phase in phases)
+
+    def broken(_running: list[Task]) -> NoReturn:
+        check()  # workers stopped by the memory limit: say that, not "a worker died"
         raise RunError(
             "a worker process died before finishing its shard; committed shards "
             "are kept: rerun with --resume to continue"
-        ) from None
-    finally:
-        if not clean:
-            # Stop at once: an uncommitted shard's transaction simply aborts.
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.kill()
-        pool.shutdown(wait=True, cancel_futures=True)
+        )
+
+    with Pool[Task, Done](workers, size, "shardgen.workers", _init_worker, initargs) as pool:
+        for number, phase in enumerate(phases):
+            if number and phase:
+                catalog_file.finish()
+            for _, done in pool.run(_run_task, phase, check, shard_failed, broken):
+                yield done
