@@ -82,7 +82,7 @@ class Executor(Protocol):
     peak_anon: int
 
     def run(
-        self, store: Store, plan: Plan, tasks: list[Task], map_size: int, check: Callable[[], None]
+        self, store: Store, plan: Plan, tasks: list[Task], check: Callable[[], None]
     ) -> Iterator[Done]: ...
 
     def close(self) -> None: ...
@@ -121,9 +121,9 @@ class LocalPool:
         self.workers = workers
 
     def run(
-        self, store: Store, plan: Plan, tasks: list[Task], map_size: int, check: Callable[[], None]
+        self, store: Store, plan: Plan, tasks: list[Task], check: Callable[[], None]
     ) -> Iterator[Done]:
-        return run_tasks(store, plan, tasks, self.workers, map_size, check)
+        return run_tasks(store, plan, tasks, self.workers, check)
 
     def close(self) -> None:
         pass
@@ -236,7 +236,7 @@ class DaskCluster:
         self.client.close()
 
     def run(
-        self, store: Store, plan: Plan, tasks: list[Task], map_size: int, check: Callable[[], None]
+        self, store: Store, plan: Plan, tasks: list[Task], check: Callable[[], None]
     ) -> Iterator[Done]:
         with WorkerMemory(self.client) as memory:
             yield from self._run(store, plan, tasks, check, memory)

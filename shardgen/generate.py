@@ -154,7 +154,7 @@ def generate(
     with open_executor(executor, scheduler, workers) as pool, run_lock(target, "shardgen generate"):
         store, done = _open_staging(staging, plan, resume, map_size)
         try:
-            return _run(store, plan, target, pool, map_size, memory_limit, done, started, progress)
+            return _run(store, plan, target, pool, memory_limit, done, started, progress)
         except BaseException as exc:
             message = str(exc) or type(exc).__name__
             with contextlib.suppress(Exception):
@@ -225,7 +225,6 @@ def _run(
     plan: Plan,
     target: Path,
     pool: Executor,
-    map_size: int,
     memory_limit: int | None,
     done: set[tuple[str, int]],
     started: float,
@@ -261,7 +260,7 @@ def _run(
 
         if progress:
             progress(finished, total)
-        for _ in pool.run(store, plan, tasks, map_size, check_memory):
+        for _ in pool.run(store, plan, tasks, check_memory):
             finished += 1
             if progress:
                 progress(finished, total)

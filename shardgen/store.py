@@ -283,9 +283,11 @@ class Store:
         return store
 
     @classmethod
-    def reopen(cls, path: Path, *, map_size: int = DEFAULT_MAP_SIZE) -> Store:
-        """Open a staging store for writing (workers, resume)."""
+    def reopen(cls, path: Path, *, map_size: int | None = None) -> Store:
+        """Open a staging store for writing (workers, resume), with `map_size`
+        or, by default, the map size its writer gave it (recorded in its header)."""
         check_file(path)
+        map_size = map_size or recorded_map_size(path)
         env = _open_writable(path, map_size)
         store = cls(path, env, True, functools.partial(_open_writable, path, map_size))
         store.check_schema()
@@ -514,6 +516,8 @@ class Store:
 # leading 4 bytes hold the page size), the last page number and the txn id.
 LMDB_MAGIC = 0xBEEFC0DE
 META = struct.Struct("<II8x8xI44x48x QQ")
+#: The map size in a meta page: after its magic, version and map address.
+META_MAP_SIZE = struct.Struct("<16xQ")
 
 
 def _meta_pages(head: bytes) -> list[tuple[int, int, int]]:
@@ -554,6 +558,21 @@ def is_lmdb(path: Path) -> bool:
         return path.is_file() and not path.is_symlink() and bool(_meta_pages(_head(path)[0]))
     except StoreError:
         return False
+
+
+def recorded_map_size(path: Path) -> int:
+    """The map size the store's last writer set (LMDB keeps it in the header):
+    what another process writing the same store opens it with."""
+    head, _ = _head(path)
+    pages = _meta_pages(head)
+    if not pages:
+        raise NotAStoreError(f"{path} is not a shardgen store (not an LMDB file)")
+    # Of the two meta pages (check_file has seen both), LMDB uses the one
+    # with the higher transaction id, the first on a tie.
+    page_size, _, txn = max(pages, key=lambda page: page[2])
+    offset = 16 + (page_size if pages[0][2] != txn else 0)
+    (size,) = META_MAP_SIZE.unpack_from(head, offset)
+    return max(int(size), MIN_MAP_SIZE)
 
 
 def check_file(path: Path) -> None:

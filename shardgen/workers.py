@@ -252,7 +252,6 @@ _worker: _Worker | None = None
 def _init_worker(
     path: str,
     plan: Plan,
-    map_size: int,
     fault: str | None,
     watched: Coordinator,
     catalog_path: str,
@@ -264,7 +263,7 @@ def _init_worker(
         os.environ[FAULT_VARIABLE] = fault
     else:
         os.environ.pop(FAULT_VARIABLE, None)
-    store = Store.reopen(Path(path), map_size=map_size)
+    store = Store.reopen(Path(path))  # at the map size the coordinator gave it
     _worker = _Worker(store, plan, CatalogFile(Path(catalog_path), plan.products))
 
 
@@ -290,7 +289,6 @@ def run_tasks(
     plan: Plan,
     tasks: list[Task],
     workers: int,
-    map_size: int,
     check: Callable[[], None] = lambda: None,
 ) -> Iterator[Done]:
     """Run tasks; yield each as it commits. One worker runs in this process.
@@ -316,7 +314,7 @@ def run_tasks(
         if workers == 1 or len(tasks) <= 1:
             yield from _run_here(store, plan, phases, catalog_file, check)
         else:
-            yield from _run_pool(store, plan, phases, catalog_file, workers, map_size, check)
+            yield from _run_pool(store, plan, phases, catalog_file, workers, check)
     finally:
         catalog_file.remove()
 
@@ -347,11 +345,10 @@ def _run_pool(
     phases: tuple[list[Task], list[Task]],
     catalog_file: CatalogFile,
     workers: int,
-    map_size: int,
     check: Callable[[], None],
 ) -> Iterator[Done]:
     initargs = (
-        str(store.path), plan, map_size, os.environ.get(FAULT_VARIABLE), coordinator(),
+        str(store.path), plan, os.environ.get(FAULT_VARIABLE), coordinator(),
         str(catalog_file.path),
     )  # fmt: skip
     size = max(len(phase) for phase in phases)
