@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .catalog_vocab import BENEFITS, CATEGORIES, WAREHOUSES
+from .guard import create
 from .plan import Plan, ProductShard, deal, generator, quota
 from .schema import Inventory, Product, ProductCategory
 
@@ -485,7 +486,9 @@ class CatalogFile:
         self.layout = CatalogLayout(products)
 
     def create(self) -> None:
-        with open(self.path, "wb") as file:
+        """A new file of the catalog's size: never an existing one, never through a link."""
+        self.remove()
+        with open(create(self.path), "wb") as file:
             file.truncate(self.layout.size)
 
     def place(self, chunk: CatalogChunk) -> None:
