@@ -53,8 +53,11 @@ def kill_at_random(
         except psutil.Error:
             workers = []
         if workers:
-            rng.choice(workers).send_signal(signal.SIGKILL)
-            victim = "worker"
+            try:  # it may have finished since it was listed: then the coordinator
+                rng.choice(workers).send_signal(signal.SIGKILL)
+                victim = "worker"
+            except psutil.Error:
+                pass
     if victim == "coordinator":
         process.send_signal(signal.SIGKILL)
     _, stderr = process.communicate(timeout=600)
