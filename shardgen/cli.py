@@ -174,15 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = (
         {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)} if here else {}
     )
+    args: argparse.Namespace | None = None
     try:
         args = build_parser().parse_args(words)
         return _run(args, words)
     except KeyboardInterrupt as exc:
-        command = words[0] if words and not words[0].startswith("-") else ""
-        print(
-            f"shardgen {command}: {_interrupted(command, words)}".replace("  ", " "),
-            file=sys.stderr,
-        )
+        name = f"shardgen {args.command}" if args is not None else "shardgen"
+        print(f"{name}: {_interrupted(args, words)}", file=sys.stderr)
         return 143 if isinstance(exc, _Terminated) else 130
     finally:
         for sig, handler in handlers.items():
@@ -221,11 +219,11 @@ def _run(args: argparse.Namespace, words: list[str]) -> int:
         return 1
 
 
-def _interrupted(command: str, words: list[str]) -> str:
+def _interrupted(args: argparse.Namespace | None, words: list[str]) -> str:
     """What an interrupted command left, and what to do: one line."""
-    if command == "generate":
-        parsed, _ = build_parser().parse_known_args(words)
-        out: Path = parsed.out
+    command = args.command if args is not None else ""
+    if args is not None and command == "generate":
+        out: Path = args.out
         before = (
             f"the previous dataset at {out} is untouched"
             if out.exists()

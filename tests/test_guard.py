@@ -332,14 +332,18 @@ def test_bad_values_are_usage_errors(store: tuple[Path, str], args: list[str], n
 
 
 def interrupt(
-    args: list[str], sig: signal.Signals, after: float
+    args: list[str], sig: signal.Signals, after: float, once: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run shardgen in its own process group and send `sig` as a terminal would
-    (Ctrl-C to the whole group; SIGTERM to the command alone)."""
+    (Ctrl-C to the whole group; SIGTERM to the command alone), `after` seconds
+    from the start, or from when `once` exists."""
     process = subprocess.Popen(
         [sys.executable, "-m", "shardgen", *map(str, args)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while once is not None and not once.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
     time.sleep(after)
     if sig == signal.SIGINT:
         os.killpg(process.pid, sig)
@@ -354,21 +358,23 @@ def test_an_interrupted_run_says_one_line_and_its_advice_resumes_it(
     store: tuple[Path, str], tmp_path: Path, sig: signal.Signals
 ) -> None:
     path, digest = store
-    size = ["--customers", "3000", "--products", "6000", "--invoices", "30000", "--seed", "4"]
-    args = ["generate", *size, "--as-of", AS_OF, "--out", path, "--workers", "2"]
+    size = ["--customers", "20000", "--products", "6000", "--invoices", "200000", "--seed", "4"]
+    # An option before the command must not lose the advice (SIGTERM's case).
+    first = ["--debug"] if sig == signal.SIGTERM else []
+    args = [*first, "generate", *size, "--as-of", AS_OF, "--out", path, "--workers", "2"]
     expected = shardgen.generate(
-        customers=3000, products=6000, invoices=30000, seed=4, as_of=AS_OF,
-        out=tmp_path / "expected.lmdb", workers=1,
+        customers=20000, products=6000, invoices=200000, seed=4, as_of=AS_OF,
+        out=tmp_path / "expected.lmdb", workers=2,
     )  # fmt: skip
-    result = interrupt(args, sig, 1.2)
-    if result.returncode == 0:  # finished before the signal: this machine was fast
-        intact(path, expected.digest)
-        return
+    # Mid-run: once the run has its staging store, and a few shards are in.
+    result = interrupt(args, sig, 0.3, once=staging_path(path))
     assert result.returncode == (130 if sig == signal.SIGINT else 143)
     assert_one_line(result, result.returncode, "interrupted; the previous dataset at")
     intact(path, digest)
     advice = result.stderr.split("`")[1]
-    assert advice.endswith("--resume") and advice.startswith("shardgen generate ")
+    assert advice.endswith("--resume") and advice.startswith(
+        " ".join(["shardgen", *first, "generate "])
+    )
     again = run(*advice.split()[1:])
     assert again.returncode == 0, again.stderr
     intact(path, expected.digest)
