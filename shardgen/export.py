@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from .errors import UsageError
-from .guard import Lock, check_output, remove_stale
+from .guard import writing
 from .schema import TABLES
 from .store import Store, reading
 
@@ -207,17 +207,14 @@ def export(
         )
     target = Path(to)
     folder = format != "sqlite"
-    check_output(target, what="--to", source=source, force=force, folder=folder)
-    if folder:
-        export_files.check_folder(target)
-    with Lock.beside(target, "shardgen export"):
-        # Checked again under the lock: another export may have finished meanwhile.
-        check_output(target, what="--to", source=source, force=force, folder=folder)
-        remove_stale(target)
-        with _source(source) as store:
-            if format == "sqlite":
-                return export_sql.export_sqlite(store, target, replace=force)
-            return export_files.export_folder(store, target, format, replace=force)
+    with (
+        writing(target, what="--to", source=source, force=force, folder=folder,
+                holds=export_files.EXPORT_FILES, holder="shardgen export") as partial,
+        _source(source) as store,
+    ):  # fmt: skip
+        if folder:
+            return export_files.export_folder(store, partial, format)
+        return export_sql.export_sqlite(store, partial)
 
 
 @contextlib.contextmanager

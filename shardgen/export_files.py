@@ -29,9 +29,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from .errors import UsageError
 from .export import CONTRACT, Column, Converter, columns, hundredths, rows
-from .guard import cannot_write, create, partial_path, place, remove_ours
+from .guard import create
 from .schema import TABLES
 from .store import Store
 
@@ -71,39 +70,14 @@ JSON_STEPS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def check_folder(target: Path) -> None:
-    """Refuse a folder holding anything but exported tables, even with --force
-    (`guard.check_output` has refused the rest)."""
-    if not target.is_dir() or target.is_symlink():
-        return
-    foreign = sorted(p.name for p in target.iterdir() if p.name not in EXPORT_FILES)
-    if foreign:
-        raise UsageError(
-            f"{target} holds {foreign[0]!r}, which no export wrote: --force replaces only a "
-            "folder of exported tables; give a new folder"
-        )
-
-
-def export_folder(store: Store, target: Path, format: str, *, replace: bool) -> dict[str, int]:
-    """Write every table into `target`/<table>.<format>; return rows per table.
-
-    The files are written into a new hidden folder beside `target`, which
-    then takes its place (`guard.place`)."""
+def export_folder(store: Store, folder: Path, format: str) -> dict[str, int]:
+    """Create `folder` and write every table into `folder`/<table>.<format>;
+    return rows per table. (`export` gives the folder beside the target that
+    `guard.writing` then puts in its place.)"""
     write = {"csv": write_csv, "jsonl": write_jsonl, "parquet": write_parquet}[format]
     converter = Converter(CSV_STEPS if format == "csv" else JSON_STEPS)
-    target = target.absolute()
-    partial = partial_path(target)
-    counts: dict[str, int] = {}
-    try:
-        partial.mkdir(mode=0o755)
-        for table in TABLES:
-            counts[table] = write(store, table, partial / f"{table}.{format}", converter)
-        place(partial, target, replace=replace)
-    except OSError as exc:
-        raise cannot_write(target, exc) from None
-    finally:
-        remove_ours(partial)
-    return counts
+    folder.mkdir(mode=0o755)
+    return {table: write(store, table, folder / f"{table}.{format}", converter) for table in TABLES}
 
 
 T = TypeVar("T")

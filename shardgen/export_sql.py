@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .errors import RunError, UsageError
 from .export import Converter, columns, hundredths, rows
-from .guard import cannot_write, create, partial_path, place, remove_ours
+from .guard import create
 from .schema import TABLES
 from .store import Store, disk_full
 
@@ -271,15 +271,14 @@ CREATE INDEX invoice_line_items_product ON invoice_line_items (product_id);
 """
 
 
-def export_sqlite(store: Store, target: Path, *, replace: bool) -> dict[str, int]:
-    """Write the contract into a new SQLite file beside `target`, then put it
-    in place (`guard.place`)."""
-    target = target.absolute()
-    partial = partial_path(target)
+def export_sqlite(store: Store, path: Path) -> dict[str, int]:
+    """Write the contract into a new SQLite file at `path`; return rows per
+    table. (`export` gives the path beside the target that `guard.writing`
+    then puts in its place.)"""
     counts: dict[str, int] = {}
     try:
-        os.close(create(partial))  # an empty file is an empty database; never a link
-        db = sqlite3.connect(partial, isolation_level=None)
+        os.close(create(path))  # an empty file is an empty database; never a link
+        db = sqlite3.connect(path, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode = OFF")
             db.execute("PRAGMA synchronous = OFF")
@@ -312,20 +311,15 @@ def export_sqlite(store: Store, target: Path, *, replace: bool) -> dict[str, int
             db.execute("ANALYZE")
         finally:
             db.close()
-        place(partial, target, replace=replace)
     except sqlite3.IntegrityError as exc:
         raise RunError(
             f"the store breaks a constraint of the data contract ({exc}): "
             "run `shardgen verify` on it"
         ) from None
     except sqlite3.Error as exc:
-        if "full" in str(exc) or disk_full(partial):
-            raise cannot_write(target, OSError(errno.ENOSPC, "disk full")) from None
-        raise RunError(f"cannot write {target}: {exc}") from None
-    except OSError as exc:
-        raise cannot_write(target, exc) from None
-    finally:
-        remove_ours(partial)
+        # An OS error, which `guard.writing` says in one line, naming the target.
+        full = "full" in str(exc) or disk_full(path)
+        raise OSError(errno.ENOSPC if full else errno.EIO, str(exc)) from None
     return counts
 
 

@@ -24,10 +24,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import os
 import re
 import shutil
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import LockedError, RunError, StoreError, UsageError
@@ -68,12 +70,20 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_output(
-    target: Path, *, what: str, source: Path | None, force: bool, folder: bool = False
+    target: Path,
+    *,
+    what: str,
+    source: Path | None,
+    force: bool,
+    folder: bool = False,
+    holds: frozenset[str] = frozenset(),
 ) -> None:
     """Refuse an output path a command must not write (see the module's rules).
 
     `what` names the option in messages (`--to`, `--html`, `--out`); `source`
-    is the store being read; `folder` says the output is a folder of files.
+    is the store being read; `folder` says the output is a folder of files,
+    which `--force` replaces only while it holds nothing but names in `holds`
+    (the files the command writes there).
     """
     refuse_link(target, what)
     if source is not None:
@@ -108,6 +118,12 @@ def check_output(
         raise UsageError(
             f"{what} {target} already exists: pass --force to replace it, or choose another path"
         )
+    foreign = sorted(p.name for p in target.iterdir() if p.name not in holds) if folder else []
+    if foreign:
+        raise UsageError(
+            f"{target} holds {foreign[0]!r}, which no export wrote: --force replaces only a "
+            "folder of exported tables; give a new folder"
+        )
 
 
 # -- creating ----------------------------------------------------------------
@@ -128,22 +144,47 @@ def partial_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.partial")
 
 
-def write_file(target: Path, data: bytes, *, what: str, source: Path | None, force: bool) -> None:
-    """Write a whole file at `target` the safe way: checked (`check_output`),
-    locked, written beside it and put in place."""
-    check_output(target, what=what, source=source, force=force)
-    with Lock.beside(target, "shardgen"):
-        check_output(target, what=what, source=source, force=force)
+@contextlib.contextmanager
+def writing(
+    target: Path,
+    *,
+    what: str,
+    source: Path | None,
+    force: bool,
+    folder: bool = False,
+    holds: frozenset[str] = frozenset(),
+    holder: str = "shardgen",
+) -> Iterator[Path]:
+    """Write an output the safe way: checked (`check_output`), then checked
+    again under the target's `Lock`; the block writes the path this yields
+    (beside the target, not yet there: a file or a folder to create), which
+    is put in place when the block ends (`place`; replacing only with
+    `force`). An OS error is one line (`cannot_write`); nothing half-written
+    is left, and leftovers of killed commands are removed first."""
+    check = functools.partial(
+        check_output, target, what=what, source=source, force=force, folder=folder, holds=holds
+    )
+    check()
+    with Lock.beside(target, holder):
+        check()  # again: another command may have written it meanwhile
         remove_stale(target)
         partial = partial_path(target)
         try:
-            with open(create(partial), "wb") as file:
-                file.write(data)
+            yield partial
             place(partial, target.absolute(), replace=force)
         except OSError as exc:
             raise cannot_write(target, exc) from None
         finally:
             remove_ours(partial)
+
+
+def write_file(target: Path, data: bytes, *, what: str, source: Path | None, force: bool) -> None:
+    """Write a whole file at `target` the safe way (`writing`)."""
+    with (
+        writing(target, what=what, source=source, force=force) as partial,
+        open(create(partial), "wb") as file,
+    ):
+        file.write(data)
 
 
 def _alive(pid: int) -> bool:
