@@ -232,6 +232,14 @@ def verify(path: str | os.PathLike[str], workers: int | None = None) -> Report:
     check_workers(workers)
     path = Path(path)
     plan, promoted, file = isolated(path, _header, path)
+    return _verify_file(path, plan, workers, file, promoted)
+
+
+def _verify_file(
+    path: Path, plan: Plan, workers: int | None, file: Identity, promoted: str | None
+) -> Report:
+    """Verify the store file `file` at `path` without mapping it here: in one
+    child process, or in the pool's workers."""
     if (workers or default_workers(plan)) == 1:
         return isolated(path, _verify, path, plan, None, None, 1, file, promoted)
     return _verify(path, plan, None, None, workers, file, promoted)
@@ -277,10 +285,7 @@ def check_promoted(path: Path, workers: int | None = None) -> Identity:
             "staging store): finish the run with `shardgen generate ... --resume` and use "
             "the store it promotes"
         )
-    if (workers or default_workers(plan)) == 1:
-        report = isolated(path, _verify, path, plan, None, None, 1, file, promoted)
-    else:
-        report = _verify(path, plan, None, None, workers, file, promoted)
+    report = _verify_file(path, plan, workers, file, promoted)
     if not report.ok:
         first = report.violations[0]
         raise damaged(
