@@ -72,6 +72,34 @@ def watch_coordinator(pid: int, started: float) -> None:
     threading.Thread(target=watch, name="shardgen-watchdog", daemon=True).start()
 
 
+def _start_forkserver() -> None:
+    """Start the forkserver (if it is not running) with Ctrl-C ignored and
+    standard error at /dev/null, which the workers it forks inherit.
+
+    The terminal's Ctrl-C reaches the whole process group, the forkserver too,
+    while it still imports its preload (before it ignores SIGINT itself); and a
+    worker being forked as the coordinator stops fails to unpickle what the
+    pool already released. Either printed a traceback beside the one-line
+    message. Workers report through their results (with --debug, their
+    tracebacks), never on standard error.
+    """
+    from multiprocessing import forkserver
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        forkserver.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+        if main:
+            signal.signal(signal.SIGINT, previous)
+
+
 class Pool(Generic[T, R]):
     """A forkserver process pool for one run's tasks; use it as a context
     manager. Leaving it by an exception kills the workers at once (their open
@@ -87,6 +115,7 @@ class Pool(Generic[T, R]):
     ) -> None:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([preload])
+        _start_forkserver()
         self.workers = workers
         self.executor = ProcessPoolExecutor(
             max_workers=max(1, min(workers, tasks)),
