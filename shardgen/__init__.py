@@ -31,13 +31,13 @@ try:  # importing numpy, Faker and LMDB takes a few tenths of a second
         UsageError,
     )
     from .events import log
-    from .export import export
-    from .generate import Summary, generate, reset
+    from .exports import export
+    from .pipeline import Summary, generate, reset
     from .plan import VOLUMES, Plan, make_plan
-    from .report import report
-    from .stats import Stats, stats
+    from .reports.business import report
+    from .reports.statistics import Stats, stats
     from .store import Store
-    from .verify import Report, Violation, verify
+    from .verification import Report, Violation, verify
     from .versions import __version__
 except KeyboardInterrupt:
     if not _started_as_command():

@@ -21,15 +21,15 @@ from typing import Any, NoReturn
 
 from .errors import ShardgenError
 from .events import line, log, record
-from .executors import EXECUTORS
-from .export import FORMATS, export
-from .generate import DEFAULT_STORE, generate, reset
+from .exports import FORMATS, export
+from .pipeline import DEFAULT_STORE, generate, reset
 from .plan import VOLUMES
+from .reports.statistics import render as render_stats
+from .reports.statistics import stats
+from .run.executors import EXECUTORS
 from .schema import to_builtins
-from .stats import render as render_stats
-from .stats import stats
 from .store import staging_path
-from .verify import render, verify
+from .verification import render, verify
 from .versions import __version__
 
 
@@ -320,7 +320,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .guard import check_output
-    from .report import render_text, report, write_html
+    from .reports.business import render_text, report, write_html
 
     html: Path | None = args.html
     if html is not None:  # refused before the store is read, not after
@@ -338,7 +338,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export_sql import redact
+    from .exports.sql import redact
 
     counts = export(args.path, format=args.format, to=args.to, force=args.force)
     where = args.to

@@ -98,8 +98,8 @@ class Plan(msgspec.Struct, frozen=True):
 
     def rows(self) -> dict[str, int]:
         """Rows per table of the data contract."""
-        from .catalog_vocab import CATEGORIES
-        from .vocab import CUSTOMER_TYPES
+        from .make.catalog_vocabulary import CATEGORIES
+        from .make.vocabulary import CUSTOMER_TYPES
 
         return {
             "customer_types": len(CUSTOMER_TYPES),

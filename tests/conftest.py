@@ -17,7 +17,7 @@ from typing import NoReturn
 import pytest
 
 import shardgen
-from shardgen.generate import Summary
+from shardgen.pipeline import Summary
 
 AS_OF = "2026-06-30"
 

@@ -77,7 +77,7 @@ def test_default_store_path(tmp_path: Path) -> None:
 
 
 def test_verify_exits_1_and_lists_violations(small_store: Path, tmp_path: Path) -> None:
-    from .test_verify import corrupt
+    from .test_verification import corrupt
 
     path = corrupt(small_store, tmp_path, "invoices", 1, total=1)
     result = run("verify", path)

@@ -20,15 +20,15 @@ from typing import Any
 import pytest
 
 import shardgen
-from shardgen import executors
 from shardgen.cli import main
-from shardgen.generate import Summary
+from shardgen.pipeline import Summary
+from shardgen.run import executors
+from shardgen.run.shards import FAULT_VARIABLE
 from shardgen.schema import MemorySample, RunStarted, ShardCommitted
 from shardgen.store import Store, staging_path
-from shardgen.workers import FAULT_VARIABLE
 
 from .conftest import AS_OF
-from .test_generate import GOLDEN_SMALL_DIGEST
+from .test_pipeline import GOLDEN_SMALL_DIGEST
 
 try:
     import distributed

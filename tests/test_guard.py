@@ -20,7 +20,7 @@ import pytest
 import shardgen
 from shardgen.guard import Lock, check_output, place, remove_ours, remove_stale, remove_store
 from shardgen.store import Store, identity, isolated, staging_path
-from shardgen.verify import PROMOTED_RULE, verify_store
+from shardgen.verification import PROMOTED_RULE, verify_store
 
 from .conftest import AS_OF
 from .test_bad_input import assert_one_line, mounted, run
@@ -387,7 +387,7 @@ import sys
 
 class CtrlC:  # Ctrl-C arrives while the command imports its modules
     def find_spec(self, name, path, target=None):
-        if name == "shardgen.export":
+        if name == "shardgen.exports":
             raise KeyboardInterrupt
 
 sys.meta_path.insert(0, CtrlC())

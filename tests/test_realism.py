@@ -12,8 +12,8 @@ import phonenumbers
 import zipcodes
 
 import shardgen
-from shardgen.generate import Summary
-from shardgen.vocab import GEOGRAPHY_FILE, STATE_POPULATION, STATE_TAX_BP, people
+from shardgen.make.vocabulary import GEOGRAPHY_FILE, STATE_POPULATION, STATE_TAX_BP, people
+from shardgen.pipeline import Summary
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from build_geography import build, render

@@ -17,13 +17,13 @@ import pytest
 
 import shardgen
 from shardgen.guard import run_lock
+from shardgen.run.shards import FAULT_VARIABLE
 from shardgen.store import staging_path
-from shardgen.workers import FAULT_VARIABLE
 
 from .conftest import AS_OF
 
 # The package exports the function `generate`, which shadows the module's name.
-generate_module = importlib.import_module("shardgen.generate")
+generate_module = importlib.import_module("shardgen.pipeline")
 
 #: Enough shards (12 customer, 2 product) that kills land mid-run.
 OPTIONS: dict[str, object] = {"customers": 6_000, "products": 3_000, "invoices": 30_000, "seed": 9}

@@ -10,8 +10,8 @@ import msgspec
 import pytest
 
 import shardgen
-from shardgen.generate import Summary
-from shardgen.monitor import anonymous_memory, read_rollup
+from shardgen.pipeline import Summary
+from shardgen.run.monitor import anonymous_memory, read_rollup
 from shardgen.schema import ENCODER, SCHEMA_VERSION, TABLES, Meta
 from shardgen.store import Store
 

@@ -135,7 +135,7 @@ CHECKS: list[tuple[str, str]] = [
 
 def margin_check() -> tuple[str, str]:
     """Each product's markup lies in its category's range (percent over cost)."""
-    from shardgen.catalog_vocab import CATEGORIES
+    from shardgen.make.catalog_vocabulary import CATEGORIES
 
     ranges = ", ".join(f"('{c.name}', {c.markup_min}, {c.markup_max})" for c in CATEGORIES)
     sql = f"""

@@ -21,7 +21,9 @@ from typing import NamedTuple, NoReturn
 
 import psutil
 
-from .catalog import (
+from ..errors import RunError, ShardgenError
+from ..make.customers import customer_shard, customer_types
+from ..make.products import (
     Catalog,
     CatalogChunk,
     CatalogFile,
@@ -31,13 +33,11 @@ from .catalog import (
     product_cores,
     product_shard,
 )
-from .entities import customer_shard, customer_types
-from .errors import RunError, ShardgenError
+from ..plan import Plan
+from ..schema import Record, ShardCommitted
+from ..store import Store, catalog_path, encode_links, encode_table
 from .monitor import read_rollup
-from .plan import Plan
-from .runner import Coordinator, Pool, coordinator, worker_started
-from .schema import Record, ShardCommitted
-from .store import Store, catalog_path, encode_links, encode_table
+from .pool import Coordinator, Pool, coordinator, worker_started
 
 
 class Task(NamedTuple):
@@ -360,7 +360,7 @@ def _run_pool(
             "are kept: rerun with --resume to continue"
         )
 
-    with Pool[Task, Done](workers, size, "shardgen.workers", _init_worker, initargs) as pool:
+    with Pool[Task, Done](workers, size, "shardgen.run.shards", _init_worker, initargs) as pool:
         for number, phase in enumerate(phases):
             if number and phase:
                 catalog_file.finish()

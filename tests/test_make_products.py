@@ -11,7 +11,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shardgen.catalog import (
+from shardgen.make.catalog_vocabulary import CATEGORIES
+from shardgen.make.products import (
     CATALOG_AGE_DAYS,
     NEW_PRODUCT_SHARE,
     CatalogFile,
@@ -22,7 +23,6 @@ from shardgen.catalog import (
     product_cores,
     product_shard,
 )
-from shardgen.catalog_vocab import CATEGORIES
 from shardgen.plan import make_plan
 
 PLAN = make_plan("large", seed=3, as_of="2026-06-30")

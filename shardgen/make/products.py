@@ -20,10 +20,10 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from .catalog_vocab import BENEFITS, CATEGORIES, WAREHOUSES
-from .guard import create
-from .plan import Plan, ProductShard, deal, generator, quota
-from .schema import Inventory, Product, ProductCategory
+from ..guard import create
+from ..plan import Plan, ProductShard, deal, generator, quota
+from ..schema import Inventory, Product, ProductCategory
+from .catalog_vocabulary import BENEFITS, CATEGORIES, WAREHOUSES
 
 DAY = 86_400
 #: Share of products (percent) launched inside the 12-month invoice window.

@@ -26,10 +26,10 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from .errors import UsageError
-from .guard import writing
-from .schema import TABLES
-from .store import Store, reading
+from ..errors import UsageError
+from ..guard import writing
+from ..schema import TABLES
+from ..store import Store, reading
 
 FORMATS = ("sqlite", "csv", "jsonl", "parquet", "postgres")
 
@@ -190,7 +190,8 @@ def export(
     {'customer_types': 3, 'product_categories': 9, ...}
     """
     # The targets build on this module, so they are imported on use.
-    from . import export_files, export_sql
+    from . import files as export_files
+    from . import sql as export_sql
 
     if format not in FORMATS:
         raise UsageError(f"unknown export format {format!r}: choose one of {', '.join(FORMATS)}")
@@ -222,7 +223,7 @@ def _source(path: Path) -> Iterator[Store]:
     """The store to export, checked (`verify.check_promoted`: promoted, every
     rule holding, its digest the one recorded at promotion), then open: the
     same file, which a promotion meanwhile cannot swap for another."""
-    from .verify import check_promoted
+    from ..verification import check_promoted
 
     file = check_promoted(path)
     with Store.open(path, file=file) as store, reading(store.path):

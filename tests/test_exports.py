@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import shardgen
-from shardgen.export import columns
-from shardgen.generate import Summary
+from shardgen.exports import columns
+from shardgen.pipeline import Summary
 from shardgen.schema import TABLES
 
 from .conftest import AS_OF

@@ -9,8 +9,7 @@ import pytest
 import shardgen
 from shardgen.errors import RunError
 from shardgen.plan import make_plan
-from shardgen.store import Store
-from shardgen.workers import (
+from shardgen.run.shards import (
     FAULT_VARIABLE,
     Task,
     commit_shard,
@@ -18,6 +17,7 @@ from shardgen.workers import (
     shard_failed,
     tasks_for,
 )
+from shardgen.store import Store
 
 from .conftest import AS_OF
 

@@ -37,12 +37,12 @@ from typing import NamedTuple
 
 import msgspec
 
-from .guard import write_file
+from ..guard import write_file
+from ..make.vocabulary import CENSUS_REGIONS
+from ..plan import EPOCH
+from ..store import Store, isolated, reading
 from .page import Bar, columns, document, hbars, money_short, table
-from .plan import EPOCH
-from .stats import AGING_BUCKETS, aging_bucket, aligned
-from .store import Store, isolated, reading
-from .vocab import CENSUS_REGIONS
+from .statistics import AGING_BUCKETS, aging_bucket, aligned
 
 SECTION_IDS = ("customers", "sales", "invoices", "months")
 TITLES = (

@@ -23,7 +23,7 @@ from typing import Any, Generic, NoReturn, TypeVar
 
 import psutil
 
-from .errors import ShardgenError
+from ..errors import ShardgenError
 
 T = TypeVar("T")
 R = TypeVar("R")

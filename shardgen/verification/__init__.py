@@ -39,11 +39,13 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
-from .catalog_vocab import CATEGORIES
-from .errors import RunError, ShardgenError, StoreError, damaged
-from .plan import CustomerShard, Plan, ProductShard, check_workers, default_workers
-from .runner import Coordinator, Pool, coordinator, worker_started
-from .schema import (
+from ..errors import RunError, ShardgenError, StoreError, damaged
+from ..make.catalog_vocabulary import CATEGORIES
+from ..make.vocabulary import STATE_TAX_BP, city_of
+from ..plan import CustomerShard, Plan, ProductShard, check_workers, default_workers
+from ..run.pool import Coordinator, Pool, coordinator, worker_started
+from ..run.shards import Task
+from ..schema import (
     ADDRESSES,
     BATCH_DECODERS,
     DECODERS,
@@ -52,7 +54,7 @@ from .schema import (
     TABLES,
     array_header,
 )
-from .store import (
+from ..store import (
     LINK,
     LINK_ARRAY,
     LINK_KEY,
@@ -64,8 +66,6 @@ from .store import (
     quiet_stderr,
     reading,
 )
-from .vocab import STATE_TAX_BP, city_of
-from .workers import Task
 
 DAY = 86_400
 CREDIT_LIMIT_MAX = 100_000 * 100
@@ -547,7 +547,9 @@ def _run_pool(
             isolated(path, _probe, path, plan, task, days_file, file)
         raise RunError("a verify worker process died before finishing its shard")
 
-    with Pool[Task, Part](workers, len(tasks), "shardgen.verify", _init_worker, initargs) as pool:
+    with Pool[Task, Part](
+        workers, len(tasks), "shardgen.verification", _init_worker, initargs
+    ) as pool:
         for phase in (tasks[:split], tasks[split:]):
             if not phase:
                 continue

@@ -13,7 +13,7 @@ from typing import Final
 
 import msgspec
 
-CATALOG_FILE: Final = Path(__file__).parent / "data" / "catalog.json"
+CATALOG_FILE: Final = Path(__file__).parent.parent / "data" / "catalog.json"
 
 
 class Noun(msgspec.Struct, frozen=True):

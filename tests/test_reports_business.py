@@ -11,11 +11,19 @@ from pathlib import Path
 import pytest
 
 import shardgen
-from shardgen.generate import Summary
-from shardgen.page import money_short, nice_scale
-from shardgen.report import TITLES, Report, money, percent, render_html, render_text, report
-from shardgen.stats import AGING_BUCKETS
-from shardgen.vocab import CENSUS_REGIONS
+from shardgen.make.vocabulary import CENSUS_REGIONS
+from shardgen.pipeline import Summary
+from shardgen.reports.business import (
+    TITLES,
+    Report,
+    money,
+    percent,
+    render_html,
+    render_text,
+    report,
+)
+from shardgen.reports.page import money_short, nice_scale
+from shardgen.reports.statistics import AGING_BUCKETS
 
 from .conftest import AS_OF
 from .test_cli import run

@@ -25,8 +25,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from .catalog import DAY, Catalog, foundation_created_at
-from .plan import (
+from ..plan import (
     ADDRESS_WEIGHTS,
     EPOCH,
     LINE_WEIGHTS,
@@ -37,7 +36,7 @@ from .plan import (
     generator,
     quota,
 )
-from .schema import (
+from ..schema import (
     ADDRESSES,
     INVOICES,
     LINE_ITEMS,
@@ -47,7 +46,8 @@ from .schema import (
     Invoice,
     InvoiceLineItem,
 )
-from .vocab import (
+from .products import DAY, Catalog, foundation_created_at
+from .vocabulary import (
     BUSINESS_SHARE,
     CREDIT_BASE_MAX,
     CREDIT_BASE_MIN,

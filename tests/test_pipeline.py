@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import shardgen
-from shardgen.generate import Summary
+from shardgen.pipeline import Summary
 from shardgen.store import Store, staging_path
 
 from .conftest import AS_OF, Make

@@ -147,7 +147,7 @@ def people() -> People:
 
 
 #: Street-address ZIPs extracted from the pinned `zipcodes` dataset.
-GEOGRAPHY_FILE: Final = Path(__file__).parent / "data" / "geography.json"
+GEOGRAPHY_FILE: Final = Path(__file__).parent.parent / "data" / "geography.json"
 
 
 class Place(NamedTuple):

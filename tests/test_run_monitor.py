@@ -9,7 +9,7 @@ import time
 
 import psutil
 
-from shardgen.monitor import Monitor, anonymous_memory, read_rollup, sample_tree
+from shardgen.run.monitor import Monitor, anonymous_memory, read_rollup, sample_tree
 
 GROW = "x = bytearray(64 * 2**20); import time; print('ready', flush=True); time.sleep(30)"
 

@@ -26,9 +26,15 @@ from typing import Any
 
 import msgspec
 
-from .plan import ADDRESS_WEIGHTS, EPOCH, LINE_WEIGHTS
-from .store import Store, isolated, reading
-from .vocab import INVOICE_AGE_BANDS, STATE_POPULATION, STATUS_SHARES, STATUSES, geography
+from ..make.vocabulary import (
+    INVOICE_AGE_BANDS,
+    STATE_POPULATION,
+    STATUS_SHARES,
+    STATUSES,
+    geography,
+)
+from ..plan import ADDRESS_WEIGHTS, EPOCH, LINE_WEIGHTS
+from ..store import Store, isolated, reading
 
 #: Unpaid invoices by days past due; "current" is not yet due.
 AGING_BUCKETS: tuple[str, ...] = ("current", "1-30", "31-60", "61-90", "90+")

@@ -19,10 +19,11 @@ from pathlib import Path
 import msgspec
 
 from .errors import DamagedStoreError, RunError, SchemaError, UsageError
-from .executors import Executor, open_executor
 from .guard import promote, refuse_link, remove_store, run_lock
-from .monitor import Monitor, Sample
 from .plan import Plan, check_workers, default_workers, make_plan
+from .run.executors import Executor, open_executor
+from .run.monitor import Monitor, Sample
+from .run.shards import tasks_for
 from .schema import (
     MemorySample,
     RunFailed,
@@ -43,9 +44,8 @@ from .store import (
     lock_path,
     staging_path,
 )
-from .verify import Report, verify_store
+from .verification import Report, verify_store
 from .versions import data_versions, versions
-from .workers import tasks_for
 
 #: Where `generate` writes when no --out is given.
 DEFAULT_STORE = Path("shardgen.lmdb")

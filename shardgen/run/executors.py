@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING, Protocol
 
 import psutil
 
-from .errors import RunError, ShardgenError, UsageError
+from ..errors import RunError, ShardgenError, UsageError
+from ..plan import Plan
+from ..schema import MemorySample
+from ..store import Store
+from ..versions import data_versions, versions
 from .monitor import anonymous_memory
-from .plan import Plan
-from .schema import MemorySample
-from .store import Store
-from .versions import data_versions, versions
-from .workers import (
+from .shards import (
     Done,
     EncodedShard,
     Task,

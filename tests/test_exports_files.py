@@ -24,15 +24,15 @@ import msgspec
 import pytest
 
 import shardgen
-from shardgen import export_files
 from shardgen.cli import main
-from shardgen.export import CONTRACT, FORMATS
-from shardgen.export_sql import SQLITE_SCHEMA, export_postgres, redact
-from shardgen.generate import Summary
+from shardgen.exports import CONTRACT, FORMATS
+from shardgen.exports import files as export_files
+from shardgen.exports.sql import SQLITE_SCHEMA, export_postgres, redact
+from shardgen.pipeline import Summary
 from shardgen.store import Store
 
 from .conftest import scratch_database
-from .test_export import CONTRACT as NAMES
+from .test_exports import CONTRACT as NAMES
 
 DECIMALS = frozenset(("money", "basis_points", "percent", "decimal"))
 TWO_DECIMALS = re.compile(r"^-?\d+\.\d\d$")

@@ -13,11 +13,11 @@ import msgspec
 import pytest
 
 import shardgen
-from shardgen.generate import Summary
+from shardgen.make.vocabulary import STATUS_SHARES, STATUSES
+from shardgen.pipeline import Summary
+from shardgen.reports.statistics import AGING_BUCKETS, Stats, render, stats
 from shardgen.schema import ENCODER, TABLES
-from shardgen.stats import AGING_BUCKETS, Stats, render, stats
 from shardgen.store import Store, key
-from shardgen.vocab import STATUS_SHARES, STATUSES
 
 from .conftest import AS_OF
 

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .errors import RunError, UsageError
-from .export import Converter, columns, hundredths, rows
-from .guard import create
-from .schema import TABLES
-from .store import Store, disk_full
+from ..errors import RunError, UsageError
+from ..guard import create
+from ..schema import TABLES
+from ..store import Store, disk_full
+from . import Converter, columns, hundredths, rows
 
 SQLITE_SCHEMA = """
 CREATE TABLE customer_types (

@@ -12,10 +12,10 @@ import pytest
 
 import shardgen
 from shardgen.errors import StoreError
-from shardgen.generate import Summary
+from shardgen.pipeline import Summary
 from shardgen.schema import ENCODER
 from shardgen.store import Store, key
-from shardgen.verify import PROMOTED_RULE, Report, verify_store
+from shardgen.verification import PROMOTED_RULE, Report, verify_store
 
 from .conftest import AS_OF
 

@@ -29,10 +29,10 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from .export import CONTRACT, Column, Converter, columns, hundredths, rows
-from .guard import create
-from .schema import TABLES
-from .store import Store
+from ..guard import create
+from ..schema import TABLES
+from ..store import Store
+from . import CONTRACT, Column, Converter, columns, hundredths, rows
 
 #: Rows per Parquet row group, and per JSON lines write.
 ROW_GROUP = 100_000
