@@ -22,7 +22,7 @@ from .errors import DamagedStoreError, RunError, SchemaError, UsageError
 from .guard import promote, refuse_link, remove_store, run_lock
 from .plan import Plan, check_workers, default_workers, make_plan
 from .run.executors import Executor, open_executor
-from .run.monitor import Monitor, Sample
+from .run.monitor import Monitor
 from .run.shards import tasks_for
 from .schema import (
     MemorySample,
@@ -230,46 +230,20 @@ def _run(
     started: float,
     progress: Progress | None,
 ) -> Summary:
+    """Make the shards not `done`, verify the staging store, promote it to `target`."""
     store.log(
         RunStarted(
             at=time.time(), run_id=uuid.uuid4().hex, plan=plan, versions=versions(),
             workers=pool.workers, resumed=bool(done), executor=pool.name,
         )
     )  # fmt: skip
-    tasks = [t for t in tasks_for(plan) if (t.entity, t.shard) not in done]
-    total = len(tasks_for(plan))
-    finished = total - len(tasks)
-    last_logged = [0.0]
-
-    def log_sample(sample: Sample) -> None:
-        if sample.at - last_logged[0] >= 1.0:
-            last_logged[0] = sample.at
-            store.log(
-                MemorySample(sample.at, sample.rss, sample.uss, sample.processes, sample.anon)
-            )
-
     with Monitor(limit=memory_limit) as monitor:
-
-        def check_memory() -> None:
-            if memory_limit is not None and monitor.peak_anon > memory_limit:
-                raise RunError(
-                    f"the run used {monitor.peak_anon / 2**20:,.0f} MB, over --memory-limit "
-                    f"{memory_limit / 2**20:,.0f} MB, and was stopped; the target is unchanged. "
-                    "Rerun with --resume and fewer --workers or a higher --memory-limit"
-                )
-
-        if progress:
-            progress(finished, total)
-        for _ in pool.run(store, plan, tasks, check_memory):
-            finished += 1
-            if progress:
-                progress(finished, total)
-            if monitor.last is not None:
-                log_sample(monitor.last)
+        check = _memory_check(monitor, memory_limit)
+        _make_shards(store, plan, pool, done, check, monitor, progress)
         # Verify shares the shards among the local pool's worker count
         # (a Dask cluster's threads are elsewhere: then the local default).
         workers = pool.workers if pool.name == "local" else default_workers(plan)
-        report = verify_store(store, check_memory, workers)
+        report = verify_store(store, check, workers)
     store.log(
         VerifyFinished(
             at=time.time(), ok=report.ok, violations=report.violation_count,
@@ -305,6 +279,48 @@ def _run(
         cluster_peak_uss=pool.peak_uss,
         cluster_peak_anon=pool.peak_anon,
     )
+
+
+def _memory_check(monitor: Monitor, memory_limit: int | None) -> Callable[[], None]:
+    """What the run calls between shards: stop it once over `memory_limit`."""
+
+    def check() -> None:
+        if memory_limit is not None and monitor.peak_anon > memory_limit:
+            raise RunError(
+                f"the run used {monitor.peak_anon / 2**20:,.0f} MB, over --memory-limit "
+                f"{memory_limit / 2**20:,.0f} MB, and was stopped; the target is unchanged. "
+                "Rerun with --resume and fewer --workers or a higher --memory-limit"
+            )
+
+    return check
+
+
+def _make_shards(
+    store: Store,
+    plan: Plan,
+    pool: Executor,
+    done: set[tuple[str, int]],
+    check: Callable[[], None],
+    monitor: Monitor,
+    progress: Progress | None,
+) -> None:
+    """Run the shards not `done`, reporting progress and logging memory once a second."""
+    tasks = [t for t in tasks_for(plan) if (t.entity, t.shard) not in done]
+    total = len(tasks_for(plan))
+    finished = total - len(tasks)
+    logged = 0.0
+    if progress:
+        progress(finished, total)
+    for _ in pool.run(store, plan, tasks, check):
+        finished += 1
+        if progress:
+            progress(finished, total)
+        sample = monitor.last
+        if sample is not None and sample.at - logged >= 1.0:
+            logged = sample.at
+            store.log(
+                MemorySample(sample.at, sample.rss, sample.uss, sample.processes, sample.anon)
+            )
 
 
 def _open_and_close(path: Path) -> None:

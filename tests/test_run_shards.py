@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from shardgen.run.shards import (
     shard_failed,
     tasks_for,
 )
+from shardgen.schema import ShardCommitted
 from shardgen.store import Store
 
 from .conftest import AS_OF
@@ -62,3 +64,24 @@ def test_failures_say_to_resume() -> None:
     assert "customers shard 3 failed (ValueError: bad)" in str(error) and "--resume" in str(error)
     usage = shardgen.UsageError("as is")
     assert shard_failed(Task("products", 0), usage) is usage
+
+
+def test_with_n_workers_the_coordinator_is_one_of_n_processes(tmp_path: Path) -> None:
+    summary = shardgen.generate("medium", seed=3, as_of=AS_OF, out=tmp_path / "m.lmdb", workers=2)
+    events = shardgen.log(tmp_path / "m.lmdb")
+    pids = {e.pid for _, e in events if isinstance(e, ShardCommitted)}
+    # This process and one pool process made every shard, both of them some.
+    assert os.getpid() in pids and len(pids) == 2, pids
+    assert summary.workers == 2
+    alone = shardgen.generate("medium", seed=3, as_of=AS_OF, out=tmp_path / "one.lmdb", workers=1)
+    assert alone.digest == summary.digest
+
+
+def test_a_killed_pool_process_is_reported_while_the_coordinator_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "kill" leaves every shard to the pool, so the one that dies is a pool process.
+    monkeypatch.setenv(FAULT_VARIABLE, "products:0:kill")
+    with pytest.raises(RunError, match="worker process died"):
+        shardgen.generate("medium", seed=3, as_of=AS_OF, out=tmp_path / "k.lmdb", workers=2)
+    assert not (tmp_path / "k.lmdb").exists()

@@ -7,6 +7,11 @@ between results (the memory limit stops a run by raising from it), a watchdog
 in every worker that ends it when its coordinator is gone, Ctrl-C left to the
 coordinator, and failures as one error. A caller runs its tasks in phases
 (`Pool.run`, once per phase) and decides in what order to use the results.
+
+The coordinator can be one of the workers: given `here` (the task function as
+this process runs it), the pool starts one process fewer and the coordinator
+runs tasks between its checks, so with N workers N processes compute and the
+first tasks start while the forkserver is still starting.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -103,7 +109,11 @@ def _start_forkserver() -> None:
 class Pool(Generic[T, R]):
     """A forkserver process pool for one run's tasks; use it as a context
     manager. Leaving it by an exception kills the workers at once (their open
-    transactions abort); leaving it normally lets them finish."""
+    transactions abort); leaving it normally lets them finish.
+
+    With `here`, the coordinator is one of the `workers`: it runs tasks itself
+    with `here` (set up as a worker's initializer sets up a pool process).
+    """
 
     def __init__(
         self,
@@ -112,13 +122,15 @@ class Pool(Generic[T, R]):
         preload: str,
         initializer: Callable[..., None],
         initargs: tuple[Any, ...],
+        here: Callable[[T], R] | None = None,
     ) -> None:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([preload])
         _start_forkserver()
-        self.workers = workers
+        self.here = here if workers > 1 else None
+        self.processes = max(1, min(workers - (self.here is not None), tasks))
         self.executor = ProcessPoolExecutor(
-            max_workers=max(1, min(workers, tasks)),
+            max_workers=self.processes,
             mp_context=context,
             initializer=initializer,
             initargs=initargs,
@@ -144,19 +156,27 @@ class Pool(Generic[T, R]):
     ) -> Iterator[tuple[T, R]]:
         """Run `function` on every task; yield (task, result) as each finishes.
 
-        `check` is called every few tenths of a second; a task's exception
-        becomes `failed(task, exc)` (a ShardgenError passes as it is); a
-        worker that dies makes the pool unusable: `broken(the tasks that were
-        running)` says why.
+        `check` is called every few tenths of a second, and between the tasks
+        the coordinator runs itself; a task's exception becomes
+        `failed(task, exc)` (a ShardgenError passes as it is); a worker that
+        dies makes the pool unusable: `broken(the tasks that were running)`
+        says why.
         """
-        queue = list(reversed(tasks))
+        queue = deque(tasks)
         pending: dict[Future[R], T] = {}
-        window = WINDOW * self.workers
+        window = WINDOW * self.processes
         while queue or pending:
-            while queue and len(pending) < window:
-                task = queue.pop()
+            # The pool's window first, but leave the coordinator a task.
+            while queue and len(pending) < window and (self.here is None or len(queue) > 1):
+                task = queue.popleft()
                 pending[self.executor.submit(function, task)] = task
-            finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            if self.here is not None and queue:
+                task = queue.popleft()
+                check()
+                yield task, _run(self.here, task, failed)
+                finished = {future for future in pending if future.done()}
+            else:
+                finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             check()
             for future in finished:
                 task = pending[future]
@@ -170,3 +190,13 @@ class Pool(Generic[T, R]):
                     raise failed(task, exc) from exc
                 del pending[future]
                 yield task, result
+
+
+def _run(function: Callable[[T], R], task: T, failed: Callable[[T, Exception], ShardgenError]) -> R:
+    """A task the coordinator runs itself, its failure wrapped as a pool task's is."""
+    try:
+        return function(task)
+    except ShardgenError:
+        raise
+    except Exception as exc:
+        raise failed(task, exc) from exc

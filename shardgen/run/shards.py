@@ -236,8 +236,9 @@ def commit_shard(
 # -- the worker process ------------------------------------------------------
 
 
-class _Worker:
-    """A pool worker's run: its store handle, the plan, the run's catalog file."""
+class Worker:
+    """A worker's run: its store handle, the plan, the run's catalog file.
+    Pool processes have one each; the coordinator has one when it works too."""
 
     def __init__(self, store: Store, plan: Plan, catalog_file: CatalogFile) -> None:
         self.store = store
@@ -245,8 +246,14 @@ class _Worker:
         self.catalog_file = catalog_file
         self.catalog: Catalog | None = None  # mapped at the first customer shard
 
+    def run(self, task: Task) -> Done:
+        """Generate and commit one shard (customer shards once the catalog is finished)."""
+        if task.entity == "customers" and self.catalog is None:
+            self.catalog = self.catalog_file.open()
+        return commit_shard(self.store, self.plan, task, self.catalog, self.catalog_file)
 
-_worker: _Worker | None = None
+
+_worker: Worker | None = None
 
 
 def _init_worker(
@@ -264,15 +271,13 @@ def _init_worker(
     else:
         os.environ.pop(FAULT_VARIABLE, None)
     store = Store.reopen(Path(path))  # at the map size the coordinator gave it
-    _worker = _Worker(store, plan, CatalogFile(Path(catalog_path), plan.products))
+    _worker = Worker(store, plan, CatalogFile(Path(catalog_path), plan.products))
 
 
 def _run_task(task: Task) -> Done:
     worker = _worker
     assert worker is not None, "worker not initialised"
-    if task.entity == "customers" and worker.catalog is None:
-        worker.catalog = worker.catalog_file.open()
-    return commit_shard(worker.store, worker.plan, task, worker.catalog, worker.catalog_file)
+    return worker.run(task)
 
 
 def shard_failed(task: Task, exc: BaseException) -> ShardgenError:
@@ -326,15 +331,14 @@ def _run_here(
     catalog_file: CatalogFile,
     check: Callable[[], None],
 ) -> Iterator[Done]:
-    catalog: Catalog | None = None
+    worker = Worker(store, plan, catalog_file)
     for number, phase in enumerate(phases):
         if number and phase:
             catalog_file.finish()
-            catalog = catalog_file.open()
         for task in phase:
             check()
             try:
-                yield commit_shard(store, plan, task, catalog, catalog_file)
+                yield worker.run(task)
             except Exception as exc:
                 raise shard_failed(task, exc) from exc
 
@@ -347,11 +351,15 @@ def _run_pool(
     workers: int,
     check: Callable[[], None],
 ) -> Iterator[Done]:
-    initargs = (
-        str(store.path), plan, os.environ.get(FAULT_VARIABLE), coordinator(),
-        str(catalog_file.path),
-    )  # fmt: skip
+    """The shards in a pool, the coordinator one of its `workers`.
+
+    The test hook's "kill" is for a pool process (killing the coordinator is
+    another test): with it set, the coordinator leaves every shard to the pool.
+    """
+    fault = os.environ.get(FAULT_VARIABLE)
+    initargs = (str(store.path), plan, fault, coordinator(), str(catalog_file.path))
     size = max(len(phase) for phase in phases)
+    here = None if fault and fault.endswith(":kill") else Worker(store, plan, catalog_file).run
 
     def broken(_running: list[Task]) -> NoReturn:
         check()  # workers stopped by the memory limit: say that, not "a worker died"
@@ -360,7 +368,8 @@ def _run_pool(
             "are kept: rerun with --resume to continue"
         )
 
-    with Pool[Task, Done](workers, size, "shardgen.run.shards", _init_worker, initargs) as pool:
+    preload = "shardgen.run.shards"
+    with Pool[Task, Done](workers, size, preload, _init_worker, initargs, here) as pool:
         for number, phase in enumerate(phases):
             if number and phase:
                 catalog_file.finish()
