@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import shardgen
-from shardgen.exports import columns
+from shardgen.exports.contract import columns
 from shardgen.pipeline import Summary
 from shardgen.schema import TABLES
 

@@ -25,8 +25,9 @@ import pytest
 
 import shardgen
 from shardgen.cli import main
-from shardgen.exports import CONTRACT, FORMATS
+from shardgen.exports import FORMATS
 from shardgen.exports import files as export_files
+from shardgen.exports.contract import CONTRACT
 from shardgen.exports.sql import SQLITE_SCHEMA, export_postgres, redact
 from shardgen.pipeline import Summary
 from shardgen.store import Store

@@ -32,7 +32,7 @@ import msgspec
 from ..guard import create
 from ..schema import TABLES
 from ..store import Store
-from . import CONTRACT, Column, Converter, columns, hundredths, rows
+from .contract import CONTRACT, Column, Converter, columns, hundredths, rows
 
 #: Rows per Parquet row group, and per JSON lines write.
 ROW_GROUP = 100_000

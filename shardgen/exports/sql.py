@@ -20,7 +20,7 @@ from ..errors import RunError, UsageError
 from ..guard import create
 from ..schema import TABLES
 from ..store import Store, disk_full
-from . import Converter, columns, hundredths, rows
+from .contract import Converter, columns, hundredths, rows
 
 SQLITE_SCHEMA = """
 CREATE TABLE customer_types (
