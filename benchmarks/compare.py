@@ -105,8 +105,14 @@ def main(argv: list[str] | None = None) -> int:
                 {"figure": key, "base": old, "this": new, "ratio": new / old if old else None}
             )
     if args.json:
-        result = {"script": args.script, "args": args.args, "rounds": args.rounds,
-                  "base": str(base), "this": str(this), "figures": [r._asdict() for r in rows]}  # fmt: skip
+        result = {
+            "script": args.script,
+            "args": args.args,
+            "rounds": args.rounds,
+            "base": str(base),
+            "this": str(this),
+            "figures": [r._asdict() for r in rows],
+        }
         print(json.dumps(result, indent=2))
         return 0
     print(f"{args.script} {' '.join(args.args)}: medians of {args.rounds} round(s)")
