@@ -96,14 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     except BenchmarkError as exc:
         print(f"compare: {exc}", file=sys.stderr)
         return 1
-    rows = []
+    rows: list[Figure] = []
     for key in figures[this][0]:
         if all(key in r for r in figures[base] + figures[this]):
             old = statistics.median(r[key] for r in figures[base])
             new = statistics.median(r[key] for r in figures[this])
-            rows.append(
-                {"figure": key, "base": old, "this": new, "ratio": new / old if old else None}
-            )
+            rows.append(Figure(key, old, new, new / old if old else None))
     if args.json:
         result = {
             "script": args.script,
