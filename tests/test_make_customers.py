@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from shardgen.make.catalog import catalog_for
 from shardgen.make.customers import customer_shard, customer_types, spread
-from shardgen.make.products import catalog_for
 from shardgen.plan import make_plan
 from shardgen.schema import ADDRESSES, INVOICES, LINE_ITEMS
 

@@ -46,7 +46,8 @@ from ..schema import (
     Invoice,
     InvoiceLineItem,
 )
-from .products import DAY, Catalog, foundation_created_at
+from .catalog import Catalog
+from .products import DAY, foundation_created_at
 from .vocabulary import (
     BUSINESS_SHARE,
     CREDIT_BASE_MAX,
