@@ -87,3 +87,14 @@ def test_settling_keeps_every_unpaid_balance_within_the_credit_limit() -> None:
             assert invoice.invoice_date <= invoice.paid_date <= plan.as_of_day
     for customer in rows.customers:
         assert unpaid[customer.id] <= customer.credit_limit
+
+
+def test_fewer_invoices_than_customers_go_one_each_recent_ones_first() -> None:
+    columns = np.random.default_rng(1)
+    statuses = np.zeros(20, np.int64)  # all active
+    dates = invoice_dates(columns, 20_000, 10, statuses, np.ones(20, np.int64))
+    assert sorted(dates.counts.tolist()) == [0] * 10 + [1] * 10
+    # The first customers take the recent dates; when those run out, old ones.
+    old = dates.ages >= INVOICE_AGE_BANDS[-1][0]
+    assert dates.owner[~old].tolist() == list(range(7))
+    assert dates.owner[old].tolist() == [7, 8, 9]
