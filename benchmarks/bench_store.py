@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import measure
 from measure import AS_OF, SEED, BenchmarkError, Stat, fmt_stat, ratio, stat, table
 
-from shardgen.make.products import catalog_for
+from shardgen.make.catalog import catalog_for
 from shardgen.plan import Plan, make_plan
 from shardgen.run.shards import Rows, Task, commit_shard, encode, generate_rows, write_shard
 from shardgen.schema import ShardCommitted

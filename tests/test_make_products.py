@@ -1,23 +1,18 @@
-"""Products, inventory and the catalog customer shards sell from."""
+"""Products and inventory: prices, cores, and rows that match the catalog."""
 
 from __future__ import annotations
 
-import random
-from bisect import bisect_right
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shardgen.make.catalog import build_catalog
 from shardgen.make.catalog_vocabulary import CATEGORIES
 from shardgen.make.products import (
     CATALOG_AGE_DAYS,
     NEW_PRODUCT_SHARE,
-    CatalogFile,
-    build_catalog,
-    catalog_chunk,
     price_for,
     prices_for,
     product_cores,
@@ -59,26 +54,6 @@ def test_vocabulary_costs_leave_room_for_every_markup() -> None:
     assert min(noun.cost_min for c in CATEGORIES for noun in c.nouns) >= 100
 
 
-def test_pick_equals_a_plain_bisect() -> None:
-    catalog = build_catalog(PLAN)
-    rng = random.Random(1)
-    cum = catalog.cum_popularity
-    for _ in range(20_000):
-        u, sellable = rng.random(), rng.randint(1, catalog.products)
-        expected = min(bisect_right(cum, u * cum[sellable - 1], 0, sellable), sellable - 1) + 1
-        assert catalog.pick(u, sellable) == expected
-
-
-def test_picks_respect_launch_dates() -> None:
-    catalog = build_catalog(PLAN)
-    rng = random.Random(2)
-    for day in range(PLAN.as_of_day - 364, PLAN.as_of_day + 1, 7):
-        sellable = catalog.sellable(day)
-        assert sellable >= 1
-        for _ in range(50):
-            assert catalog.product(catalog.pick(rng.random(), sellable))[2] <= day
-
-
 def test_cores_are_pure_and_match_the_written_products() -> None:
     shard = PLAN.product_shards[0]
     assert product_cores(PLAN, shard) == product_cores(PLAN, shard)
@@ -103,20 +78,3 @@ def test_new_products_share_and_product_one_predates_the_window() -> None:
     assert days[0] == window_start - 1 - CATALOG_AGE_DAYS and days[-1] <= PLAN.as_of_day
     tiny = make_plan(products=1, customers=1, invoices=1, seed=5, as_of="2026-06-30")
     assert product_cores(tiny, tiny.product_shards[0])[0].created_day < window_start
-
-
-def test_catalog_file_placed_by_shards_in_any_order_equals_the_built_catalog(
-    tmp_path: Path,
-) -> None:
-    built = build_catalog(PLAN)
-    shared = CatalogFile(tmp_path / "run.catalog", PLAN.products)
-    shared.create()
-    for shard in reversed(PLAN.product_shards):
-        shared.place(catalog_chunk(product_cores(PLAN, shard)))
-    shared.finish()
-    opened = shared.open()
-    assert bytes(opened.buffer) == bytes(built.buffer)
-    for product_id in (1, 2, PLAN.products // 2, PLAN.products):
-        assert opened.product(product_id) == built.product(product_id)
-    shared.remove()
-    assert not shared.path.exists()

@@ -22,17 +22,9 @@ from typing import NamedTuple, NoReturn
 import psutil
 
 from ..errors import RunError, ShardgenError
+from ..make.catalog import Catalog, CatalogChunk, CatalogFile, catalog_chunk, catalog_for
 from ..make.customers import customer_shard, customer_types
-from ..make.products import (
-    Catalog,
-    CatalogChunk,
-    CatalogFile,
-    catalog_chunk,
-    catalog_for,
-    product_categories,
-    product_cores,
-    product_shard,
-)
+from ..make.products import product_categories, product_cores, product_shard
 from ..plan import Plan
 from ..schema import Record, ShardCommitted
 from ..store import Store, catalog_path, encode_links, encode_table
