@@ -24,7 +24,8 @@ from .events import line, log, record
 from .exports import FORMATS, export
 from .pipeline import DEFAULT_STORE, generate, reset
 from .plan import VOLUMES
-from .reports.statistics import render as render_stats
+from .reports.business import report
+from .reports.rendering import render_stats, render_text, write_html
 from .reports.statistics import stats
 from .run.executors import EXECUTORS
 from .schema import to_builtins
@@ -320,7 +321,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .guard import check_output
-    from .reports.business import render_text, report, write_html
 
     html: Path | None = args.html
     if html is not None:  # refused before the store is read, not after
