@@ -24,7 +24,8 @@ from .events import line, log, record
 from .exports import FORMATS, export
 from .pipeline import DEFAULT_STORE, generate, reset
 from .plan import VOLUMES
-from .reports.statistics import render as render_stats
+from .reports.business import report
+from .reports.rendering import render_stats, render_text, write_html
 from .reports.statistics import stats
 from .run.executors import EXECUTORS
 from .schema import to_builtins
@@ -52,6 +53,7 @@ def _size(text: str) -> int:
 
 
 def build_parser() -> Parser:
+    """The `shardgen` parser: global options, then one subcommand per library function."""
     parser = Parser(prog="shardgen", description="Generate realistic business datasets.")
     parser.add_argument("--version", action="version", version=f"shardgen {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -61,100 +63,113 @@ def build_parser() -> Parser:
         "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for name, summary, add_options in (
+        ("generate", "generate, verify and promote a dataset", _generate_options),
+        ("verify", "check every rule and print the digest", _verify_options),
+        ("stats", "profile the dataset against its targets", _stats_options),
+        (
+            "report",
+            "customers by region, sales by category, receivables aging, monthly revenue",
+            _report_options,
+        ),
+        ("export", "export the data contract", _export_options),
+        ("log", "show the event log", _log_options),
+        ("reset", "remove a store and its staging leftovers", _reset_options),
+    ):
+        add_options(commands.add_parser(name, parents=[common], help=summary))
+    return parser
 
-    gen = commands.add_parser(
-        "generate", parents=[common], help="generate, verify and promote a dataset"
-    )
-    gen.add_argument("--volume", choices=list(VOLUMES), help="preset volume (default: small)")
-    gen.add_argument("--customers", type=int, help="number of customers (overrides the preset)")
-    gen.add_argument("--products", type=int, help="number of products (overrides the preset)")
-    gen.add_argument("--invoices", type=int, help="number of invoices (overrides the preset)")
-    gen.add_argument("--seed", type=int, default=0, help="root seed (default: 0)")
-    gen.add_argument("--as-of", help="the dataset's 'today', YYYY-MM-DD (default: today, UTC)")
-    gen.add_argument(
+
+def _generate_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--volume", choices=list(VOLUMES), help="preset volume (default: small)")
+    command.add_argument("--customers", type=int, help="number of customers (overrides the preset)")
+    command.add_argument("--products", type=int, help="number of products (overrides the preset)")
+    command.add_argument("--invoices", type=int, help="number of invoices (overrides the preset)")
+    command.add_argument("--seed", type=int, default=0, help="root seed (default: 0)")
+    command.add_argument("--as-of", help="the dataset's 'today', YYYY-MM-DD (default: today, UTC)")
+    command.add_argument(
         "--workers",
         type=int,
         help="worker processes (default: the CPU count; 1 below ~150,000 rows per CPU)",
     )
-    gen.add_argument(
+    command.add_argument(
         "--out", type=Path, default=DEFAULT_STORE, help=f"store file (default: ./{DEFAULT_STORE})"
     )
-    gen.add_argument(
+    command.add_argument(
         "--executor",
         choices=EXECUTORS,
         default="local",
         help="where shards run: this machine's process pool, or a Dask cluster (default: local)",
     )
-    gen.add_argument(
+    command.add_argument(
         "--scheduler", help="the Dask scheduler for --executor dask, e.g. tcp://10.0.0.5:8786"
     )
-    gen.add_argument("--resume", action="store_true", help="continue an interrupted run")
-    gen.add_argument("--map-size", type=_size, default=None, help="LMDB map size, e.g. 64G")
-    gen.add_argument(
+    command.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    command.add_argument("--map-size", type=_size, default=None, help="LMDB map size, e.g. 64G")
+    command.add_argument(
         "--memory-limit",
         type=_size,
         default=None,
         help="stop if the run's heap (anonymous memory) exceeds this, e.g. 1G",
     )
-    gen.add_argument("--json", action="store_true", help="print the summary as JSON")
-    gen.add_argument("--quiet", action="store_true", help="no progress line")
+    command.add_argument("--json", action="store_true", help="print the summary as JSON")
+    command.add_argument("--quiet", action="store_true", help="no progress line")
 
-    ver = commands.add_parser(
-        "verify", parents=[common], help="check every rule and print the digest"
-    )
-    ver.add_argument("path", type=Path)
-    ver.add_argument(
+
+def _verify_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("path", type=Path)
+    command.add_argument(
         "--workers",
         type=int,
         default=None,
         help="processes sharing the shards (default: the CPU count; 1 for a small store)",
     )
-    ver.add_argument("--json", action="store_true", help="print the report as JSON")
+    command.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    sta = commands.add_parser(
-        "stats", parents=[common], help="profile the dataset against its targets"
+
+def _stats_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("path", type=Path)
+    command.add_argument("--json", action="store_true", help="print the profile as JSON")
+
+
+def _report_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("path", type=Path)
+    command.add_argument(
+        "--html", type=Path, help="also write the reports as one HTML page to FILE"
     )
-    sta.add_argument("path", type=Path)
-    sta.add_argument("--json", action="store_true", help="print the profile as JSON")
-
-    rep = commands.add_parser(
-        "report",
-        parents=[common],
-        help="customers by region, sales by category, receivables aging, monthly revenue",
+    command.add_argument("--json", action="store_true", help="print the figures as JSON (cents)")
+    command.add_argument(
+        "--force", action="store_true", help="replace the --html file if it exists"
     )
-    rep.add_argument("path", type=Path)
-    rep.add_argument("--html", type=Path, help="also write the reports as one HTML page to FILE")
-    rep.add_argument("--json", action="store_true", help="print the figures as JSON (cents)")
-    rep.add_argument("--force", action="store_true", help="replace the --html file if it exists")
 
-    exp = commands.add_parser("export", parents=[common], help="export the data contract")
-    exp.add_argument("path", type=Path)
-    exp.add_argument("--format", choices=FORMATS, default="sqlite")
-    exp.add_argument(
+
+def _export_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("path", type=Path)
+    command.add_argument("--format", choices=FORMATS, default="sqlite")
+    command.add_argument(
         "--to",
         required=True,
         help="output: a file (sqlite), a folder (csv, jsonl, parquet) or a postgresql:// URL",
     )
-    exp.add_argument(
+    command.add_argument(
         "--force",
         action="store_true",
         help="replace --to if it exists (postgres: drop the 8 tables, in the same transaction)",
     )
 
-    log = commands.add_parser("log", parents=[common], help="show the event log")
-    log.add_argument("path", type=Path)
-    log.add_argument("--json", action="store_true", help="one JSON object per event")
 
-    reset = commands.add_parser(
-        "reset", parents=[common], help="remove a store and its staging leftovers"
-    )
-    reset.add_argument("path", type=Path)
-    reset.add_argument(
+def _log_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("path", type=Path)
+    command.add_argument("--json", action="store_true", help="one JSON object per event")
+
+
+def _reset_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("path", type=Path)
+    command.add_argument(
         "--partial",
         action="store_true",
         help="remove only what a failed or interrupted run left (PATH.staging); keep PATH",
     )
-    return parser
 
 
 class _Terminated(KeyboardInterrupt):
@@ -320,7 +335,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .guard import check_output
-    from .reports.business import render_text, report, write_html
 
     html: Path | None = args.html
     if html is not None:  # refused before the store is read, not after

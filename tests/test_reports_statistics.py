@@ -15,7 +15,8 @@ import pytest
 import shardgen
 from shardgen.make.vocabulary import STATUS_SHARES, STATUSES
 from shardgen.pipeline import Summary
-from shardgen.reports.statistics import AGING_BUCKETS, Stats, render, stats
+from shardgen.reports.rendering import render_stats
+from shardgen.reports.statistics import AGING_BUCKETS, Stats, stats
 from shardgen.schema import ENCODER, TABLES
 from shardgen.store import Store, key
 
@@ -143,30 +144,6 @@ def test_small_statuses_are_within_one_customer(small_store: Path) -> None:
     assert len(waived) == 3, waived
 
 
-def test_render_lists_every_target_first(large: tuple[Path, Stats]) -> None:
-    _path, s = large
-    text = render(s)
-    lines = text.splitlines()
-    assert "all targets met" in lines[0]
-    assert text.index("Targets") < text.index("Rows") < text.index("Aging")
-    for t in s.targets:
-        line = next(line for line in lines if t.name in line)
-        assert t.target in line
-        assert line.endswith(" ok"), line
-    assert "MISS" not in text
-    for bucket in AGING_BUCKETS:
-        assert any(line.split()[:1] == [bucket] for line in lines), bucket
-
-
-def test_render_marks_a_missed_target(large: tuple[Path, Stats]) -> None:
-    _path, s = large
-    first = msgspec.structs.replace(s.targets[0], ok=False)
-    text = render(msgspec.structs.replace(s, targets=[first, *s.targets[1:]]))
-    line = next(line for line in text.splitlines() if first.name in line)
-    assert line.endswith(" MISS"), line
-    assert f"1 of {len(s.targets)} targets MISSED" in text.splitlines()[0]
-
-
 def test_stats_round_trip_through_json(large: tuple[Path, Stats]) -> None:
     _path, s = large
     assert msgspec.json.decode(msgspec.json.encode(s), type=Stats) == s
@@ -192,4 +169,4 @@ def test_a_broken_distribution_is_reported_as_missed(small_store: Path, tmp_path
     # The three customers made suspended have no overdue invoice either.
     overdue = by_name["suspended customers with an overdue invoice %"]
     assert not overdue.ok and overdue.actual < 99
-    assert render(s).splitlines()[0].endswith("4 of 20 targets MISSED")
+    assert render_stats(s).splitlines()[0].endswith("4 of 20 targets MISSED")

@@ -1,8 +1,8 @@
 """Reports: customers by region, sales by category, receivables aging, monthly revenue.
 
 `report` reads a store in one streaming pass per table and returns every figure
-as an exact integer (money in cents); `render_text` and `render_html` present
-the same figures for a terminal and as one self-contained HTML page. What a
+as an exact integer (money in cents); reports/rendering.py presents the same
+figures for a terminal and as one self-contained HTML page. What a
 later table needs of an earlier one (a customer's state, a product's cost and
 category) is kept in arrays indexed by ID, and totals in dicts keyed by small
 domains (states, statuses, invoice days), never as a list of rows.
@@ -31,44 +31,21 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Sequence
-from html import escape
 from pathlib import Path
 from typing import NamedTuple
 
 import msgspec
 
-from ..guard import write_file
 from ..make.vocabulary import CENSUS_REGIONS
 from ..plan import EPOCH
 from ..store import Store, isolated, reading
-from .page import Bar, columns, document, hbars, money_short, table
-from .statistics import AGING_BUCKETS, aging_bucket, aligned
+from .statistics import AGING_BUCKETS, aging_bucket
 
-SECTION_IDS = ("customers", "sales", "invoices", "months")
-TITLES = (
-    "Customers by region and state",
-    "Product sales by category",
-    "Invoice status and receivables aging",
-    "Monthly revenue",
-)
 INVOICE_STATUSES = ("pending", "paid", "overdue")
 TOP_PRODUCTS = 10
 MONTHS = 12
 UNKNOWN = "unknown"
 REGION_OF = {state: region for region, states in CENSUS_REGIONS.items() for state in states}
-DEFINITIONS = {
-    "revenue": "Revenue is the sum of invoice subtotals, before tax, over invoices of every "
-    "status (pending, paid, overdue).",
-    "customers": "A customer's state is the state of their primary billing address; a "
-    "customer's revenue counts in that state. Active = customers with status active. "
-    "Credit = sum of credit limits.",
-    "sales": "Revenue = sum of line totals (after line discounts, before tax); cost = sum of "
-    "quantity × the product's cost; margin = revenue − cost; margin % = margin / revenue.",
-    "invoices": "Amounts are invoice totals, tax included. Aging covers unpaid invoices "
-    "(pending and overdue) by days past due at as_of (as_of − due_date); current = not yet due.",
-    "months": "Revenue (sum of subtotals, before tax) by the month of the invoice date, over the "
-    "12 calendar months ending with as_of's month.",
-}
 
 
 class CustomerRow(msgspec.Struct):
@@ -102,7 +79,7 @@ class AmountRow(msgspec.Struct):
     amount_cents: int
 
 
-class Report(msgspec.Struct):
+class BusinessReport(msgspec.Struct):
     """The four reports' figures: counts, and money as integer cents."""
 
     path: str
@@ -122,7 +99,7 @@ class Report(msgspec.Struct):
     seconds: float
 
 
-def report(path: str | os.PathLike[str]) -> Report:
+def report(path: str | os.PathLike[str]) -> BusinessReport:
     """The reports of the store at `path`.
 
     >>> r = report("shardgen.lmdb")  # doctest: +SKIP
@@ -132,30 +109,57 @@ def report(path: str | os.PathLike[str]) -> Report:
     return isolated(Path(path), _report_at, Path(path))
 
 
-def _report_at(path: Path) -> Report:
+def _report_at(path: Path) -> BusinessReport:
     with Store.open(path) as store, reading(store.path):
         return report_store(store)
 
 
-def write_html(
-    r: Report, to: str | os.PathLike[str], *, source: Path | None = None, force: bool = False
-) -> Path:
-    """Write the reports as one HTML page at `to` (`render_html`), the safe way:
-    never over the store read (`source`) or another store, never over an
-    existing file without `force`, never half-written."""
-    target = Path(to)
-    write_file(target, render_html(r).encode(), what="--html", source=source, force=force)
-    return target
-
-
-def report_store(store: Store) -> Report:
+def report_store(store: Store) -> BusinessReport:
     """The reports of an open store: one streaming pass over five of its tables."""
     started = time.perf_counter()
     plan = store.plan()
-    as_of = plan.as_of_day
-
-    # -- addresses, then customers and invoices: everything keyed by state ----------
     n_customers = max(plan.customers, store.max_id("customers")) + 1
+    state_names, state_of = _primary_states(store, n_customers)
+    customers, active, credit = _customer_totals(store, state_of, len(state_names))
+    invoices = _invoice_totals(store, plan.as_of_day, state_of, len(state_names))
+    del state_of
+    states, regions, customer_total = _customer_rows(
+        state_names, customers, active, credit, invoices.revenue
+    )
+    categories = sorted(store.scan("product_categories"), key=lambda c: (c.sort_order, c.id))
+    category_name = {c.id: c.name for c in categories}
+    products = _product_sales(store, max(plan.products, store.max_id("products")) + 1)
+    category_rows, category_total = _category_rows(
+        [c.id for c in categories], category_name, products
+    )
+    statuses = [
+        AmountRow(s, invoices.status_count[s], invoices.status_cents[s])
+        for s in (*INVOICE_STATUSES, *sorted(set(invoices.status_count) - set(INVOICE_STATUSES)))
+    ]
+    aging = [AmountRow(b, invoices.aging_count[b], invoices.aging_cents[b]) for b in AGING_BUCKETS]
+    months, before = _months(plan.as_of_day, invoices.day_count, invoices.day_cents)
+    return BusinessReport(
+        path=str(store.path),
+        as_of=plan.as_of,
+        states=states,
+        regions=regions,
+        customer_total=customer_total,
+        categories=category_rows,
+        category_total=category_total,
+        top_products=_top_products(store, category_name, products),
+        statuses=statuses,
+        status_total=sum_rows("All invoices", statuses),
+        aging=aging,
+        aging_total=sum_rows("All unpaid", aging),
+        months=months,
+        before_months=before,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _primary_states(store: Store, n_customers: int) -> tuple[list[str], array[int]]:
+    """The states of primary addresses (UNKNOWN first), and by customer ID the
+    index of the customer's state among them: one pass over customer addresses."""
     state_names = [UNKNOWN]  # index 0: a customer without a primary address
     state_index = {UNKNOWN: 0}
     state_of = array("H", bytes(2 * n_customers))
@@ -166,16 +170,43 @@ def report_store(store: Store) -> Report:
                 index = state_index[a.state] = len(state_names)
                 state_names.append(a.state)
             state_of[a.customer_id] = index
-    customers = [0] * len(state_names)
-    active = [0] * len(state_names)
-    credit = [0] * len(state_names)
-    revenue = [0] * len(state_names)
+    return state_names, state_of
+
+
+def _customer_totals(
+    store: Store, state_of: array[int], n_states: int
+) -> tuple[list[int], list[int], list[int]]:
+    """By state index: customers, active customers, and their credit limits in
+    cents, from one pass over customers."""
+    n_customers = len(state_of)
+    customers = [0] * n_states
+    active = [0] * n_states
+    credit = [0] * n_states
     for c in store.scan("customers"):
         s = state_of[c.id] if 0 < c.id < n_customers else 0
         customers[s] += 1
         active[s] += c.status == "active"
         credit[s] += c.credit_limit
+    return customers, active, credit
 
+
+class InvoiceTotals(NamedTuple):
+    """Revenue by the customer's state index; invoices and their totals by status,
+    by aging bucket (unpaid ones) and by day; money in cents."""
+
+    revenue: list[int]
+    status_count: Counter[str]
+    status_cents: Counter[str]
+    aging_count: Counter[str]
+    aging_cents: Counter[str]
+    day_count: Counter[int]
+    day_cents: Counter[int]
+
+
+def _invoice_totals(store: Store, as_of: int, state_of: array[int], n_states: int) -> InvoiceTotals:
+    """The invoice totals, from one pass over invoices."""
+    n_customers = len(state_of)
+    revenue = [0] * n_states
     status_count: Counter[str] = Counter()
     status_cents: Counter[str] = Counter()
     aging_count: Counter[str] = Counter()
@@ -193,16 +224,22 @@ def report_store(store: Store) -> Report:
             aging_cents[bucket] += inv.total
         day_count[inv.invoice_date] += 1
         day_cents[inv.invoice_date] += inv.subtotal
-    del state_of
-
-    states, regions, customer_total = _customer_rows(
-        state_names, customers, active, credit, revenue
+    return InvoiceTotals(
+        revenue, status_count, status_cents, aging_count, aging_cents, day_count, day_cents
     )
 
-    # -- products, then line items: per-product arrays, folded into categories ------
-    categories = sorted(store.scan("product_categories"), key=lambda c: (c.sort_order, c.id))
-    category_name = {c.id: c.name for c in categories}
-    n_products = max(plan.products, store.max_id("products")) + 1
+
+class ProductSales(NamedTuple):
+    """By product ID: cost in cents, category ID, units sold and revenue in cents."""
+
+    cost: array[int]
+    category_of: array[int]
+    units: array[int]
+    sales: array[int]
+
+
+def _product_sales(store: Store, n_products: int) -> ProductSales:
+    """The product sales, from one pass over products and one over line items."""
     cost = array("q", bytes(8 * n_products))
     category_of = array("I", bytes(4 * n_products))
     for p in store.scan("products"):
@@ -216,27 +253,44 @@ def report_store(store: Store) -> Report:
         if 0 < pid < n_products:
             units[pid] += li.quantity
             sales[pid] += li.line_total
-    by_category = {c.id: [0, 0, 0] for c in categories}  # units, revenue, cost
-    for pid in range(1, n_products):
+    return ProductSales(cost, category_of, units, sales)
+
+
+def _category_rows(
+    category_ids: list[int], category_name: dict[int, str], products: ProductSales
+) -> tuple[list[SalesRow], SalesRow]:
+    """A row per category (those of `category_ids` in that order, then any other
+    that sold), and their total."""
+    cost, category_of, units, sales = products
+    by_category = {cid: [0, 0, 0] for cid in category_ids}  # units, revenue, cost
+    for pid in range(1, len(units)):
         if units[pid]:
             totals = by_category.setdefault(category_of[pid], [0, 0, 0])
             totals[0] += units[pid]
             totals[1] += sales[pid]
             totals[2] += units[pid] * cost[pid]
-    category_rows = [
+    rows = [
         _sales(category_name.get(cid, f"category {cid}"), "", u, r, c)
         for cid, (u, r, c) in by_category.items()
     ]
-    category_total = _sales(
+    total = _sales(
         "All categories",
         "",
         sum(t[0] for t in by_category.values()),
         sum(t[1] for t in by_category.values()),
         sum(t[2] for t in by_category.values()),
     )
+    return rows, total
+
+
+def _top_products(
+    store: Store, category_name: dict[int, str], products: ProductSales
+) -> list[SalesRow]:
+    """The TOP_PRODUCTS products with the most revenue, most first."""
+    cost, category_of, units, sales = products
     best = heapq.nlargest(
         TOP_PRODUCTS,
-        (pid for pid in range(1, n_products) if sales[pid]),
+        (pid for pid in range(1, len(sales)) if sales[pid]),
         key=lambda pid: (sales[pid], -pid),
     )
     top_products = []
@@ -252,38 +306,15 @@ def report_store(store: Store) -> Report:
                 pid,
             )
         )
-
-    # -- invoice groups ------------------------------------------------------------
-    statuses = [
-        AmountRow(s, status_count[s], status_cents[s])
-        for s in (*INVOICE_STATUSES, *sorted(set(status_count) - set(INVOICE_STATUSES)))
-    ]
-    aging = [AmountRow(b, aging_count[b], aging_cents[b]) for b in AGING_BUCKETS]
-    months, before = _months(as_of, day_count, day_cents)
-    return Report(
-        path=str(store.path),
-        as_of=plan.as_of,
-        states=states,
-        regions=regions,
-        customer_total=customer_total,
-        categories=category_rows,
-        category_total=category_total,
-        top_products=top_products,
-        statuses=statuses,
-        status_total=_sum_rows("All invoices", statuses),
-        aging=aging,
-        aging_total=_sum_rows("All unpaid", aging),
-        months=months,
-        before_months=before,
-        seconds=round(time.perf_counter() - started, 3),
-    )
+    return top_products
 
 
 def _sales(name: str, category: str, units: int, revenue: int, cost: int, pid: int = 0) -> SalesRow:
     return SalesRow(name, category, units, revenue, cost, revenue - cost, pid)
 
 
-def _sum_rows(label: str, rows: Sequence[AmountRow]) -> AmountRow:
+def sum_rows(label: str, rows: Sequence[AmountRow]) -> AmountRow:
+    """A row adding up `rows`."""
     return AmountRow(label, sum(r.invoices for r in rows), sum(r.amount_cents for r in rows))
 
 
@@ -347,214 +378,3 @@ def _months(
             before.invoices += n
             before.amount_cents += day_cents[day]
     return [AmountRow(k, count[k], cents[k]) for k in keys], before
-
-
-# -- formatting ---------------------------------------------------------------------
-
-
-def money(cents: int) -> str:
-    """Dollars and cents from integer cents, with thousands separators.
-
-    >>> money(123456), money(-5), money(0)
-    ('$1,234.56', '-$0.05', '$0.00')
-    """
-    sign = "-" if cents < 0 else ""
-    dollars, rest = divmod(abs(cents), 100)
-    return f"{sign}${dollars:,}.{rest:02d}"
-
-
-def percent(part: int, whole: int) -> str:
-    """part / whole as a percentage with one decimal, rounded half up in integers.
-
-    >>> percent(1, 3), percent(-1, 8), percent(5, 0)
-    ('33.3%', '-12.5%', '–')
-    """
-    if whole == 0:
-        return "–"
-    sign = "-" if part * whole < 0 else ""
-    tenths = (2000 * abs(part) + abs(whole)) // (2 * abs(whole))
-    return f"{sign}{tenths // 10}.{tenths % 10}%"
-
-
-def _month_name(key: str) -> str:
-    return dt.date(int(key[:4]), int(key[5:]), 1).strftime("%b")
-
-
-def _customer_cells(r: CustomerRow) -> tuple[str, ...]:
-    return (
-        f"{r.customers:,}",
-        f"{r.active:,}",
-        percent(r.active, r.customers),
-        money(r.credit_cents),
-        money(r.revenue_cents),
-    )
-
-
-def _sales_cells(r: SalesRow, *, cost: bool = True) -> tuple[str, ...]:
-    return (
-        f"{r.units:,}",
-        money(r.revenue_cents),
-        *((money(r.cost_cents),) if cost else ()),
-        money(r.margin_cents),
-        percent(r.margin_cents, r.revenue_cents),
-    )
-
-
-def _amount_cells(r: AmountRow, total: AmountRow) -> tuple[str, ...]:
-    return (
-        f"{r.invoices:,}",
-        percent(r.invoices, total.invoices),
-        money(r.amount_cents),
-        percent(r.amount_cents, total.amount_cents),
-    )
-
-
-class _Table(NamedTuple):
-    """A table as both renderers show it: rows are (cells, kind), kind a CSS row class."""
-
-    caption: str
-    head: tuple[str, ...]
-    rows: list[tuple[tuple[str, ...], str]]
-    right: frozenset[int]
-    sketch: tuple[int, ...] = ()  # values drawn as text bars in the terminal
-    wrap: frozenset[int] = frozenset()  # columns that may wrap on the page
-
-
-def _totalled(rows: Sequence[tuple[str, ...]]) -> list[tuple[tuple[str, ...], str]]:
-    """Rows whose last row is a total."""
-    return [(row, "total" if i == len(rows) - 1 else "") for i, row in enumerate(rows)]
-
-
-def _tables(r: Report) -> list[list[_Table]]:
-    """The tables of each of the four sections."""
-    customers: list[tuple[tuple[str, ...], str]] = []
-    for region in r.regions:
-        customers.append(((region.region, *_customer_cells(region)), "region"))
-        for row in r.states:
-            if row.region == region.region:
-                customers.append(((f"  {row.state}", *_customer_cells(row)), "state"))
-    customers.append((("All regions", *_customer_cells(r.customer_total)), "total"))
-    products = [
-        ((str(rank), str(p.id), p.name, p.category, *_sales_cells(p, cost=False)), "")
-        for rank, p in enumerate(r.top_products, start=1)
-    ]
-    months = [(f"{m.label} {_month_name(m.label)}", f"{m.invoices:,}", money(m.amount_cents))
-              for m in r.months]  # fmt: skip
-    if r.before_months.invoices:
-        b = r.before_months
-        months.append((b.label, f"{b.invoices:,}", money(b.amount_cents)))
-    total = _sum_rows("total", [*r.months, r.before_months])
-    months.append(("total", f"{total.invoices:,}", money(total.amount_cents)))
-    amount_head = ("invoices", "% of invoices", "amount", "% of amount")
-    return [
-        [_Table("", ("region / state", "customers", "active", "active %", "credit", "revenue"),
-                customers, frozenset({1, 2, 3, 4, 5}))],
-        [
-            _Table("", ("category", "units", "revenue", "cost", "margin", "margin %"),
-                   _totalled([(c.name, *_sales_cells(c)) for c in
-                              [*r.categories, r.category_total]]),
-                   frozenset({1, 2, 3, 4, 5})),
-            _Table(f"Top {len(r.top_products)} products by revenue",
-                   ("#", "id", "product", "category", "units", "revenue", "margin", "margin %"),
-                   products, frozenset({0, 1, 4, 5, 6, 7}), wrap=frozenset({2})),
-        ],
-        [
-            _Table("Invoices by status", ("status", *amount_head),
-                   _totalled([(s.label, *_amount_cells(s, r.status_total))
-                              for s in [*r.statuses, r.status_total]]),
-                   frozenset({1, 2, 3, 4})),
-            _Table("Unpaid invoices by days past due", ("days past due", *amount_head),
-                   _totalled([(a.label, *_amount_cells(a, r.aging_total))
-                              for a in [*r.aging, r.aging_total]]),
-                   frozenset({1, 2, 3, 4})),
-        ],
-        [_Table("", ("month", "invoices", "revenue"), _totalled(months), frozenset({1, 2}),
-                tuple(m.amount_cents for m in r.months))],
-    ]  # fmt: skip
-
-
-def render_text(r: Report) -> str:
-    """The four reports as aligned tables for a terminal."""
-    out = [f"{r.path} (as of {r.as_of})", DEFINITIONS["revenue"]]
-    for number, (title, tables) in enumerate(zip(TITLES, _tables(r), strict=True), start=1):
-        out += ["", f"{number}. {title}"]
-        for i, t in enumerate(tables):
-            if t.caption:
-                out += [t.caption] if i == 0 else ["", t.caption]
-            rows = [cells for cells, _kind in t.rows]
-            if t.sketch:  # a sketch for the eye: the figures beside it are exact
-                top = max(t.sketch) or 1
-                bars = ["█" * ((60 * v + top) // (2 * top)) for v in t.sketch]
-                rows = [
-                    (*row, bar)
-                    for row, bar in zip(rows, [*bars, *[""] * (len(rows) - len(bars))], strict=True)
-                ]
-            out += aligned((*t.head, "") if t.sketch else t.head, rows, set(t.right))
-    out += ["", f"Computed in {r.seconds:.2f} s"]
-    return "\n".join(out) + "\n"
-
-
-# -- HTML ---------------------------------------------------------------------------
-
-
-def render_html(r: Report) -> str:
-    """The four reports as one self-contained HTML page: inline CSS and SVG, no script."""
-    regions = sorted(r.regions, key=lambda x: (-x.revenue_cents, x.region))
-    categories = sorted(r.categories, key=lambda c: (-c.revenue_cents, c.name))
-    average = sum(m.amount_cents for m in r.months) // max(len(r.months), 1)
-    charts = [
-        hbars("Revenue by Census region", [
-            Bar(x.region, (x.revenue_cents,),
-                f"{money_short(x.revenue_cents)} · {x.customers:,} customers")
-            for x in regions
-        ]),
-        hbars("Revenue by category: cost and margin", [
-            Bar(c.name, (c.cost_cents, c.margin_cents),
-                f"{money_short(c.revenue_cents)} · margin "
-                f"{percent(c.margin_cents, c.revenue_cents)}", ("cost", "bar-2"))
-            for c in categories
-        ], legend_items=(("cost", "cost"), ("bar-2", "margin"))),
-        columns("Unpaid invoice amounts by days past due", [
-            Bar(a.label if a.label == "current" else f"{a.label} days", (a.amount_cents,),
-                classes=(f"age-{i}",), note=f"{a.invoices:,} invoices")
-            for i, a in enumerate(r.aging)
-        ]),
-        columns("Revenue by month", [
-            Bar(_month_name(m.label), (m.amount_cents,),
-                note=m.label[:4] if i == 0 or m.label.endswith("-01") else "")
-            for i, m in enumerate(r.months)
-        ], reference=(average, f"monthly average {money_short(average)}")),
-    ]  # fmt: skip
-    figures = [
-        (f"{r.customer_total.customers:,}", "customers"),
-        (money(r.customer_total.revenue_cents), "revenue (subtotals, before tax)"),
-        (percent(r.category_total.margin_cents, r.category_total.revenue_cents), "gross margin"),
-        (money(r.aging_total.amount_cents),
-         f"unpaid: {r.aging_total.invoices:,} invoices, tax included"),
-    ]  # fmt: skip
-    body = [
-        "<header>",
-        "<h1>Business reports</h1>",
-        f'<p class="meta">{escape(r.path)} · as of {escape(r.as_of)}</p>',
-        f'<p class="def">{escape(DEFINITIONS["revenue"])}</p>',
-        '<div class="figures">',
-        *(f'<div class="figure"><b>{escape(v)}</b><span>{escape(k)}</span></div>'
-          for v, k in figures),
-        "</div>",
-        "</header>",
-    ]  # fmt: skip
-    sections = zip(TITLES, SECTION_IDS, charts, _tables(r), strict=True)
-    for number, (title, anchor, chart, tables) in enumerate(sections, start=1):
-        body += [
-            f'<section id="{anchor}">',
-            f"<h2>{number}. {escape(title)}</h2>",
-            f'<p class="def">{escape(DEFINITIONS[anchor])}</p>',
-            chart,
-        ]
-        for t in tables:
-            if t.caption:
-                body.append(f"<h3>{escape(t.caption)}</h3>")
-            body.append(table(t.head, t.rows, t.right, t.wrap))
-        body.append("</section>")
-    body.append(f"<footer>shardgen report · computed in {r.seconds:.2f} s</footer>")
-    return document(f"shardgen reports · {r.as_of}", body)

@@ -3,8 +3,9 @@
 DESIGN.md's "Realism" section promises shares (customer statuses, addresses
 per customer, line items per invoice, invoice ages), skews (best sellers,
 populous states, few weekend invoices) and content (every aging bucket, phone
-area codes that serve the address). `stats` measures each of them and says
-whether it holds, next to the distributions a demo audience would look at.
+area codes that serve the address). `stats` measures each of them, and
+reports/targets.py says whether it holds, next to the distributions a demo
+audience would look at.
 
 What a later table needs of an earlier one (a customer's phone area code, the
 line items of an invoice, the line items that sell a product) is kept in
@@ -20,55 +21,29 @@ import os
 import time
 from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
-from ..make.vocabulary import (
-    INVOICE_AGE_BANDS,
-    STATE_POPULATION,
-    STATUS_SHARES,
-    STATUSES,
-    geography,
-)
+from ..make.vocabulary import INVOICE_AGE_BANDS, STATUSES, geography
 from ..plan import ADDRESS_WEIGHTS, EPOCH, LINE_WEIGHTS
 from ..store import Store, isolated, reading
+from .targets import (
+    AGE_BAND_LABELS,
+    BEST_SELLER_FRACTION,
+    QUIET_DAYS,
+    Measures,
+    Target,
+    percentage,
+    targets,
+)
 
 #: Unpaid invoices by days past due; "current" is not yet due.
 AGING_BUCKETS: tuple[str, ...] = ("current", "1-30", "31-60", "61-90", "90+")
-#: Percentage points a share may stray from its target at volume.
-TOLERANCE_POINTS = 2.0
-#: Below these counts a share holds when it is within one row of its target.
-SMALL_CUSTOMERS = 100
-SMALL_INVOICES = 100
-SMALL_INVOICES_FOR_AGE = 500
-#: Volumes from which the skew and content targets are required ("large").
-LARGE_CUSTOMERS = 1_000
-LARGE_INVOICES = 10_000
-WEEKEND_MAX = 15.0
-BEST_SELLER_FRACTION = 0.2
-BEST_SELLER_MIN = 50.0
-AREA_CODE_MIN = 99.0
-LEADING_STATES = 4
 TOP = 10
 SATURDAY, SUNDAY = 5, 6
-LARGE_NOTE = "(checked at large and up)"
-
-
-#: Suspended customers have overdue invoices; inactive ones stopped buying.
-SUSPENDED_OVERDUE_MIN = 99.0
-QUIET_DAYS = 90
-
-
-class Target(msgspec.Struct):
-    """One realism target: what was measured, what was wanted, and whether it holds."""
-
-    name: str
-    actual: float
-    target: str
-    ok: bool
 
 
 class Stats(msgspec.Struct):
@@ -134,30 +109,6 @@ def _area_code(phone: str) -> int:
     return 0
 
 
-def _percent(part: float, whole: float) -> float:
-    return 100.0 * part / whole if whole else 0.0
-
-
-def _share_target(
-    name: str, count: int, total: int, share: float, small_below: int, unit: str
-) -> Target:
-    """A share within TOLERANCE_POINTS of `share` percent, or within one row when small."""
-    actual = _percent(count, total)
-    if total >= small_below:
-        return Target(
-            name,
-            round(actual, 2),
-            f"{share:.3g} ± {TOLERANCE_POINTS:g}",
-            abs(actual - share) <= TOLERANCE_POINTS,
-        )
-    return Target(
-        name,
-        round(actual, 2),
-        f"{share:.3g} ± 1 {unit} (below {small_below:,} {unit}s)",
-        abs(count - total * share / 100) <= 1,
-    )
-
-
 def stats_store(store: Store) -> Stats:
     """Measure an open store: one streaming pass over each table that has content to measure.
 
@@ -167,25 +118,96 @@ def stats_store(store: Store) -> Stats:
     plan = store.plan()
     as_of = plan.as_of_day
     rows: dict[str, int] = {}
-
-    def scan(table: str) -> Any:
-        count = 0
-        for record in store.scan(table):
-            count += 1
-            yield record
-        rows[table] = count
-
-    # -- customer types and customers ---------------------------------------------
-    type_name: dict[int, str] = {t.id: t.name for t in scan("customer_types")}
-    rows["product_categories"] = store.count("product_categories")
-
     n_customers = max(plan.customers, store.max_id("customers")) + 1
+    customers, phone_area, status_of = _customer_figures(store, rows, n_customers)
+    rows["product_categories"] = store.count("product_categories")
+    addresses = _address_figures(store, rows, n_customers, phone_area)
+    del phone_area
+    invoices = _invoice_figures(store, rows, as_of, n_customers, status_of)
+    del status_of
+    n_invoices = max(plan.invoices, store.max_id("invoices")) + 1
+    n_products = max(plan.products, store.max_id("products")) + 1
+    lines_per_invoice, sold = _line_figures(store, rows, n_invoices, n_products)
+    best = _best_sellers(store, rows, sold, n_products)
+    del sold
+    rows["inventory"] = store.count("inventory")
+    dates = _date_figures(invoices.days, as_of)
+    n_invoice_rows = rows["invoices"]
+    order = (
+        "customer_types", "product_categories", "customers", "customer_addresses",
+        "products", "inventory", "invoices", "invoice_line_items",
+    )  # fmt: skip
+    return Stats(
+        path=str(store.path),
+        as_of=plan.as_of,
+        rows={table: rows[table] for table in order},
+        targets=targets(
+            _measures(rows, customers, addresses, invoices, lines_per_invoice, best, dates)
+        ),
+        customer_status={s: customers.status[s] for s in (*STATUSES, *sorted(customers.status))},
+        customer_types=dict(customers.types.most_common()),
+        addresses_per_customer={
+            k: addresses.per_customer[k]
+            for k in sorted({*range(1, len(ADDRESS_WEIGHTS) + 1), *addresses.per_customer})
+        },
+        lines_per_invoice={
+            k: lines_per_invoice[k]
+            for k in sorted({*range(1, len(LINE_WEIGHTS) + 1), *lines_per_invoice})
+        },
+        invoice_status={
+            s: invoices.status[s] for s in ("pending", "paid", "overdue", *sorted(invoices.status))
+        },
+        aging={
+            bucket: {
+                "count": invoices.aging_count[bucket],
+                "amount": invoices.aging_cents[bucket] / 100,
+            }
+            for bucket in AGING_BUCKETS
+        },
+        top_states=addresses.states[:TOP],
+        top_products=best.top,
+        best_sellers_share=round(best.share, 2),
+        invoice_age_bands={
+            label: round(percentage(count, n_invoice_rows), 2)
+            for label, count in zip(AGE_BAND_LABELS, dates.age_bands, strict=True)
+        },
+        weekend_share=round(percentage(dates.weekend, n_invoice_rows), 2),
+        q4_share=round(percentage(dates.q4, n_invoice_rows), 2),
+        monthly_invoices=dates.monthly,
+        credit_limit_range=customers.credit_range,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _counted(store: Store, table: str, rows: dict[str, int]) -> Iterator[Any]:
+    """The records of `table`, in key order; once all are read, their number is rows[table]."""
+    count = 0
+    for record in store.scan(table):
+        count += 1
+        yield record
+    rows[table] = count
+
+
+class CustomerFigures(NamedTuple):
+    """Customers by status and by type, and the range of their credit limits in dollars."""
+
+    status: Counter[str]
+    types: Counter[str]
+    credit_range: tuple[float, float]
+
+
+def _customer_figures(
+    store: Store, rows: dict[str, int], n_customers: int
+) -> tuple[CustomerFigures, array[int], array[int]]:
+    """The customers' figures, then by customer ID: the phone's area code, and the
+    status (1 inactive, 2 suspended, 0 otherwise). Reads customer types and customers."""
+    type_name: dict[int, str] = {t.id: t.name for t in _counted(store, "customer_types", rows)}
     phone_area = array("H", bytes(2 * n_customers))
     status_of = array("b", bytes(n_customers))  # 1 inactive, 2 suspended
     status_count: Counter[str] = Counter()
     type_count: Counter[str] = Counter()
     credit_min = credit_max = None
-    for c in scan("customers"):
+    for c in _counted(store, "customers", rows):
         status_count[c.status] += 1
         type_count[type_name.get(c.customer_type_id, f"type {c.customer_type_id}")] += 1
         if credit_min is None or c.credit_limit < credit_min:
@@ -195,9 +217,23 @@ def stats_store(store: Store) -> Stats:
         if 0 < c.id < n_customers:
             phone_area[c.id] = _area_code(c.phone)
             status_of[c.id] = {"inactive": 1, "suspended": 2}.get(c.status, 0)
-    n_customer_rows = rows["customers"]
+    credit_range = ((credit_min or 0) / 100, (credit_max or 0) / 100)
+    return CustomerFigures(status_count, type_count, credit_range), phone_area, status_of
 
-    # -- addresses: how many per customer, primary state, area code vs ZIP --------
+
+class AddressFigures(NamedTuple):
+    """Customers by number of addresses and by primary state (most first), and how
+    many have a phone whose area code serves their primary ZIP."""
+
+    per_customer: Counter[int]
+    states: list[tuple[str, int]]
+    phone_served: int
+
+
+def _address_figures(
+    store: Store, rows: dict[str, int], n_customers: int, phone_area: array[int]
+) -> AddressFigures:
+    """The addresses' figures, from one pass over customer addresses."""
     serves: dict[tuple[str, str], frozenset[int]] = {
         (state, place.zip_code): frozenset(int(code) for code in place.area_codes)
         for state, places in geography().items()
@@ -206,7 +242,7 @@ def stats_store(store: Store) -> Stats:
     address_count = array("B", bytes(n_customers))
     primary_state: Counter[str] = Counter()
     phone_served = 0
-    for a in scan("customer_addresses"):
+    for a in _counted(store, "customer_addresses", rows):
         cid = a.customer_id
         if not 0 < cid < n_customers:
             continue
@@ -215,21 +251,37 @@ def stats_store(store: Store) -> Stats:
             primary_state[a.state] += 1
             if phone_area[cid] in serves.get((a.state, a.zip_code), ()):
                 phone_served += 1
-    del serves, phone_area
-    addresses_per_customer: Counter[int] = Counter(
+    del serves
+    per_customer: Counter[int] = Counter(
         address_count[cid] for cid in range(1, n_customers) if address_count[cid]
     )
-    del address_count
+    states = sorted(primary_state.items(), key=lambda kv: (-kv[1], kv[0]))
+    return AddressFigures(per_customer, states, phone_served)
 
-    # -- invoices: statuses, aging, dates ---------------------------------------------
-    n_invoices = max(plan.invoices, store.max_id("invoices")) + 1
+
+class InvoiceFigures(NamedTuple):
+    """Invoices by status and by day; unpaid ones by aging bucket (count and cents);
+    suspended customers with an overdue invoice; inactive customers who bought lately."""
+
+    status: Counter[str]
+    days: Counter[int]
+    aging_count: dict[str, int]
+    aging_cents: dict[str, int]
+    suspended_overdue: int
+    inactive_recent: int
+
+
+def _invoice_figures(
+    store: Store, rows: dict[str, int], as_of: int, n_customers: int, status_of: array[int]
+) -> InvoiceFigures:
+    """The invoices' figures, from one pass over invoices."""
     invoice_status: Counter[str] = Counter()
     invoice_days: Counter[int] = Counter()
     aging_count = dict.fromkeys(AGING_BUCKETS, 0)
     aging_cents = dict.fromkeys(AGING_BUCKETS, 0)
     suspended_overdue: set[int] = set()
     inactive_recent: set[int] = set()
-    for inv in scan("invoices"):
+    for inv in _counted(store, "invoices", rows):
         invoice_status[inv.status] += 1
         cid = inv.customer_id
         if 0 < cid < n_customers:
@@ -242,13 +294,24 @@ def stats_store(store: Store) -> Stats:
             bucket = aging_bucket(as_of - inv.due_date)
             aging_count[bucket] += 1
             aging_cents[bucket] += inv.total
-    n_invoice_rows = rows["invoices"]
+    return InvoiceFigures(
+        invoice_status,
+        invoice_days,
+        aging_count,
+        aging_cents,
+        len(suspended_overdue),
+        len(inactive_recent),
+    )
 
-    # -- line items: per invoice, per product ---------------------------------------
-    n_products = max(plan.products, store.max_id("products")) + 1
+
+def _line_figures(
+    store: Store, rows: dict[str, int], n_invoices: int, n_products: int
+) -> tuple[Counter[int], array[int]]:
+    """Invoices by number of line items, and by product ID the line items that sell
+    it, from one pass over line items."""
     lines_of = array("B", bytes(n_invoices))
     sold = array("I", bytes(4 * n_products))
-    for li in scan("invoice_line_items"):
+    for li in _counted(store, "invoice_line_items", rows):
         if 0 < li.invoice_id < n_invoices:
             lines_of[li.invoice_id] = min(lines_of[li.invoice_id] + 1, 255)
         if 0 < li.product_id < n_products:
@@ -256,10 +319,21 @@ def stats_store(store: Store) -> Stats:
     lines_per_invoice: Counter[int] = Counter(
         lines_of[iid] for iid in range(1, n_invoices) if lines_of[iid]
     )
-    del lines_of
-    n_lines = rows["invoice_line_items"]
+    return lines_per_invoice, sold
 
-    # -- products: names of the best sellers ---------------------------------------
+
+class BestSellers(NamedTuple):
+    """The TOP products by line items (id, name, line items), and the percentage of
+    line items that the best-selling BEST_SELLER_FRACTION of products carry."""
+
+    top: list[tuple[int, str, int]]
+    share: float
+
+
+def _best_sellers(
+    store: Store, rows: dict[str, int], sold: array[int], n_products: int
+) -> BestSellers:
+    """The best sellers, naming them from one pass over products."""
     top_sold = dict(
         heapq.nsmallest(
             TOP,
@@ -268,17 +342,30 @@ def stats_store(store: Store) -> Stats:
         )
     )
     product_name: dict[int, str] = {}
-    for p in scan("products"):
+    for p in _counted(store, "products", rows):
         if p.id in top_sold:
             product_name[p.id] = p.name
-    rows["inventory"] = store.count("inventory")
     n_product_rows = rows["products"]
     best_k = max(1, round(n_product_rows * BEST_SELLER_FRACTION)) if n_product_rows else 0
     ranked = sorted(sold, reverse=True)  # ties do not change the sum of the top k
-    best_sellers_share = _percent(sum(ranked[:best_k]), n_lines)
+    share = percentage(sum(ranked[:best_k]), rows["invoice_line_items"])
     del ranked
+    top = [(pid, product_name.get(pid, "?"), n) for pid, n in top_sold.items()]
+    return BestSellers(top, share)
 
-    # -- derived distributions ---------------------------------------------------
+
+class DateFigures(NamedTuple):
+    """Invoices by month ("YYYY-MM", in order), on weekends, in Q4, and by
+    INVOICE_AGE_BANDS band."""
+
+    monthly: dict[str, int]
+    weekend: int
+    q4: int
+    age_bands: list[int]
+
+
+def _date_figures(invoice_days: Counter[int], as_of: int) -> DateFigures:
+    """The date figures, from the invoices by day."""
     monthly: Counter[str] = Counter()
     weekend = q4 = 0
     band_count = [0] * len(INVOICE_AGE_BANDS)
@@ -294,215 +381,31 @@ def stats_store(store: Store) -> Stats:
             if low <= age <= high:
                 band_count[i] += count
                 break
-    band_label = [f"{low}-{high}" for low, high, _share in INVOICE_AGE_BANDS]
-    by_state = sorted(primary_state.items(), key=lambda kv: (-kv[1], kv[0]))
+    return DateFigures(dict(sorted(monthly.items())), weekend, q4, band_count)
 
-    # -- targets ----------------------------------------------------------------------
-    targets: list[Target] = []
-    for status, share in zip(STATUSES, STATUS_SHARES, strict=True):
-        targets.append(
-            _share_target(
-                f"customers {status} %", status_count[status], n_customer_rows, share,
-                SMALL_CUSTOMERS, "customer",
-            )
-        )  # fmt: skip
-    for k, weight in enumerate(ADDRESS_WEIGHTS, start=1):
-        targets.append(
-            _share_target(
-                f"customers with {k} address{'es' if k > 1 else ''} %",
-                addresses_per_customer[k], n_customer_rows,
-                100 * weight / sum(ADDRESS_WEIGHTS), SMALL_CUSTOMERS, "customer",
-            )
-        )  # fmt: skip
-    for k, weight in enumerate(LINE_WEIGHTS, start=1):
-        targets.append(
-            _share_target(
-                f"invoices with {k} line item{'s' if k > 1 else ''} %",
-                lines_per_invoice[k], n_invoice_rows,
-                100 * weight / sum(LINE_WEIGHTS), SMALL_INVOICES, "invoice",
-            )
-        )  # fmt: skip
-    for label, count, (_low, _high, share) in zip(
-        band_label, band_count, INVOICE_AGE_BANDS, strict=True
-    ):
-        targets.append(
-            _share_target(
-                f"invoices dated {label} days before as_of %", count, n_invoice_rows, share,
-                SMALL_INVOICES_FOR_AGE, "invoice",
-            )
-        )  # fmt: skip
-    weekend_share = _percent(weekend, n_invoice_rows)
-    targets.append(
-        Target("weekend invoices %", round(weekend_share, 2), f"< {WEEKEND_MAX:g}",
-               weekend_share < WEEKEND_MAX)
-    )  # fmt: skip
-    suspended = status_count["suspended"]
-    overdue_share = _percent(len(suspended_overdue), suspended) if suspended else 100.0
-    targets.append(
-        Target("suspended customers with an overdue invoice %", round(overdue_share, 2),
-               f">= {SUSPENDED_OVERDUE_MIN:g}", overdue_share >= SUSPENDED_OVERDUE_MIN)
-    )  # fmt: skip
-    targets.append(
-        Target(f"inactive customers who bought in the last {QUIET_DAYS} days",
-               len(inactive_recent), "= 0", not inactive_recent)
-    )  # fmt: skip
-    large_invoices = n_invoice_rows >= LARGE_INVOICES
-    large_customers = n_customer_rows >= LARGE_CUSTOMERS
-    best_name = f"line items of the best-selling {BEST_SELLER_FRACTION * 100:g} % of products %"
-    best_ok = best_sellers_share >= BEST_SELLER_MIN
-    targets.append(
-        Target(
-            best_name,
-            round(best_sellers_share, 2),
-            f">= {BEST_SELLER_MIN:g}" + ("" if large_invoices else f" {LARGE_NOTE}"),
-            best_ok or not large_invoices,
-        )
+
+def _measures(
+    rows: dict[str, int],
+    customers: CustomerFigures,
+    addresses: AddressFigures,
+    invoices: InvoiceFigures,
+    lines_per_invoice: Counter[int],
+    best: BestSellers,
+    dates: DateFigures,
+) -> Measures:
+    """What the realism targets are judged on, from the figures of each table."""
+    return Measures(
+        customers=rows["customers"],
+        invoices=rows["invoices"],
+        customer_status=customers.status,
+        addresses_per_customer=addresses.per_customer,
+        lines_per_invoice=lines_per_invoice,
+        age_bands=dates.age_bands,
+        weekend_invoices=dates.weekend,
+        suspended_with_overdue=invoices.suspended_overdue,
+        inactive_who_bought=invoices.inactive_recent,
+        best_sellers_share=best.share,
+        states=addresses.states,
+        aging=invoices.aging_count,
+        phone_served=addresses.phone_served,
     )
-    populous = sorted(STATE_POPULATION, key=lambda s: -STATE_POPULATION[s])[:LEADING_STATES]
-    leaders = {state for state, _count in by_state[:LEADING_STATES]}
-    leading = len(leaders & set(populous))
-    targets.append(
-        Target(
-            f"{', '.join(populous)} among the top {LEADING_STATES} states by customers",
-            float(leading),
-            f"= {LEADING_STATES}" + ("" if large_customers else f" {LARGE_NOTE}"),
-            leading == LEADING_STATES or not large_customers,
-        )
-    )
-    filled = sum(1 for bucket in AGING_BUCKETS if aging_count[bucket])
-    targets.append(
-        Target(
-            "aging buckets with unpaid invoices",
-            float(filled),
-            f"= {len(AGING_BUCKETS)}" + ("" if large_invoices else f" {LARGE_NOTE}"),
-            filled == len(AGING_BUCKETS) or not large_invoices,
-        )
-    )
-    served = _percent(phone_served, n_customer_rows)
-    targets.append(
-        Target("phone area code serves the primary ZIP %", round(served, 2),
-               f">= {AREA_CODE_MIN:g}", served >= AREA_CODE_MIN)
-    )  # fmt: skip
-
-    order = (
-        "customer_types", "product_categories", "customers", "customer_addresses",
-        "products", "inventory", "invoices", "invoice_line_items",
-    )  # fmt: skip
-    return Stats(
-        path=str(store.path),
-        as_of=plan.as_of,
-        rows={table: rows[table] for table in order},
-        targets=targets,
-        customer_status={s: status_count[s] for s in (*STATUSES, *sorted(status_count))},
-        customer_types=dict(type_count.most_common()),
-        addresses_per_customer={
-            k: addresses_per_customer[k]
-            for k in sorted({*range(1, len(ADDRESS_WEIGHTS) + 1), *addresses_per_customer})
-        },
-        lines_per_invoice={
-            k: lines_per_invoice[k]
-            for k in sorted({*range(1, len(LINE_WEIGHTS) + 1), *lines_per_invoice})
-        },
-        invoice_status={
-            s: invoice_status[s] for s in ("pending", "paid", "overdue", *sorted(invoice_status))
-        },
-        aging={
-            bucket: {"count": aging_count[bucket], "amount": aging_cents[bucket] / 100}
-            for bucket in AGING_BUCKETS
-        },
-        top_states=by_state[:TOP],
-        top_products=[(pid, product_name.get(pid, "?"), n) for pid, n in top_sold.items()],
-        best_sellers_share=round(best_sellers_share, 2),
-        invoice_age_bands={
-            label: round(_percent(count, n_invoice_rows), 2)
-            for label, count in zip(band_label, band_count, strict=True)
-        },
-        weekend_share=round(weekend_share, 2),
-        q4_share=round(_percent(q4, n_invoice_rows), 2),
-        monthly_invoices=dict(sorted(monthly.items())),
-        credit_limit_range=((credit_min or 0) / 100, (credit_max or 0) / 100),
-        seconds=round(time.perf_counter() - started, 3),
-    )
-
-
-# -- rendering -------------------------------------------------------------------
-
-
-def aligned(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], right: set[int]) -> list[str]:
-    """Rows as aligned columns: numbers (columns in `right`) right-aligned."""
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-    lines = []
-    for row in (header, *rows):
-        cells = [
-            cell.rjust(width) if i in right else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  " + "  ".join(cells).rstrip())
-    return lines
-
-
-def _counts(counts: dict[Any, int], total: int, label: str) -> list[str]:
-    rows = [(str(key), f"{n:,}", f"{_percent(n, total):.1f}") for key, n in counts.items()]
-    return aligned((label, "count", "%"), rows, {1, 2})
-
-
-def _actual(target: Target) -> str:
-    return f"{target.actual:.1f}" if target.name.endswith("%") else f"{target.actual:g}"
-
-
-def render(s: Stats) -> str:
-    """The stats as text for a terminal: the targets first, then the distributions."""
-    missed = sum(1 for t in s.targets if not t.ok)
-    verdict = "all targets met" if not missed else f"{missed} of {len(s.targets)} targets MISSED"
-    out = [f"{s.path} (as of {s.as_of}): {verdict}", "", "Targets"]
-    out += aligned(
-        ("target", "actual", "wanted", ""),
-        [(t.name, _actual(t), t.target, "ok" if t.ok else "MISS") for t in s.targets],
-        {1},
-    )
-    out += ["", "Rows"]
-    out += aligned(("table", "rows"), [(k, f"{n:,}") for k, n in s.rows.items()], {1})
-    customers = s.rows.get("customers", 0)
-    invoices = s.rows.get("invoices", 0)
-    out += ["", "Customers by status", *_counts(s.customer_status, customers, "status")]
-    out += ["", "Customers by type", *_counts(s.customer_types, customers, "type")]
-    out += ["", "Addresses per customer"]
-    out += _counts(s.addresses_per_customer, customers, "addresses")
-    out += ["", "Line items per invoice", *_counts(s.lines_per_invoice, invoices, "line items")]
-    out += ["", "Invoices by status", *_counts(s.invoice_status, invoices, "status")]
-    out += ["", "Aging of unpaid invoices (days past due)"]
-    out += aligned(
-        ("bucket", "invoices", "amount $"),
-        [(bucket, f"{int(v['count']):,}", f"{v['amount']:,.2f}") for bucket, v in s.aging.items()],
-        {1, 2},
-    )
-    out += ["", "Top states (primary address)"]
-    out += _counts(dict(s.top_states), customers, "state")
-    out += ["", "Top products (line items)"]
-    out += aligned(
-        ("id", "product", "line items"),
-        [(str(pid), name, f"{n:,}") for pid, name, n in s.top_products],
-        {0, 2},
-    )
-    out += [
-        f"  the best-selling {BEST_SELLER_FRACTION * 100:g} % of products carry "
-        f"{s.best_sellers_share:.1f} % of line items",
-        "",
-        "Invoice dates",
-    ]
-    out += aligned(
-        ("measure", "%"),
-        [
-            *((f"{band} days before as_of", f"{pct:.1f}") for band, pct in
-              s.invoice_age_bands.items()),
-            ("weekend (Sat, Sun)", f"{s.weekend_share:.1f}"),
-            ("Q4 (Oct-Dec)", f"{s.q4_share:.1f}"),
-        ],
-        {1},
-    )  # fmt: skip
-    out += ["", "Invoices by month"]
-    out += aligned(("month", "invoices"), [(m, f"{n:,}") for m, n in s.monthly_invoices.items()],
-                  {1})  # fmt: skip
-    low, high = s.credit_limit_range
-    out += ["", f"Credit limits: ${low:,.2f} to ${high:,.2f}", f"Measured in {s.seconds:.2f} s"]
-    return "\n".join(out) + "\n"
