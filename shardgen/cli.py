@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from .errors import ShardgenError
 from .events import line, log, record
 from .exports import FORMATS, export
-from .pipeline import DEFAULT_STORE, generate, reset
+from .pipeline import DEFAULT_STORE, generate, render_summary, reset
 from .plan import VOLUMES
 from .reports.business import report
 from .reports.rendering import render_stats, render_text, write_html
@@ -255,10 +255,6 @@ def _interrupted(args: argparse.Namespace | None, words: list[str]) -> str:
     return "interrupted; nothing was changed"
 
 
-def _mb(n: int) -> str:
-    return f"{n / 2**20:,.0f} MB"
-
-
 def cmd_generate(args: argparse.Namespace) -> int:
     show = not args.quiet and not args.json and sys.stderr.isatty()
 
@@ -291,26 +287,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(to_builtins(summary), indent=2))
         return 0
-    width = max(len(t) for t in summary.rows)
-    print(f"generated {summary.path} (seed {summary.seed}, as of {summary.as_of}):")
-    for table, count in summary.rows.items():
-        print(f"  {table:<{width}}  {count:>12,}")
-    print(f"  {'total':<{width}}  {sum(summary.rows.values()):>12,}")
-    where = "worker(s)" if summary.executor == "local" else "Dask worker thread(s)"
-    print(
-        f"{summary.seconds:.2f} s with {summary.workers} {where}, peak memory "
-        f"{_mb(summary.peak_anon)} heap / {_mb(summary.peak_uss)} USS / "
-        f"{_mb(summary.peak_rss)} RSS"
-    )
-    if summary.executor != "local":
-        print(
-            f"Dask workers' peak memory {_mb(summary.cluster_peak_anon)} heap / "
-            f"{_mb(summary.cluster_peak_uss)} USS / {_mb(summary.cluster_peak_rss)} RSS"
-        )
-    if summary.resumed_shards:
-        print(f"resumed: {summary.resumed_shards} shard(s) were already committed")
-    print("verified: every rule holds")
-    print(f"digest {summary.digest}")
+    print(render_summary(summary))
     return 0
 
 

@@ -165,6 +165,33 @@ def generate(
             store.close()
 
 
+def render_summary(summary: Summary) -> str:
+    """A finished run as text: rows per table, time, peak memory, the digest."""
+    width = max(len(t) for t in summary.rows)
+    lines = [f"generated {summary.path} (seed {summary.seed}, as of {summary.as_of}):"]
+    lines += [f"  {table:<{width}}  {count:>12,}" for table, count in summary.rows.items()]
+    lines.append(f"  {'total':<{width}}  {sum(summary.rows.values()):>12,}")
+    where = "worker(s)" if summary.executor == "local" else "Dask worker thread(s)"
+    lines.append(
+        f"{summary.seconds:.2f} s with {summary.workers} {where}, peak memory "
+        f"{_mb(summary.peak_anon)} heap / {_mb(summary.peak_uss)} USS / "
+        f"{_mb(summary.peak_rss)} RSS"
+    )
+    if summary.executor != "local":
+        lines.append(
+            f"Dask workers' peak memory {_mb(summary.cluster_peak_anon)} heap / "
+            f"{_mb(summary.cluster_peak_uss)} USS / {_mb(summary.cluster_peak_rss)} RSS"
+        )
+    if summary.resumed_shards:
+        lines.append(f"resumed: {summary.resumed_shards} shard(s) were already committed")
+    lines += ["verified: every rule holds", f"digest {summary.digest}"]
+    return "\n".join(lines)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:,.0f} MB"
+
+
 def check_map_size(map_size: object) -> None:
     if isinstance(map_size, bool) or not isinstance(map_size, int):
         raise UsageError(f"--map-size must be a size such as 64G, got {map_size!r}")
