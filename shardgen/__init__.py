@@ -34,7 +34,7 @@ try:  # importing numpy, Faker and LMDB takes a few tenths of a second
     from .exports import export
     from .pipeline import Summary, generate, reset
     from .plan import VOLUMES, Plan, make_plan
-    from .reports.business import report
+    from .reports.business import BusinessReport, report
     from .reports.statistics import Stats, stats
     from .store import Store
     from .verification import Report, Violation, verify
@@ -59,6 +59,7 @@ def open(path: str | os.PathLike[str]) -> Store:
 
 __all__ = [
     "VOLUMES",
+    "BusinessReport",
     "DamagedStoreError",
     "LockedError",
     "NotAStoreError",
