@@ -1,4 +1,5 @@
-"""The store: opening what is not a store, schema versions, full maps."""
+"""The store's LMDB side: opening what is not a store, schema versions, full
+maps, scans, remapping, and key ranges read through a snapshot."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pytest
 import shardgen
 from shardgen.pipeline import Summary
 from shardgen.run.monitor import anonymous_memory, read_rollup
-from shardgen.schema import ENCODER, SCHEMA_VERSION, TABLES, Meta
-from shardgen.store import Store
+from shardgen.schema import DECODERS, ENCODER, SCHEMA_VERSION, TABLES, Meta
+from shardgen.store import BATCH, Store, key
 
 
 def test_random_bytes_are_not_a_store(tmp_path: Path) -> None:
@@ -91,3 +92,33 @@ def test_remap_releases_the_pages_read_and_keeps_the_store_usable(
             store.put_rows(txn, "invoices", [msgspec.structs.replace(first, total=0)])
         changed = store.get("invoices", 1)
         assert changed is not None and changed.total == 0
+
+
+def test_a_snapshot_reads_key_ranges_a_batch_at_a_time(large_store: tuple[Path, Summary]) -> None:
+    path, summary = large_store
+    lines = summary.rows["invoice_line_items"]
+    assert lines > BATCH + 10
+    with Store.open(path) as store, store.snapshot() as view:
+        # Asked for exactly the rows of the range: a first batch of those and one more.
+        batches = list(view.pairs("invoice_line_items", key(3), key(13), 10))
+        assert [[int.from_bytes(k, "big") for k in keys] for keys, _ in batches] == [
+            list(range(3, 13))
+        ]
+        assert DECODERS["invoice_line_items"].decode(batches[0][1][0]) == store.get(
+            "invoice_line_items", 3
+        )
+        sizes = [len(keys) for keys, _ in view.pairs("invoice_line_items", key(1), key(lines + 1))]
+        assert sizes[0] == BATCH and sum(sizes) == lines
+        assert list(view.pairs("invoice_line_items", key(5), key(5))) == []
+        assert list(view.pairs("invoice_line_items", key(lines + 1), b"\xff" * 9)) == []
+
+
+def test_a_snapshot_reads_the_pairs_outside_key_ranges(small_store: Path) -> None:
+    with Store.open(small_store) as store, store.snapshot() as view:
+        count = store.count("customers")
+        outside = view.outside("customers", [(key(2), key(4)), (key(5), key(count))])
+        assert [int.from_bytes(k, "big") for k, _ in outside] == [1, 4, count]
+        assert list(view.outside("customers", [(key(0), key(count + 1))])) == []
+        assert [k for k, _ in view.outside("customers", [(key(0), key(count))])] == [key(count)]
+        everything = list(view.outside("customers", [(key(count + 1), key(count + 9))]))
+        assert len(everything) == count

@@ -1,42 +1,28 @@
-"""All LMDB access: one environment per store, a named database per table.
-
-Layout of a store (a single file, plus LMDB's `-lock` file while written):
-
-    meta                 b"meta" → Meta (schema version, shardgen version, plan)
-    events               seq (8-byte big-endian) → Event
-    links                relation (1 byte) + parent id (8) → first child id, count
-    <table> × 8          id (8-byte big-endian) → record (msgpack array)
-
-Keys are big-endian so cursors return rows in ID order, and the children of a
-parent, which get consecutive IDs, are one `links` lookup away. A generate run
-writes into `<target>.staging` and renames it over the target once verified:
-the rename is atomic, so readers see the old dataset or the new one, never a
-half-written one.
-"""
+"""All LMDB access: a store's environment, with a named database per table
+(layout in the package docstring), read and written through `Store`, and key
+ranges read in one transaction through `Snapshot`."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import faulthandler
 import functools
 import hashlib
-import multiprocessing
 import os
-import shutil
-import signal
 import struct
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import lmdb
 import msgspec
 import numpy as np
 
-from .errors import NotAStoreError, SchemaError, StoreError, StoreFullError, UsageError, damaged
-from .plan import Plan, make_plan
-from .schema import (
+from ..errors import NotAStoreError, SchemaError, StoreError, StoreFullError, UsageError, damaged
+from ..plan import Plan, make_plan
+from ..schema import (
     BATCH_DECODERS,
     DECODERS,
     ENCODER,
@@ -51,13 +37,9 @@ from .schema import (
     RunPromoted,
     array_header,
 )
-from .versions import __version__
+from ..versions import __version__
+from .files import DEFAULT_MAP_SIZE, Identity, check_file, disk_full, identity, recorded_map_size
 
-DEFAULT_MAP_SIZE = 256 * 2**30
-#: The smallest and largest --map-size: room for a store's header and first
-#: shards, and the most address space a 64-bit process can reserve (128 TiB).
-MIN_MAP_SIZE = 2**16
-MAX_MAP_SIZE = 2**47
 #: Shards a handle serves between remaps (`Store.shard_done`): the store pages
 #: a process has read stay about this many shards' worth.
 REMAP_EVERY = 16
@@ -68,6 +50,8 @@ LINK_KEY = struct.Struct(">BQ")  # relation code, parent id
 LINK_ARRAY = np.dtype([("first", ">u8"), ("count", ">u8")])
 LINK_KEY_ARRAY = np.dtype([("relation", "u1"), ("parent", ">u8")])
 DATABASES = ("meta", "events", "links", *TABLES)
+#: Rows read and decoded at a time.
+BATCH = 4096
 
 
 def key(record_id: int) -> bytes:
@@ -90,52 +74,6 @@ def encode_links(links: Sequence[tuple[int, int, int, int]]) -> list[tuple[bytes
     return [(key_of(rel, parent), value_of(first, count)) for rel, parent, first, count in links]
 
 
-def disk_full(path: Path, margin: int = 4 * 2**20) -> bool:
-    """True when the file system holding `path` has (almost) no space left.
-
-    LMDB reports a full disk as a generic I/O error, so ask the file system.
-    """
-    try:
-        return shutil.disk_usage(path.parent).free < margin
-    except OSError:
-        return False
-
-
-def staging_path(target: Path) -> Path:
-    return target.with_name(target.name + ".staging")
-
-
-def lock_path(target: Path) -> Path:
-    return target.with_name(target.name + ".run-lock")
-
-
-def catalog_path(path: Path) -> Path:
-    """The run's shared catalog file, beside its staging store (see catalog.py)."""
-    return path.with_name(path.name + ".catalog")
-
-
-def lmdb_files(path: Path) -> list[Path]:
-    """A store file and what LMDB or a run keeps beside it."""
-    return [path, path.with_name(path.name + "-lock"), catalog_path(path)]
-
-
-def companions(path: Path) -> list[Path]:
-    """Every file shardgen keeps beside the store at `path`: its LMDB lock,
-    run lock, catalog and staging store."""
-    staging = staging_path(path)
-    return [*lmdb_files(path)[1:], lock_path(path), *lmdb_files(staging)]
-
-
-Identity = tuple[int, int]
-T = TypeVar("T")
-
-
-def identity(path: Path) -> Identity:
-    """Which file is at `path` now: (device, inode)."""
-    info = os.stat(path)
-    return info.st_dev, info.st_ino
-
-
 @contextlib.contextmanager
 def reading(path: object) -> Iterator[None]:
     """Reads of a store in the block: what a damaged file makes LMDB, msgpack
@@ -145,71 +83,6 @@ def reading(path: object) -> Iterator[None]:
     except (lmdb.Error, msgspec.MsgspecError, UnicodeDecodeError, struct.error) as exc:
         detail = str(exc).split("\n")[0] if str(exc) else type(exc).__name__
         raise damaged(path, detail) from exc
-
-
-#: How a process that read a damaged store dies: a page pointer or a length
-#: in a damaged page can send LMDB past the end of the mapped file.
-CRASHES = {
-    int(signal.SIGBUS): "SIGBUS",
-    int(signal.SIGSEGV): "SIGSEGV",
-    int(signal.SIGABRT): "SIGABRT",  # one of LMDB's own assertions
-}
-
-
-def quiet_stderr() -> None:
-    """Send this process's standard error to /dev/null: in a process that reads
-    a store for another (which gets its results and errors as data), LMDB's
-    assertion messages on a damaged page would only add lines to a one-line error."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-
-
-def isolated(path: Path, function: Callable[..., T], *args: Any) -> T:
-    """Run a read of the store at `path` in a child process and return its result.
-
-    A damaged page can crash the process that maps it (SIGBUS) rather than
-    raise; in a child, that crash becomes the damaged-store error. The child
-    is forked: call this with no LMDB handle open in this process.
-    """
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_isolated_child, args=(send, function, args), daemon=True)
-    child.start()
-    send.close()
-    try:
-        try:
-            status, value = receive.recv()
-        except EOFError:
-            child.join()
-            code = -(child.exitcode or 0)
-            if code in CRASHES:
-                raise damaged(path, f"reading it crashed a process ({CRASHES[code]})") from None
-            raise StoreError(
-                f"the process reading {path} died (exit status {child.exitcode}): "
-                "run the command again"
-            ) from None
-        child.join()
-    finally:
-        receive.close()
-        if child.is_alive():
-            child.kill()
-            child.join()
-    if status == "error":
-        raise value
-    return cast("T", value)
-
-
-def _isolated_child(send: Any, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    faulthandler.disable()  # a crash here is an answer, not a bug to dump
-    quiet_stderr()
-    try:
-        result: tuple[str, Any] = ("ok", function(*args))
-    except Exception as exc:
-        result = ("error", exc)
-    send.send(result)
-    send.close()
 
 
 class Store:
@@ -436,7 +309,7 @@ class Store:
             yield from cursor.iternext()
 
     def raw_batches(
-        self, table: str, size: int = 4096
+        self, table: str, size: int = BATCH
     ) -> Iterator[tuple[list[bytes], list[bytes]]]:
         """(keys, values) of a table in key order, `size` rows at a time."""
         with self.env.begin() as txn, txn.cursor(db=self.dbs[table]) as cursor:
@@ -464,6 +337,13 @@ class Store:
         """
         for _, values in self.raw_batches(table):
             yield from msgspec.msgpack.decode(array_header(len(values)) + b"".join(values))
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """A read transaction: every read through it sees the store as it was
+        when it began."""
+        with self.env.begin() as txn:
+            yield Snapshot(txn, self.dbs)
 
     def get(self, table: str, record_id: int) -> Any | None:
         with self.env.begin() as txn:
@@ -511,91 +391,64 @@ class Store:
         return None
 
 
-# LMDB's meta pages (pages 0 and 1): a 16-byte page header, then magic,
-# version, map address and size, two 48-byte database records (the first's
-# leading 4 bytes hold the page size), the last page number and the txn id.
-LMDB_MAGIC = 0xBEEFC0DE
-META = struct.Struct("<II8x8xI44x48x QQ")
-#: The map size in a meta page: after its magic, version and map address.
-META_MAP_SIZE = struct.Struct("<16xQ")
+class Snapshot:
+    """Key ranges of a store's tables, read in one transaction (`Store.snapshot`)
+    as bytes, a batch at a time: what verify reads."""
 
+    def __init__(self, txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+        self.txn = txn
+        self.dbs = dbs
 
-def _meta_pages(head: bytes) -> list[tuple[int, int, int]]:
-    """The (page size, last page, txn id) of each LMDB meta page with its magic."""
-    pages = []
-    if len(head) >= 16 + META.size:
-        magic, _version, page_size, last_page, txn = META.unpack_from(head, 16)
-        if magic == LMDB_MAGIC and page_size >= 512 and not page_size & (page_size - 1):
-            pages.append((page_size, last_page, txn))
-            if len(head) >= page_size + 16 + META.size:
-                magic2, _, _, last2, txn2 = META.unpack_from(head, page_size + 16)
-                if magic2 == LMDB_MAGIC:
-                    pages.append((page_size, last2, txn2))
-    if not pages:  # the first meta page damaged: look for the second at common sizes
-        for size in (4096, 8192, 16384, 65536):
-            if len(head) >= size + 16 + META.size:
-                magic, _, page_size, last_page, txn = META.unpack_from(head, size + 16)
-                if magic == LMDB_MAGIC and page_size == size:
-                    pages.append((page_size, last_page, txn))
-                    break
-    return pages
+    def pairs(
+        self, table: str, low: bytes, high: bytes, expected: int = 0
+    ) -> Iterator[tuple[list[bytes], list[bytes]]]:
+        """Keys and values with low <= key < high, in key order, a batch at a time.
 
+        The first batch asks for the `expected` rows and one more, to see where
+        the range ends without reading far into the next one. Keys and values
+        come from two cursors, as lists of bytes: no tuple per row for the
+        garbage collector to track.
+        """
+        if low >= high:
+            return
+        txn, db = self.txn, self.dbs[table]
+        with txn.cursor(db=db) as at_key, txn.cursor(db=db) as at_value:
+            if not at_key.set_range(low):
+                return
+            at_value.set_range(low)
+            # Transactions copy out bytes (lmdb's buffers=False, the default).
+            keys_read = cast("Iterator[bytes]", at_key.iternext(keys=True, values=False))
+            values_read = cast("Iterator[bytes]", at_value.iternext(keys=False, values=True))
+            size = min(BATCH, expected + 1) if expected > 0 else BATCH
+            while keys := list(islice(keys_read, size)):
+                values = list(islice(values_read, len(keys)))
+                if keys[-1] >= high:
+                    end = bisect_left(keys, high)
+                    if end:
+                        yield keys[:end], values[:end]
+                    return
+                yield keys, values
+                expected -= len(keys)
+                size = min(BATCH, expected + 1) if expected > 0 else BATCH
 
-def _head(path: Path) -> tuple[bytes, int]:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        return os.pread(fd, 2 * 65536, 0), os.fstat(fd).st_size
-    finally:
-        os.close(fd)
-
-
-def is_lmdb(path: Path) -> bool:
-    """True for a file with an LMDB header (a shardgen store, or a damaged one)."""
-    try:
-        return path.is_file() and not path.is_symlink() and bool(_meta_pages(_head(path)[0]))
-    except StoreError:
-        return False
-
-
-def recorded_map_size(path: Path) -> int:
-    """The map size the store's last writer set (LMDB keeps it in the header):
-    what another process writing the same store opens it with."""
-    head, _ = _head(path)
-    pages = _meta_pages(head)
-    if not pages:
-        raise NotAStoreError(f"{path} is not a shardgen store (not an LMDB file)")
-    # Of the two meta pages (check_file has seen both), LMDB uses the one
-    # with the higher transaction id, the first on a tie.
-    page_size, _, txn = max(pages, key=lambda page: page[2])
-    offset = 16 + (page_size if pages[0][2] != txn else 0)
-    (size,) = META_MAP_SIZE.unpack_from(head, offset)
-    return max(int(size), MIN_MAP_SIZE)
-
-
-def check_file(path: Path) -> None:
-    """Refuse a file that is not a whole LMDB file before mapping it.
-
-    Mapping a truncated file and touching a page past its end kills the
-    process with SIGBUS; this check turns that into a clear error.
-    """
-    head, size = _head(path)
-    pages = _meta_pages(head)
-    if not pages:
-        raise NotAStoreError(
-            f"{path} is not a shardgen store (not an LMDB file; if it was a store, it is "
-            "damaged beyond recognition: remove it yourself, then regenerate it or restore a copy)"
-        )
-    page_size, last, _ = max(pages, key=lambda page: page[2])
-    if len(pages) < 2 or pages[0][0] != pages[1][0]:
-        raise damaged(path, "one of its LMDB header pages is invalid")
-    if last >= MAX_MAP_SIZE // page_size:
-        raise damaged(path, "its LMDB header gives an impossible size")
-    if size < max(2, last + 1) * page_size:
-        expected = (last + 1) * page_size
-        raise damaged(path, f"it is truncated ({size:,} bytes of {expected:,})")
+    def outside(
+        self, table: str, covered: list[tuple[bytes, bytes]]
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Pairs whose key lies in none of the sorted, half-open [low, high) ranges."""
+        with self.txn.cursor(db=self.dbs[table]) as cursor:
+            if not cursor.first():
+                return
+            for low, high in covered:
+                while bytes(cursor.key()) < low:
+                    yield bytes(cursor.key()), bytes(cursor.value())
+                    if not cursor.next():
+                        return
+                if not cursor.set_range(high):
+                    return
+            while True:
+                yield bytes(cursor.key()), bytes(cursor.value())
+                if not cursor.next():
+                    return
 
 
 def _open_existing(path: Path, writable: bool, file: Identity | None = None) -> lmdb.Environment:

@@ -1,0 +1,87 @@
+"""The store: a single LMDB file, one named database per table.
+
+Layout (plus LMDB's `-lock` file while the store is written):
+
+    meta                 b"meta" → Meta (schema version, shardgen version, plan)
+    events               seq (8-byte big-endian) → Event
+    links                relation (1 byte) + parent id (8) → first child id, count
+    <table> × 8          id (8-byte big-endian) → record (msgpack array)
+
+Keys are big-endian so cursors return rows in ID order, and the children of a
+parent, which get consecutive IDs, are one `links` lookup away. A generate run
+writes into `<target>.staging` and renames it over the target once verified:
+the rename is atomic, so readers see the old dataset or the new one, never a
+half-written one.
+
+`database` holds all LMDB access (the `Store` and its `Snapshot`s); `files`
+what is known of a store's files without LMDB: the files beside it, which
+file a path names, its header pages, and reading it in a child process.
+"""
+
+from __future__ import annotations
+
+from .database import (
+    BATCH,
+    DATABASES,
+    LINK,
+    LINK_ARRAY,
+    LINK_KEY,
+    LINK_KEY_ARRAY,
+    REMAP_EVERY,
+    Snapshot,
+    Store,
+    encode_links,
+    encode_table,
+    key,
+    reading,
+)
+from .files import (
+    DEFAULT_MAP_SIZE,
+    MAX_MAP_SIZE,
+    MIN_MAP_SIZE,
+    Identity,
+    catalog_path,
+    check_file,
+    companions,
+    disk_full,
+    identity,
+    is_lmdb,
+    isolated,
+    lmdb_files,
+    lock_path,
+    quiet_stderr,
+    recorded_map_size,
+    staging_path,
+)
+
+__all__ = [
+    "BATCH",
+    "DATABASES",
+    "DEFAULT_MAP_SIZE",
+    "LINK",
+    "LINK_ARRAY",
+    "LINK_KEY",
+    "LINK_KEY_ARRAY",
+    "MAX_MAP_SIZE",
+    "MIN_MAP_SIZE",
+    "REMAP_EVERY",
+    "Identity",
+    "Snapshot",
+    "Store",
+    "catalog_path",
+    "check_file",
+    "companions",
+    "disk_full",
+    "encode_links",
+    "encode_table",
+    "identity",
+    "is_lmdb",
+    "isolated",
+    "key",
+    "lmdb_files",
+    "lock_path",
+    "quiet_stderr",
+    "reading",
+    "recorded_map_size",
+    "staging_path",
+]

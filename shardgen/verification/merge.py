@@ -1,0 +1,74 @@
+"""The merge of the tasks' parts, in task order, into the report, with the
+checks that span shards: row counts, one tax rate per state, the digests."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+
+from ..plan import Plan
+from ..schema import TABLES
+from .reader import Part
+from .report import Findings, Report
+
+PROMOTED_RULE = "the data digests as it did when it was promoted"
+
+
+class Merged:
+    """The parts merged in task order, then the checks that span shards."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.found = Findings()
+        self.rows: Counter[str] = Counter()
+        self.digests: dict[str, list[bytes]] = {table: [] for table in TABLES}
+        self.state_rate: dict[str, int] = {}
+        #: Each product's creation day (at least 1; 0 where absent), int32 by product ID.
+        self.product_days = bytearray(4 * (plan.products + 1))
+
+    def add(self, part: Part) -> None:
+        if part.days:
+            first = 4 * self.plan.product_shards[part.task.shard].product_first
+            self.product_days[first : first + len(part.days)] = part.days
+        self.found.merge(part.found)
+        self.rows.update(part.rows)
+        for table, digests in part.digests.items():
+            self.digests[table].extend(digests)
+        for state, (rate, invoice_id) in part.state_rate.items():
+            if self.state_rate.setdefault(state, rate) != rate:
+                self.found.add("invoices", invoice_id, "one tax rate per state", state)
+
+    def report(self, path: str, plan: Plan, seconds: float, promoted: str | None) -> Report:
+        expected_rows = plan.rows()
+        rows = {table: self.rows[table] for table in TABLES}
+        for table, count in expected_rows.items():
+            if rows[table] != count:
+                self.found.add(table, 0, "row count matches the plan", f"{rows[table]} != {count}")
+        # A table's digest covers its key ranges in plan order; the overall
+        # digest covers the tables in schema order.
+        table_digests = {
+            table: hashlib.blake2b(b"".join(self.digests[table]), digest_size=16).hexdigest()
+            for table in TABLES
+        }
+        overall = hashlib.blake2b(digest_size=16)
+        for table in TABLES:
+            overall.update(table.encode())
+            overall.update(bytes.fromhex(table_digests[table]))
+        if promoted is not None and overall.hexdigest() != promoted:
+            self.found.add(
+                "store", 0, PROMOTED_RULE, f"{overall.hexdigest()} != {promoted} (recorded)"
+            )
+        total = sum(self.found.by_rule.values())
+        return Report(
+            path=path,
+            ok=total == 0,
+            digest=overall.hexdigest(),
+            rows=rows,
+            expected_rows=expected_rows,
+            violation_count=total,
+            violations_by_rule=dict(self.found.by_rule),
+            violations=self.found.listed,
+            table_digests=table_digests,
+            seconds=round(seconds, 3),
+            promoted_digest=promoted,
+        )

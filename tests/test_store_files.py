@@ -1,0 +1,92 @@
+"""A store's files without LMDB: the files beside it, its header pages, its
+recorded map size, and reads in a child process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+
+import shardgen
+from shardgen.store import Store
+from shardgen.store.files import (
+    DEFAULT_MAP_SIZE,
+    check_file,
+    companions,
+    disk_full,
+    identity,
+    is_lmdb,
+    isolated,
+    recorded_map_size,
+)
+
+
+def test_companions_are_the_files_beside_a_store_and_its_staging_store() -> None:
+    names = [p.name for p in companions(Path("/data/x.lmdb"))]
+    assert names == [
+        "x.lmdb-lock",
+        "x.lmdb.catalog",
+        "x.lmdb.run-lock",
+        "x.lmdb.staging",
+        "x.lmdb.staging-lock",
+        "x.lmdb.staging.catalog",
+    ]
+
+
+def test_only_a_regular_file_with_an_lmdb_header_is_lmdb(small_store: Path, tmp_path: Path) -> None:
+    assert is_lmdb(small_store)
+    (tmp_path / "notes").write_text("not a store")
+    (tmp_path / "link").symlink_to(small_store)
+    for path in ("notes", "link", "missing", "."):
+        assert not is_lmdb(tmp_path / path), path
+
+
+def test_check_file_refuses_truncated_and_foreign_files(small_store: Path, tmp_path: Path) -> None:
+    check_file(small_store)
+    truncated = tmp_path / "truncated.lmdb"
+    truncated.write_bytes(small_store.read_bytes()[:12_000])
+    with pytest.raises(shardgen.DamagedStoreError, match="truncated"):
+        check_file(truncated)
+    foreign = tmp_path / "foreign.lmdb"
+    foreign.write_bytes(b"\0" * 20_000)
+    with pytest.raises(shardgen.NotAStoreError, match="beyond recognition"):
+        check_file(foreign)
+    with pytest.raises(shardgen.NotAStoreError, match="not an LMDB file"):
+        recorded_map_size(foreign)
+    with pytest.raises(shardgen.StoreError, match="cannot read"):
+        check_file(tmp_path / "missing.lmdb")
+
+
+def test_the_recorded_map_size_is_the_last_writers(small_store: Path, tmp_path: Path) -> None:
+    path = shutil.copyfile(small_store, tmp_path / "copy.lmdb")
+    assert recorded_map_size(path) == DEFAULT_MAP_SIZE
+    # LMDB records a larger map size at the next commit (never a smaller one).
+    with Store.reopen(path, map_size=2 * DEFAULT_MAP_SIZE) as store:
+        store.log(next(store.events())[1])
+    assert recorded_map_size(path) == 2 * DEFAULT_MAP_SIZE
+
+
+def test_identity_names_the_file_not_the_path(small_store: Path, tmp_path: Path) -> None:
+    path = shutil.copyfile(small_store, tmp_path / "a.lmdb")
+    before = identity(path)
+    assert identity(path) == before
+    shutil.copyfile(small_store, tmp_path / "b.lmdb").replace(path)
+    assert identity(path) != before
+
+
+def test_disk_full_asks_the_file_system(tmp_path: Path) -> None:
+    assert not disk_full(tmp_path / "x")
+    assert disk_full(tmp_path / "x", margin=2**62)
+    assert not disk_full(tmp_path / "missing" / "folder" / "x")
+
+
+def _crash() -> None:
+    os.kill(os.getpid(), signal.SIGBUS)
+
+
+def test_a_crashed_isolated_read_is_the_damaged_store_error(tmp_path: Path) -> None:
+    with pytest.raises(shardgen.DamagedStoreError, match=r"crashed a process \(SIGBUS\)"):
+        isolated(tmp_path, _crash)
