@@ -75,7 +75,11 @@ def verified_report(
             finally:
                 source.close()
         else:
-            for part in _run_pool(path, plan, tasks, workers, check, product_days, file):
+            # Generate's coordinator is one of the workers: it reads through
+            # its own handle on the store it has just written. A standalone
+            # verify reads a store it does not know only in child processes.
+            here = _Source(path, plan, store, file) if store is not None else None
+            for part in _run_pool(path, plan, tasks, workers, check, product_days, file, here):
                 merged.add(part)
     return merged.report(str(path), plan, time.perf_counter() - started, promoted)
 
@@ -209,8 +213,10 @@ def _run_pool(
     check: Callable[[], None] | None,
     product_days: Callable[[], str],
     file: Identity | None,
+    here: _Source | None = None,
 ) -> Iterator[Part]:
-    """Run tasks in worker processes; yield their parts in task order.
+    """Run tasks in worker processes (and, with `here`, in this process as
+    one of the `workers`); yield their parts in task order.
 
     Two phases: the foundation and product tasks, then, once their parts are
     merged, the customer tasks, with `product_days()`, the file of product
@@ -230,9 +236,15 @@ def _run_pool(
             isolated(path, _probe, path, plan, task, days_file, file)
         raise RunError("a verify worker process died before finishing its shard")
 
-    with Pool[Task, Part](
-        workers, len(tasks), "shardgen.verification.tasks", _init_worker, initargs
-    ) as pool:
+    def run_here(task: Task) -> Part:
+        assert here is not None
+        if days_file:
+            here.use_days_file(days_file)
+        return _verify_part(here, task)
+
+    preload = "shardgen.verification.tasks"
+    lane = run_here if here is not None else None
+    with Pool[Task, Part](workers, len(tasks), preload, _init_worker, initargs, lane) as pool:
         for phase in (tasks[:split], tasks[split:]):
             if not phase:
                 continue
