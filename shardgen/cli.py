@@ -112,6 +112,16 @@ def _generate_options(command: argparse.ArgumentParser) -> None:
         default=None,
         help="stop if the run's heap (anonymous memory) exceeds this, e.g. 1G",
     )
+    command.add_argument(
+        "--export",
+        choices=FORMATS,
+        metavar="FORMAT",
+        help=f"then export the dataset: {', '.join(FORMATS)} (with --to)",
+    )
+    command.add_argument("--to", help="the export's target, as for `shardgen export --to`")
+    command.add_argument(
+        "--force", action="store_true", help="replace the export's --to if it exists"
+    )
     command.add_argument("--json", action="store_true", help="print the summary as JSON")
     command.add_argument("--quiet", action="store_true", help="no progress line")
 
@@ -280,6 +290,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         progress=progress if show else None,
         executor=args.executor,
         scheduler=args.scheduler,
+        export=args.export,
+        to=args.to,
+        force=args.force,
         **options,
     )
     if show:

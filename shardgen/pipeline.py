@@ -18,7 +18,9 @@ from pathlib import Path
 
 import msgspec
 
-from .errors import DamagedStoreError, RunError, SchemaError, UsageError
+from .errors import DamagedStoreError, RunError, SchemaError, ShardgenError, UsageError
+from .exports import check_export, export_promoted
+from .exports.sql import redact
 from .guard import promote, refuse_link, remove_store, run_lock
 from .plan import Plan, check_workers, default_workers, make_plan
 from .run.executors import Executor, open_executor
@@ -38,7 +40,9 @@ from .store import (
     DEFAULT_MAP_SIZE,
     MAX_MAP_SIZE,
     MIN_MAP_SIZE,
+    Identity,
     Store,
+    identity,
     isolated,
     lmdb_files,
     lock_path,
@@ -71,6 +75,9 @@ class Summary(msgspec.Struct):
     cluster_peak_rss: int = 0
     cluster_peak_uss: int = 0
     cluster_peak_anon: int = 0
+    #: With `export`: rows written per table, and the export's seconds.
+    exported: dict[str, int] | None = None
+    export_seconds: float = 0.0
 
 
 Progress = Callable[[int, int], None]
@@ -124,8 +131,13 @@ def generate(
     progress: Progress | None = None,
     executor: str = "local",
     scheduler: str | None = None,
+    export: str | None = None,
+    to: str | os.PathLike[str] | None = None,
+    force: bool = False,
 ) -> Summary:
-    """Generate a dataset into `out`, verify it and promote it atomically.
+    """Generate a dataset into `out`, verify it and promote it atomically;
+    with `export`, then export it in that format `to` a target as
+    `shardgen.export` does (`force` replaces an existing target).
 
     >>> summary = generate("small", seed=42, as_of="2026-06-30", out="demo.lmdb")  # doctest: +SKIP
     >>> summary.rows["invoices"]  # doctest: +SKIP
@@ -150,11 +162,16 @@ def generate(
     check_map_size(map_size)
     target = Path(out)
     check_target(target)
+    if (export is None) != (to is None):
+        raise UsageError("--export FORMAT and --to TARGET go together: give both, or neither")
+    if export is not None and to is not None:
+        # A bad target is found now, not after the whole run.
+        check_export(export, to, source=target, force=force)
     staging = staging_path(target)
     with open_executor(executor, scheduler, workers) as pool, run_lock(target, "shardgen generate"):
         store, done = _open_staging(staging, plan, resume, map_size)
         try:
-            return _run(store, plan, target, pool, memory_limit, done, started, progress)
+            summary = _run(store, plan, target, pool, memory_limit, done, started, progress)
         except BaseException as exc:
             message = str(exc) or type(exc).__name__
             with contextlib.suppress(Exception):
@@ -163,6 +180,33 @@ def generate(
             raise
         finally:
             store.close()
+        if export is None or to is None:
+            return summary
+        # Still under the run lock: the file just verified and promoted is
+        # the one exported, and it is not verified again.
+        return _export(summary, target, identity(target), export, to, force)
+
+
+def _export(
+    summary: Summary,
+    target: Path,
+    file: Identity,
+    format: str,
+    to: str | os.PathLike[str],
+    force: bool,
+) -> Summary:
+    """Export the dataset just promoted; a failure says the dataset is in place."""
+    started = time.perf_counter()
+    try:
+        exported = export_promoted(target, file, format=format, to=to, force=force)
+    except ShardgenError as exc:
+        shown = redact(os.fspath(to)) if format == "postgres" else os.fspath(to)
+        raise type(exc)(
+            f"{exc} (the dataset at {target} is generated and verified: after fixing that, "
+            f"`shardgen export {target} --format {format} --to {shown}` exports it)"
+        ) from exc
+    seconds = round(time.perf_counter() - started, 3)
+    return msgspec.structs.replace(summary, exported=exported, export_seconds=seconds)
 
 
 def render_summary(summary: Summary) -> str:
@@ -185,6 +229,11 @@ def render_summary(summary: Summary) -> str:
     if summary.resumed_shards:
         lines.append(f"resumed: {summary.resumed_shards} shard(s) were already committed")
     lines += ["verified: every rule holds", f"digest {summary.digest}"]
+    if summary.exported is not None:
+        lines.append(
+            f"exported {sum(summary.exported.values()):,} rows in {len(summary.exported)} "
+            f"tables in {summary.export_seconds:.2f} s"
+        )
     return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from shardgen.pipeline import Summary
 from shardgen.store import Store, staging_path
 
 from .conftest import AS_OF, Make
+from .test_bad_input import assert_one_line, run
 
 #: The digest of `small`, seed 42, as_of 2026-06-30. A change to the generated
 #: data must be deliberate: update this with the reason in the commit message.
@@ -94,3 +96,63 @@ def test_regenerating_replaces_the_promoted_dataset(make_store: Make, tmp_path: 
     second = shardgen.generate("small", seed=2, as_of=AS_OF, out=path, workers=1)
     assert first.digest != second.digest
     assert shardgen.verify(path).digest == second.digest
+
+
+# -- generate --export ----------------------------------------------------------
+
+
+def test_generate_then_export_is_the_export_of_the_generated_store(tmp_path: Path) -> None:
+    out, target = tmp_path / "g.lmdb", tmp_path / "g.sqlite"
+    summary = shardgen.generate("medium", seed=4, as_of=AS_OF, out=out, export="sqlite", to=target)
+    assert summary.exported == summary.rows
+    again = tmp_path / "again.sqlite"
+    shardgen.export(out, format="sqlite", to=again)
+    for table in summary.rows:
+        query = f'SELECT * FROM "{table}" ORDER BY id'
+        with sqlite3.connect(target) as one, sqlite3.connect(again) as two:
+            assert one.execute(query).fetchall() == two.execute(query).fetchall()
+    # --force replaces the export's target (and only with it).
+    with pytest.raises(shardgen.UsageError, match="pass --force"):
+        shardgen.generate("small", as_of=AS_OF, out=out, export="sqlite", to=target)
+    forced = shardgen.generate(
+        "small", as_of=AS_OF, out=out, export="sqlite", to=target, force=True
+    )
+    assert forced.exported == forced.rows
+
+
+def test_a_bad_export_target_is_refused_before_anything_is_generated(tmp_path: Path) -> None:
+    out = tmp_path / "kept.lmdb"
+    before = shardgen.generate("small", seed=1, as_of=AS_OF, out=out).digest
+    taken = tmp_path / "taken.sqlite"
+    taken.write_text("a user's file")
+    for args, needle in (
+        (["--export", "sqlite", "--to", taken], "pass --force"),
+        (["--export", "csv", "--to", out], "is the store being read"),
+        (["--export", "sqlite"], "go together"),
+        (["--to", taken], "go together"),
+        (["--export", "postgres", "--to", "postgresql://x:y@[::1"], "URL"),
+    ):
+        result = run("generate", "--seed", "2", "--as-of", AS_OF, "--out", out, *args)
+        assert_one_line(result, 2, needle)
+        assert not staging_path(out).exists()
+    assert shardgen.verify(out).digest == before
+    assert taken.read_text() == "a user's file"
+
+
+def test_an_export_failing_after_the_run_keeps_the_dataset_and_says_how_to_export_it(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    out = tmp_path / "p.lmdb"
+    first = run("generate", "--as-of", AS_OF, "--out", out, "--export", "postgres",
+                "--to", postgres_url)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    # The tables are there now: without --force, the load is refused after the run.
+    again = run("generate", "--seed", "3", "--as-of", AS_OF, "--out", out, "--export", "postgres",
+                "--to", postgres_url)  # fmt: skip
+    assert_one_line(again, 2, "generated and verified")
+    digest = shardgen.verify(out).digest
+    assert shardgen.log(out)[-1][1].digest == digest  # promoted: the new dataset is in place
+    advice = again.stderr.split("`")[-2].split()
+    assert advice[:2] == ["shardgen", "export"]
+    done = run(*advice[1:], "--force")  # the advice, after fixing what the error says
+    assert done.returncode == 0, done.stderr

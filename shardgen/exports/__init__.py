@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import UsageError
-from ..guard import writing
-from ..store import Store, reading
+from ..guard import check_output, writing
+from ..store import Identity, Store, reading
 
 FORMATS = ("sqlite", "csv", "jsonl", "parquet", "postgres")
 
@@ -40,7 +40,26 @@ def export(
     >>> shardgen.export("demo.lmdb", format="csv", to="demo-csv")  # doctest: +SKIP
     {'customer_types': 3, 'product_categories': 9, ...}
     """
-    # The targets build on this module, so they are imported on use.
+    source = Path(path)
+    check_export(format, to, source=source, force=force)
+    return _export(source, None, format, to, force)
+
+
+def export_promoted(
+    path: Path, file: Identity, *, format: str, to: str | os.PathLike[str], force: bool = False
+) -> dict[str, int]:
+    """Export the store `generate` has just verified and promoted to `path`
+    (the file `file`), while it holds the run lock: no second verify."""
+    check_export(format, to, source=path, force=force)
+    return _export(path, file, format, to, force)
+
+
+def check_export(
+    format: str, to: str | os.PathLike[str], *, source: Path, force: bool = False
+) -> None:
+    """What an export checks before it reads anything (`generate --export`
+    checks it before generating too): a known format with its dependency
+    installed, a target of the right kind, and not one it must not write."""
     from . import files as export_files
     from . import sql as export_sql
 
@@ -48,21 +67,34 @@ def export(
         raise UsageError(f"unknown export format {format!r}: choose one of {', '.join(FORMATS)}")
     require(format)
     url = os.fspath(to)
-    source = Path(path)
     if format == "postgres":
         export_sql.check_url(url)
-        with _source(source) as store:
-            return export_sql.export_postgres(store, url, force=force)
+        return
     if url.startswith(("postgresql:", "postgres:")):
         raise UsageError(
             f"--to {export_sql.redact(url)} is a PostgreSQL URL: pass --format postgres to load it"
         )
+    folder = format != "sqlite"
+    check_output(Path(to), what="--to", source=source, force=force, folder=folder,
+                 holds=export_files.EXPORT_FILES)  # fmt: skip
+
+
+def _export(
+    source: Path, file: Identity | None, format: str, to: str | os.PathLike[str], force: bool
+) -> dict[str, int]:
+    # The targets build on this module, so they are imported on use.
+    from . import files as export_files
+    from . import sql as export_sql
+
+    if format == "postgres":
+        with _source(source, file) as store:
+            return export_sql.export_postgres(store, os.fspath(to), force=force)
     target = Path(to)
     folder = format != "sqlite"
     with (
         writing(target, what="--to", source=source, force=force, folder=folder,
                 holds=export_files.EXPORT_FILES, holder="shardgen export") as partial,
-        _source(source) as store,
+        _source(source, file) as store,
     ):  # fmt: skip
         if folder:
             return export_files.export_folder(store, partial, format)
@@ -70,13 +102,15 @@ def export(
 
 
 @contextlib.contextmanager
-def _source(path: Path) -> Iterator[Store]:
-    """The store to export, checked (`verify.check_promoted`: promoted, every
-    rule holding, its digest the one recorded at promotion), then open: the
-    same file, which a promotion meanwhile cannot swap for another."""
+def _source(path: Path, file: Identity | None = None) -> Iterator[Store]:
+    """The store to export, checked (`verification.check_promoted`: promoted,
+    every rule holding, its digest the one recorded at promotion) unless
+    `file` is the one generate has just verified, then open: the same file,
+    which a promotion meanwhile cannot swap for another."""
     from ..verification import check_promoted
 
-    file = check_promoted(path)
+    if file is None:
+        file = check_promoted(path)
     with Store.open(path, file=file) as store, reading(store.path):
         yield store
 
