@@ -28,7 +28,7 @@ from shardgen.cli import main
 from shardgen.exports import FORMATS
 from shardgen.exports import files as export_files
 from shardgen.exports.contract import CONTRACT
-from shardgen.exports.sql import SQLITE_SCHEMA, export_postgres, redact
+from shardgen.exports.sql import export_postgres, redact
 from shardgen.pipeline import Summary
 from shardgen.store import Store
 
@@ -382,10 +382,7 @@ def sqlite_keys(path: Path) -> dict[str, Any]:
     """Per table, the SQLite export's FOREIGN KEYs (column → table), UNIQUE column
     sets and number of CHECKs, less the 0/1 checks that BOOLEAN replaces."""
     db = sqlite3.connect(path)
-    bodies = {
-        chunk.split(" ", 1)[0]: chunk.split("\n);", 1)[0]
-        for chunk in SQLITE_SCHEMA.split("CREATE TABLE ")[1:]
-    }
+    bodies = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
     out: dict[str, Any] = {}
     for table in CONTRACT:
         foreign = {row[3]: row[2] for row in db.execute(f"PRAGMA foreign_key_list({table})")}

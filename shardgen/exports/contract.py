@@ -1,6 +1,6 @@
 """The data contract every export writes: each table's columns and the kind of
-each (money, date, timestamp, ...), and store values converted into contract
-values, streamed in ID order.
+each (money, date, timestamp, ...), from the table registry, and store values
+converted into contract values, streamed in ID order.
 
 Store types become the contract's: cents → NUMERIC(12,2), days → ISO dates,
 epoch seconds → ISO-8601 UTC timestamps, basis points → percent, bools → 0/1
@@ -10,73 +10,16 @@ epoch seconds → ISO-8601 UTC timestamps, basis points → percent, bools → 0
 from __future__ import annotations
 
 import datetime as dt
-import typing
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
-import msgspec
-
-from ..schema import TABLES
 from ..store import Store
-
-#: Per table: how each store field becomes a contract value.
-MONEY = frozenset(
-    ("credit_limit", "price", "cost", "subtotal", "tax_amount", "total", "unit_price", "line_total")
-)
-DATES = frozenset(("invoice_date", "due_date", "paid_date", "last_received_date"))
-TIMESTAMPS = frozenset(("created_at", "updated_at"))
-BOOLS = frozenset(("active", "is_primary"))
+from ..tables import REGISTRY, Column
 
 EPOCH = dt.date(1970, 1, 1)
 
-
-class Column(NamedTuple):
-    """A contract column: its name, its kind and whether it may be NULL.
-
-    Kinds: id (an ID or a foreign key), int, text, bool, date, timestamp,
-    money (integer cents), basis_points (hundredths of a percent: tax_rate),
-    percent (a whole percent: discount_percentage) and decimal (a float with
-    two decimals: credit_multiplier, weight).
-    """
-
-    name: str
-    kind: str
-    nullable: bool
-
-
-def _column(name: str, annotation: Any) -> Column:
-    options = typing.get_args(annotation)
-    nullable = type(None) in options
-    if nullable:
-        (annotation,) = (a for a in options if a is not type(None))
-    if name in MONEY:
-        kind = "money"
-    elif name in DATES:
-        kind = "date"
-    elif name in TIMESTAMPS:
-        kind = "timestamp"
-    elif name in BOOLS:
-        kind = "bool"
-    elif name == "tax_rate":
-        kind = "basis_points"
-    elif name == "discount_percentage":
-        kind = "percent"
-    elif annotation is float:
-        kind = "decimal"
-    elif name == "id" or name.endswith("_id"):
-        kind = "id"
-    elif annotation is int:
-        kind = "int"
-    else:
-        kind = "text"
-    return Column(name, kind, nullable)
-
-
-#: The data contract: each table's columns, in order, derived from the records.
-CONTRACT: dict[str, tuple[Column, ...]] = {
-    table: tuple(_column(f.name, f.type) for f in msgspec.structs.fields(cls))
-    for table, cls in TABLES.items()
-}
+#: The data contract: each table's columns, in order (`tables.REGISTRY`).
+CONTRACT: dict[str, tuple[Column, ...]] = {name: table.columns for name, table in REGISTRY.items()}
 
 Step = Callable[[Any], Any]
 

@@ -32,14 +32,12 @@ import msgspec
 from ..guard import create
 from ..schema import TABLES
 from ..store import Store
-from .contract import CONTRACT, Column, Converter, columns, hundredths, rows
+from ..tables import Column
+from .contract import CONTRACT, Converter, columns, hundredths, rows
 
 #: Rows per Parquet row group, and per JSON lines write.
 ROW_GROUP = 100_000
 JSON_BATCH = 10_000
-
-#: Precision of each two-decimal column in Parquet (and in PostgreSQL's NUMERIC).
-PRECISION = {"money": 12, "basis_points": 5, "percent": 5, "credit_multiplier": 4, "weight": 8}
 
 #: The file names an export writes; --force replaces a folder holding only these.
 EXPORT_FILES = frozenset(
@@ -115,11 +113,8 @@ def parquet_type(column: Column) -> Any:
     """The Arrow type of a contract column."""
     import pyarrow as pa
 
-    kind = column.kind
-    if kind in ("money", "basis_points", "percent"):
-        return pa.decimal128(PRECISION[kind], 2)
-    if kind == "decimal":
-        return pa.decimal128(PRECISION[column.name], 2)
+    if column.scale:
+        return pa.decimal128(column.precision, column.scale)
     return {
         "id": pa.int64(),
         "int": pa.int32(),
@@ -128,7 +123,7 @@ def parquet_type(column: Column) -> Any:
         "date": pa.date32(),
         # Parquet has no unit of seconds: whole seconds, in milliseconds.
         "timestamp": pa.timestamp("ms", tz="UTC"),
-    }[kind]
+    }[column.kind]
 
 
 def parquet_schema(table: str) -> Any:
