@@ -14,8 +14,9 @@ import shlex
 import signal
 import sys
 import threading
+import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -166,6 +167,7 @@ def _export_options(command: argparse.ArgumentParser) -> None:
         action="store_true",
         help="replace --to if it exists (postgres: drop the 8 tables, in the same transaction)",
     )
+    command.add_argument("--quiet", action="store_true", help="no progress line")
 
 
 def _log_options(command: argparse.ArgumentParser) -> None:
@@ -293,6 +295,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         export=args.export,
         to=args.to,
         force=args.force,
+        export_progress=_rows_progress() if show else None,
         **options,
     )
     if show:
@@ -341,10 +344,36 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rows_progress() -> Callable[[int, int], None]:
+    """An export's progress line on standard error: rows, rows/s, time left."""
+    started = [time.monotonic()]
+
+    def progress(done: int, total: int) -> None:
+        if done == 0:
+            started[0] = time.monotonic()  # the first row, after the verify
+        seconds = time.monotonic() - started[0]
+        rate = done / seconds if seconds > 0 else 0.0
+        if done >= total:
+            left = "done"
+        else:
+            left = f"{(total - done) / rate:,.0f} s left" if rate else "starting"
+        print(
+            f"\r  exported {done:,} of {total:,} rows ({100 * done // max(total, 1)}%), "
+            f"{rate:,.0f} rows/s, {left}   ",
+            end="",
+            file=sys.stderr,
+        )
+
+    return progress
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .exports.sql import redact
 
-    counts = export(args.path, format=args.format, to=args.to, force=args.force)
+    progress = _rows_progress() if sys.stderr.isatty() and not args.quiet else None
+    counts = export(args.path, format=args.format, to=args.to, force=args.force, progress=progress)
+    if progress:
+        print(file=sys.stderr)
     where = args.to
     if args.format == "postgres":  # the counts come from the database: show them
         where = redact(args.to)

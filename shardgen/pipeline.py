@@ -134,10 +134,12 @@ def generate(
     export: str | None = None,
     to: str | os.PathLike[str] | None = None,
     force: bool = False,
+    export_progress: Progress | None = None,
 ) -> Summary:
     """Generate a dataset into `out`, verify it and promote it atomically;
     with `export`, then export it in that format `to` a target as
-    `shardgen.export` does (`force` replaces an existing target).
+    `shardgen.export` does (`force` replaces an existing target;
+    `export_progress` is its `progress`).
 
     >>> summary = generate("small", seed=42, as_of="2026-06-30", out="demo.lmdb")  # doctest: +SKIP
     >>> summary.rows["invoices"]  # doctest: +SKIP
@@ -184,7 +186,7 @@ def generate(
             return summary
         # Still under the run lock: the file just verified and promoted is
         # the one exported, and it is not verified again.
-        return _export(summary, target, identity(target), export, to, force)
+        return _export(summary, target, identity(target), export, to, force, export_progress)
 
 
 def _export(
@@ -194,11 +196,14 @@ def _export(
     format: str,
     to: str | os.PathLike[str],
     force: bool,
+    progress: Progress | None,
 ) -> Summary:
     """Export the dataset just promoted; a failure says the dataset is in place."""
     started = time.perf_counter()
     try:
-        exported = export_promoted(target, file, format=format, to=to, force=force)
+        exported = export_promoted(
+            target, file, format=format, to=to, force=force, progress=progress
+        )
     except ShardgenError as exc:
         shown = redact(os.fspath(to)) if format == "postgres" else os.fspath(to)
         raise type(exc)(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pty
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 
@@ -103,3 +107,39 @@ def test_export_refuses_to_overwrite_without_force(small_store: Path, tmp_path: 
     assert target.read_text() == "keep me"
     shardgen.export(small_store, to=target, force=True)
     assert sqlite3.connect(target).execute("SELECT count(*) FROM customers").fetchone() == (10,)
+
+
+def test_an_export_reports_its_progress_in_rows(
+    large_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    path, summary = large_store
+    calls: list[tuple[int, int]] = []
+    counts = shardgen.export(
+        path, format="csv", to=tmp_path / "c", progress=lambda d, t: calls.append((d, t))
+    )
+    total = sum(summary.rows.values())
+    assert sum(counts.values()) == total
+    assert calls[0] == (0, total) and calls[-1] == (total, total)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_the_progress_line_shows_rows_per_second_on_a_terminal(
+    large_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    leader, follower = pty.openpty()
+    try:
+        command = [sys.executable, "-m", "shardgen", "export", large_store[0],
+                   "--to", tmp_path / "t.sqlite"]  # fmt: skip
+        done = subprocess.run(
+            command, stderr=follower, stdout=subprocess.PIPE, text=True, timeout=300, check=False
+        )
+        os.close(follower)
+        shown = b""
+        with contextlib.suppress(OSError):
+            while chunk := os.read(leader, 65536):
+                shown += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0
+    text = shown.decode()
+    assert "rows/s" in text and f"of {sum(large_store[1].rows.values()):,} rows (100%)" in text

@@ -334,10 +334,10 @@ def test_an_interrupted_export_leaves_the_target_as_it_was(
     before = {p.name: p.read_bytes() for p in target.iterdir()}
     write_csv = export_files.write_csv
 
-    def interrupted(store: Store, table: str, path: Path, converter: Any) -> int:
+    def interrupted(store: Store, table: str, path: Path, converter: Any, meter: Any) -> int:
         if table == "invoices":
             raise KeyboardInterrupt
-        return write_csv(store, table, path, converter)
+        return write_csv(store, table, path, converter, meter)
 
     monkeypatch.setattr(export_files, "write_csv", interrupted)
     for existing in (target, tmp_path / "new"):

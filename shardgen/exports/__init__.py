@@ -17,7 +17,9 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..guard import check_output, writing
+from ..schema import TABLES
 from ..store import Identity, Store, reading
+from .contract import Meter, Progress
 
 FORMATS = ("sqlite", "csv", "jsonl", "parquet", "postgres")
 
@@ -28,6 +30,7 @@ def export(
     format: str = "sqlite",
     to: str | os.PathLike[str],
     force: bool = False,
+    progress: Progress | None = None,
 ) -> dict[str, int]:
     """Export the store at `path` to `to`; return rows written per table.
 
@@ -35,23 +38,30 @@ def export(
     postgresql:// URL (postgres). `force` replaces an existing target, never
     the store being read or another shardgen store. The store is verified
     first: a damaged store, or one that differs from what was promoted, is
-    an error, not an export.
+    an error, not an export. `progress(rows written, rows in all)` is called
+    a few times a second while the rows are written.
 
     >>> shardgen.export("demo.lmdb", format="csv", to="demo-csv")  # doctest: +SKIP
     {'customer_types': 3, 'product_categories': 9, ...}
     """
     source = Path(path)
     check_export(format, to, source=source, force=force)
-    return _export(source, None, format, to, force)
+    return _export(source, None, format, to, force, progress)
 
 
 def export_promoted(
-    path: Path, file: Identity, *, format: str, to: str | os.PathLike[str], force: bool = False
+    path: Path,
+    file: Identity,
+    *,
+    format: str,
+    to: str | os.PathLike[str],
+    force: bool = False,
+    progress: Progress | None = None,
 ) -> dict[str, int]:
     """Export the store `generate` has just verified and promoted to `path`
     (the file `file`), while it holds the run lock: no second verify."""
     check_export(format, to, source=path, force=force)
-    return _export(path, file, format, to, force)
+    return _export(path, file, format, to, force, progress)
 
 
 def check_export(
@@ -80,7 +90,12 @@ def check_export(
 
 
 def _export(
-    source: Path, file: Identity | None, format: str, to: str | os.PathLike[str], force: bool
+    source: Path,
+    file: Identity | None,
+    format: str,
+    to: str | os.PathLike[str],
+    force: bool,
+    progress: Progress | None,
 ) -> dict[str, int]:
     # The targets build on this module, so they are imported on use.
     from . import files as export_files
@@ -88,7 +103,10 @@ def _export(
 
     if format == "postgres":
         with _source(source, file) as store:
-            return export_sql.export_postgres(store, os.fspath(to), force=force)
+            meter = _meter(store, progress)
+            counts = export_sql.export_postgres(store, os.fspath(to), force=force, meter=meter)
+            _finish(meter)
+            return counts
     target = Path(to)
     folder = format != "sqlite"
     with (
@@ -96,9 +114,25 @@ def _export(
                 holds=export_files.EXPORT_FILES, holder="shardgen export") as partial,
         _source(source, file) as store,
     ):  # fmt: skip
+        meter = _meter(store, progress)
         if folder:
-            return export_files.export_folder(store, partial, format)
-        return export_sql.export_sqlite(store, partial)
+            counts = export_files.export_folder(store, partial, format, meter)
+        else:
+            counts = export_sql.export_sqlite(store, partial, meter)
+        _finish(meter)
+        return counts
+
+
+def _meter(store: Store, progress: Progress | None) -> Meter | None:
+    """What counts the rows for `progress`: the store's rows are the total."""
+    if progress is None:
+        return None
+    return Meter(sum(store.count(table) for table in TABLES), progress)
+
+
+def _finish(meter: Meter | None) -> None:
+    if meter is not None:
+        meter.finish()
 
 
 @contextlib.contextmanager

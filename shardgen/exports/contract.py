@@ -10,6 +10,7 @@ epoch seconds → ISO-8601 UTC timestamps, basis points → percent, bools → 0
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -93,8 +94,51 @@ def columns(table: str) -> tuple[str, ...]:
     return tuple(column.name for column in CONTRACT[table])
 
 
-def rows(store: Store, table: str, converter: Converter | None = None) -> Iterator[tuple[Any, ...]]:
-    """A table's rows as contract values, streamed in ID order."""
+#: How an export reports progress: (rows written, rows in all).
+Progress = Callable[[int, int], None]
+
+
+class Meter:
+    """Counts an export's rows and reports them to `progress` at most every
+    `interval` seconds, and once at the end (`finish`)."""
+
+    def __init__(self, total: int, progress: Progress, interval: float = 0.25) -> None:
+        self.total = total
+        self.done = 0
+        self.progress = progress
+        self.interval = interval
+        self._next = time.monotonic() + interval
+        progress(0, total)  # the rows start now (after the verify)
+
+    def add(self, count: int) -> None:
+        self.done += count
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + self.interval
+            self.progress(self.done, self.total)
+
+    def finish(self) -> None:
+        self.progress(self.done, self.total)
+
+
+#: Rows between two counts on the meter.
+METER_EVERY = 8192
+
+
+def rows(
+    store: Store, table: str, converter: Converter | None = None, meter: Meter | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """A table's rows as contract values, streamed in ID order (counted on `meter`)."""
     convert = (converter or Converter()).row_function(table)
+    if meter is None:
+        for values in store.scan_values(table):
+            yield convert(values)
+        return
+    count = 0
     for values in store.scan_values(table):
         yield convert(values)
+        count += 1
+        if count == METER_EVERY:
+            meter.add(count)
+            count = 0
+    meter.add(count)

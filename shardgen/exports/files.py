@@ -33,7 +33,7 @@ from ..guard import create
 from ..schema import TABLES
 from ..store import Store
 from ..tables import Column
-from .contract import CONTRACT, Converter, columns, hundredths, rows
+from .contract import CONTRACT, Converter, Meter, columns, hundredths, rows
 
 #: Rows per Parquet row group, and per JSON lines write.
 ROW_GROUP = 100_000
@@ -68,14 +68,19 @@ JSON_STEPS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def export_folder(store: Store, folder: Path, format: str) -> dict[str, int]:
+def export_folder(
+    store: Store, folder: Path, format: str, meter: Meter | None = None
+) -> dict[str, int]:
     """Create `folder` and write every table into `folder`/<table>.<format>;
     return rows per table. (`export` gives the folder beside the target that
     `guard.writing` then puts in its place.)"""
     write = {"csv": write_csv, "jsonl": write_jsonl, "parquet": write_parquet}[format]
     converter = Converter(CSV_STEPS if format == "csv" else JSON_STEPS)
     folder.mkdir(mode=0o755)
-    return {table: write(store, table, folder / f"{table}.{format}", converter) for table in TABLES}
+    return {
+        table: write(store, table, folder / f"{table}.{format}", converter, meter)
+        for table in TABLES
+    }
 
 
 T = TypeVar("T")
@@ -87,23 +92,27 @@ def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
-def write_csv(store: Store, table: str, path: Path, converter: Converter) -> int:
+def write_csv(
+    store: Store, table: str, path: Path, converter: Converter, meter: Meter | None = None
+) -> int:
     count = 0
     with open(create(path), "w", newline="", encoding="utf-8") as file:
         out = csv.writer(file, lineterminator="\n")
         out.writerow(columns(table))
-        for row in rows(store, table, converter):
+        for row in rows(store, table, converter, meter):
             out.writerow(row)
             count += 1
     return count
 
 
-def write_jsonl(store: Store, table: str, path: Path, converter: Converter) -> int:
+def write_jsonl(
+    store: Store, table: str, path: Path, converter: Converter, meter: Meter | None = None
+) -> int:
     names = columns(table)
     encode = msgspec.json.Encoder(decimal_format="number").encode_lines
     count = 0
     with open(create(path), "wb") as file:
-        for batch in _batches(rows(store, table, converter), JSON_BATCH):
+        for batch in _batches(rows(store, table, converter, meter), JSON_BATCH):
             file.write(encode([dict(zip(names, row, strict=True)) for row in batch]))
             count += len(batch)
     return count
@@ -166,7 +175,9 @@ def _arrow_builder(column: Column) -> Callable[[tuple[Any, ...]], Any]:
     return decimals
 
 
-def write_parquet(store: Store, table: str, path: Path, converter: Converter) -> int:
+def write_parquet(
+    store: Store, table: str, path: Path, converter: Converter, meter: Meter | None = None
+) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -179,4 +190,6 @@ def write_parquet(store: Store, table: str, path: Path, converter: Converter) ->
             arrays = [build(column) for build, column in zip(builders, values, strict=True)]
             writer.write_batch(pa.record_batch(arrays, schema=schema))
             count += len(batch)
+            if meter is not None:
+                meter.add(len(batch))
     return count

@@ -22,10 +22,10 @@ from ..guard import create
 from ..schema import TABLES
 from ..store import Store, disk_full
 from . import ddl
-from .contract import Converter, columns, hundredths, rows
+from .contract import Converter, Meter, columns, hundredths, rows
 
 
-def export_sqlite(store: Store, path: Path) -> dict[str, int]:
+def export_sqlite(store: Store, path: Path, meter: Meter | None = None) -> dict[str, int]:
     """Write the contract into a new SQLite file at `path`; return rows per
     table. (`export` gives the path beside the target that `guard.writing`
     then puts in its place.)"""
@@ -51,7 +51,7 @@ def export_sqlite(store: Store, path: Path) -> dict[str, int]:
                     f"INSERT INTO {table} ({', '.join(names)}) "
                     f"VALUES ({', '.join('?' * len(names))})"
                 )
-                cursor = db.executemany(sql, rows(store, table, converter))
+                cursor = db.executemany(sql, rows(store, table, converter, meter))
                 counts[table] = cursor.rowcount
             # Lookup indexes, built after the load: one sort each instead of an
             # index update per inserted row.
@@ -123,7 +123,9 @@ def _message(exc: Exception) -> str:
     return f"{primary} ({' '.join(detail.split())})" if detail else primary
 
 
-def export_postgres(store: Store, url: str, *, force: bool = False) -> dict[str, int]:
+def export_postgres(
+    store: Store, url: str, *, force: bool = False, meter: Meter | None = None
+) -> dict[str, int]:
     """Create the contract's tables in the database at `url` and load them.
 
     Everything happens in one transaction: existing tables (without `force`),
@@ -159,7 +161,7 @@ def export_postgres(store: Store, url: str, *, force: bool = False) -> dict[str,
                 sql = f"COPY {table} ({', '.join(columns(table))}) FROM STDIN (FREEZE)"
                 count = 0
                 with cursor.copy(sql) as copy:
-                    for row in rows(store, table, converter):
+                    for row in rows(store, table, converter, meter):
                         copy.write_row(row)
                         count += 1
                 written[table] = count
