@@ -1,0 +1,287 @@
+"""The floors the export benchmark measures each target against, and a server to measure on.
+
+A floor is the fastest way the target itself knows to take in the same rows,
+timed in the benchmark's own process:
+
+- sqlite: `INSERT INTO t SELECT * FROM copy.t` from the exported file,
+  attached, into a fresh file with the same DDL (`sqlite_floor`);
+- parquet: `pyarrow.parquet.write_table` of the exported tables, read back
+  into memory first (`ParquetFloor`);
+- postgres: server-side `COPY` of the CSV export's files into the export's
+  own DDL on one connection, keys after (`postgres_floor`), on a throwaway
+  cluster on loopback (`PostgresServer`, as the test suite starts one).
+
+    >>> seconds, transfer = sqlite_floor(Path("x.sqlite"), Path("floor.sqlite"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import pwd
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from measure import BenchmarkError
+
+
+class Unavailable(Exception):
+    """A target cannot be measured here: the reason is reported, the run goes on."""
+
+
+#: What each floor is, in one line.
+FLOORS = {
+    "sqlite": "INSERT … SELECT from the attached export into the same DDL, indexes after; "
+    "one transaction",
+    "parquet": "pyarrow.parquet.write_table of the exported tables, read back into memory",
+    "postgres": "server-side COPY of the CSV export into the export's DDL on one connection, "
+    "keys after; one transaction",
+}
+
+
+def postgres_ddl() -> tuple[str, str]:
+    """The PostgreSQL export's own DDL: (tables without keys, keys and indexes after).
+
+    The one place to change when the export derives its DDL from a table
+    registry instead of these two constants.
+    """
+    from shardgen.exports.sql import POSTGRES_KEYS, POSTGRES_TABLES
+
+    return POSTGRES_TABLES, POSTGRES_KEYS
+
+
+# -- a throwaway PostgreSQL server -------------------------------------------------
+
+
+def postgres_bin() -> Path | None:
+    """The folder of PostgreSQL's server programs: on PATH, or Debian's newest."""
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    return versions[-1].parent if versions else None
+
+
+@dataclass
+class PostgresServer:
+    """A PostgreSQL cluster in a scratch folder, on loopback, with a superuser
+    `shardgen` without password (as the test suite starts one). initdb refuses
+    to run as root, so as root the cluster belongs to the `postgres` user."""
+
+    base: Path
+    bindir: Path
+    port: int
+    owner: pwd.struct_passwd | None
+
+    @property
+    def as_owner(self) -> list[str]:
+        return ["runuser", "-u", "postgres", "--"] if self.owner else []
+
+    @classmethod
+    def start(cls, tmp: Path | None) -> PostgresServer:
+        bindir = postgres_bin()
+        if bindir is None:
+            raise Unavailable("initdb not found (apt-get install postgresql)")
+        owner = None
+        if os.geteuid() == 0:
+            try:
+                owner = pwd.getpwnam("postgres")
+            except KeyError:
+                raise Unavailable(
+                    "running as root and no `postgres` user to own a cluster"
+                ) from None
+        base = Path(tempfile.mkdtemp(prefix="bench-exports-pg-", dir=tmp))
+        if owner:
+            os.chown(base, owner.pw_uid, owner.pw_gid)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        server = cls(base, bindir, port, owner)
+        options = f"-k {base} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off"
+        data, log = base / "data", base / "server.log"
+        steps: list[list[str | Path]] = [
+            ["initdb", "-D", data, "-U", "shardgen", "--auth=trust", "-E", "UTF8", "--locale=C",
+             "--no-sync"],
+            ["pg_ctl", "-D", data, "-l", log, "-w", "-t", "60", "-o", options, "start"],
+        ]  # fmt: skip
+        for name, *step in steps:
+            failed = server.program(str(name), *step)
+            if failed:
+                server_log = log.read_text() if log.exists() else ""
+                shutil.rmtree(base, ignore_errors=True)
+                raise Unavailable(f"{name} failed: {failed} {server_log}".strip())
+        return server
+
+    def program(self, name: str, *args: str | Path) -> str:
+        """Run one of the server's programs as the cluster's owner; its error, or ''."""
+        done = subprocess.run(  # cwd: a folder the `postgres` user may enter
+            [*self.as_owner, str(self.bindir / name), *map(str, args)],
+            capture_output=True, text=True, check=False, cwd=self.base,
+        )  # fmt: skip
+        if done.returncode == 0:
+            return ""
+        return done.stderr.strip() or f"exit {done.returncode}"
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://shardgen@127.0.0.1:{self.port}/{database}"
+
+    @contextlib.contextmanager
+    def database(self, name: str) -> Iterator[str]:
+        """A new, empty database, dropped afterwards; yields its URL."""
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        try:
+            yield self.url(name)
+        finally:
+            with psycopg.connect(self.url(), autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+    def readable(self, folder: Path) -> None:
+        """Let the server read `folder` and its files."""
+        if self.owner:
+            for path in (folder, *folder.iterdir()):
+                os.chown(path, self.owner.pw_uid, self.owner.pw_gid)
+
+    def stop(self) -> None:
+        self.program("pg_ctl", "-D", self.base / "data", "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+# -- the floors ----------------------------------------------------------------------
+
+
+def parents_first(db: sqlite3.Connection, tables: list[str]) -> list[str]:
+    """`tables` ordered so that every table comes after those it references."""
+    parents = {
+        t: {row[2] for row in db.execute(f'PRAGMA foreign_key_list("{t}")')} - {t} for t in tables
+    }
+    ordered: list[str] = []
+    while len(ordered) < len(tables):
+        ready = [t for t in tables if t not in ordered and parents[t] <= set(ordered)]
+        if not ready:
+            raise BenchmarkError(f"the SQLite export's foreign keys form a cycle: {parents}")
+        ordered.extend(ready)
+    return ordered
+
+
+def sqlite_floor(exported: Path, out: Path) -> tuple[float, bool]:
+    """Seconds to fill a fresh file `out` with the export's DDL by INSERT … SELECT
+    from the attached export, and whether SQLite copied the records as they are
+    (its transfer optimisation) rather than row by row."""
+    with contextlib.closing(sqlite3.connect(exported)) as source:
+        schema = source.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+            "AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+        ).fetchall()
+        tables = parents_first(source, [name for kind, name, _ in schema if kind == "table"])
+    ddl = {name: sql for kind, name, sql in schema if kind == "table"}
+    indexes = [sql for kind, _, sql in schema if kind == "index"]
+    out.unlink(missing_ok=True)
+    started = time.perf_counter()
+    db = sqlite3.connect(out, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode = OFF")
+        db.execute("PRAGMA synchronous = OFF")
+        db.execute('ATTACH DATABASE ? AS "copy"', (str(exported),))
+        db.execute("BEGIN")
+        for name in tables:
+            db.execute(ddl[name])
+        inserts = [f'INSERT INTO main."{t}" SELECT * FROM "copy"."{t}"' for t in tables]
+        for insert in inserts:
+            db.execute(insert)
+        for index in indexes:
+            db.execute(index)
+        db.execute("COMMIT")
+        seconds = time.perf_counter() - started
+        # The plan of the first INSERT, after the fact: SQLite compiles its
+        # transfer path (reading whole records: RowData, or RowCell) beside the
+        # row-by-row one, and takes it when the destination is empty, as here.
+        plan = {row[1] for row in db.execute(f"EXPLAIN {inserts[0]}")}
+        transfer = bool(plan & {"RowData", "RowCell"})
+    finally:
+        db.close()
+    return seconds, transfer
+
+
+@dataclass
+class ParquetFloor:
+    """What the Parquet floor needs: the exported tables in memory, and how they were written."""
+
+    tables: dict[str, Any]
+    compression: str
+    row_group_size: int
+
+    @classmethod
+    def read(cls, exported: Path) -> ParquetFloor:
+        import pyarrow.parquet as pq
+
+        tables, compression, row_group = {}, "snappy", 1
+        for path in sorted(exported.glob("*.parquet")):
+            tables[path.stem] = pq.read_table(path)
+            meta = pq.read_metadata(path)
+            for i in range(meta.num_row_groups):
+                row_group = max(row_group, meta.row_group(i).num_rows)
+                compression = meta.row_group(i).column(0).compression
+        return cls(tables, compression.lower().replace("uncompressed", "none"), row_group)
+
+    def write(self, out: Path) -> float:
+        """Seconds to write every table into the folder `out`."""
+        import pyarrow.parquet as pq
+
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        started = time.perf_counter()
+        for name, arrow in self.tables.items():
+            pq.write_table(
+                arrow,
+                out / f"{name}.parquet",
+                compression=self.compression,
+                row_group_size=self.row_group_size,
+            )
+        return time.perf_counter() - started
+
+
+def postgres_floor(url: str, files: Path) -> tuple[float, dict[str, int]]:
+    """Seconds to load the CSV files into the export's DDL on one connection, in one
+    transaction: tables, server-side COPY, then keys; and the rows COPY loaded."""
+    import psycopg
+    from psycopg import sql
+
+    tables_ddl, keys_ddl = postgres_ddl()
+    loads = []
+    for name in re.findall(r"CREATE TABLE (\w+)", tables_ddl):
+        path = files / f"{name}.csv"
+        with open(path, newline="", encoding="utf-8") as file:
+            header = next(csv.reader(file))
+        copy = sql.SQL("COPY {} ({}) FROM {} WITH (FORMAT csv, HEADER)").format(
+            sql.Identifier(name),
+            sql.SQL(", ").join(map(sql.Identifier, header)),
+            sql.Literal(str(path)),
+        )
+        loads.append((name, copy))
+    loaded = {}
+    with psycopg.connect(url) as conn, conn.cursor() as cursor:
+        started = time.perf_counter()
+        cursor.execute(tables_ddl)
+        for name, copy in loads:
+            cursor.execute(copy)
+            loaded[name] = cursor.rowcount
+        cursor.execute(keys_ddl)
+        conn.commit()
+        seconds = time.perf_counter() - started
+    return seconds, loaded
