@@ -50,14 +50,11 @@ FLOORS = {
 
 
 def postgres_ddl() -> tuple[str, str]:
-    """The PostgreSQL export's own DDL: (tables without keys, keys and indexes after).
+    """The PostgreSQL export's own DDL, derived from the table registry:
+    (tables without keys, keys and indexes after)."""
+    from shardgen.exports import ddl
 
-    The one place to change when the export derives its DDL from a table
-    registry instead of these two constants.
-    """
-    from shardgen.exports.sql import POSTGRES_KEYS, POSTGRES_TABLES
-
-    return POSTGRES_TABLES, POSTGRES_KEYS
+    return ddl.create_tables("postgres"), ddl.add_keys()
 
 
 # -- a throwaway PostgreSQL server -------------------------------------------------
