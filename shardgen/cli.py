@@ -123,6 +123,15 @@ def _generate_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--force", action="store_true", help="replace the export's --to if it exists"
     )
+    command.add_argument(
+        "--compression",
+        help="parquet: the codec, snappy (default), zstd, gzip, brotli, lz4 or none",
+    )
+    command.add_argument(
+        "--partitioned",
+        action="store_true",
+        help="parquet: each table a folder of one file per shard, read as one table",
+    )
     command.add_argument("--json", action="store_true", help="print the summary as JSON")
     command.add_argument("--quiet", action="store_true", help="no progress line")
 
@@ -166,6 +175,15 @@ def _export_options(command: argparse.ArgumentParser) -> None:
         "--force",
         action="store_true",
         help="replace --to if it exists (postgres: drop the 8 tables, in the same transaction)",
+    )
+    command.add_argument(
+        "--compression",
+        help="parquet: the codec, snappy (default), zstd, gzip, brotli, lz4 or none",
+    )
+    command.add_argument(
+        "--partitioned",
+        action="store_true",
+        help="parquet: each table a folder of one file per shard, read as one table",
     )
     command.add_argument("--quiet", action="store_true", help="no progress line")
 
@@ -296,6 +314,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         to=args.to,
         force=args.force,
         export_progress=_rows_progress() if show else None,
+        compression=args.compression,
+        partitioned=args.partitioned,
         **options,
     )
     if show:
@@ -371,7 +391,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .exports.sql import redact
 
     progress = _rows_progress() if sys.stderr.isatty() and not args.quiet else None
-    counts = export(args.path, format=args.format, to=args.to, force=args.force, progress=progress)
+    counts = export(
+        args.path, format=args.format, to=args.to, force=args.force, progress=progress,
+        compression=args.compression, partitioned=args.partitioned,
+    )  # fmt: skip
     if progress:
         print(file=sys.stderr)
     where = args.to

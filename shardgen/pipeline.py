@@ -15,11 +15,13 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 
 from .errors import DamagedStoreError, RunError, SchemaError, ShardgenError, UsageError
-from .exports import check_export, export_promoted
+from .exports import check_export, export_promoted, parquet_options
+from .exports.files import ParquetOptions
 from .exports.sql import redact
 from .guard import promote, refuse_link, remove_store, run_lock
 from .plan import Plan, check_workers, default_workers, make_plan
@@ -135,11 +137,14 @@ def generate(
     to: str | os.PathLike[str] | None = None,
     force: bool = False,
     export_progress: Progress | None = None,
+    compression: str | None = None,
+    partitioned: bool = False,
 ) -> Summary:
     """Generate a dataset into `out`, verify it and promote it atomically;
     with `export`, then export it in that format `to` a target as
     `shardgen.export` does (`force` replaces an existing target;
-    `export_progress` is its `progress`).
+    `export_progress` is its `progress`; `compression` and `partitioned` are
+    for Parquet).
 
     >>> summary = generate("small", seed=42, as_of="2026-06-30", out="demo.lmdb")  # doctest: +SKIP
     >>> summary.rows["invoices"]  # doctest: +SKIP
@@ -166,9 +171,13 @@ def generate(
     check_target(target)
     if (export is None) != (to is None):
         raise UsageError("--export FORMAT and --to TARGET go together: give both, or neither")
+    parquet = None
     if export is not None and to is not None:
         # A bad target is found now, not after the whole run.
         check_export(export, to, source=target, force=force)
+        parquet = parquet_options(export, compression, partitioned)
+    elif compression is not None or partitioned:
+        raise UsageError("--compression and --partitioned go with --export parquet")
     staging = staging_path(target)
     with open_executor(executor, scheduler, workers) as pool, run_lock(target, "shardgen generate"):
         store, done = _open_staging(staging, plan, resume, map_size)
@@ -186,29 +195,34 @@ def generate(
             return summary
         # Still under the run lock: the file just verified and promoted is
         # the one exported, and it is not verified again.
-        return _export(summary, target, identity(target), export, to, force, export_progress)
+        exporting = _Exporting(export, to, force, export_progress, parquet)
+        return _export(summary, target, identity(target), exporting)
 
 
-def _export(
-    summary: Summary,
-    target: Path,
-    file: Identity,
-    format: str,
-    to: str | os.PathLike[str],
-    force: bool,
-    progress: Progress | None,
-) -> Summary:
+class _Exporting(NamedTuple):
+    """What `generate --export` exports, and how."""
+
+    format: str
+    to: str | os.PathLike[str]
+    force: bool
+    progress: Progress | None
+    parquet: ParquetOptions | None
+
+
+def _export(summary: Summary, target: Path, file: Identity, how: _Exporting) -> Summary:
     """Export the dataset just promoted; a failure says the dataset is in place."""
     started = time.perf_counter()
     try:
         exported = export_promoted(
-            target, file, format=format, to=to, force=force, progress=progress
-        )
+            target, file, format=how.format, to=how.to, force=how.force,
+            progress=how.progress, parquet=how.parquet,
+        )  # fmt: skip
     except ShardgenError as exc:
-        shown = redact(os.fspath(to)) if format == "postgres" else os.fspath(to)
+        to = os.fspath(how.to)
+        shown = redact(to) if how.format == "postgres" else to
         raise type(exc)(
             f"{exc} (the dataset at {target} is generated and verified: after fixing that, "
-            f"`shardgen export {target} --format {format} --to {shown}` exports it)"
+            f"`shardgen export {target} --format {how.format} --to {shown}` exports it)"
         ) from exc
     seconds = round(time.perf_counter() - started, 3)
     return msgspec.structs.replace(summary, exported=exported, export_seconds=seconds)

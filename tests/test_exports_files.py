@@ -654,3 +654,40 @@ def test_postgres_from_the_command_line(small_store: Path, postgres_url: str) ->
     )  # fmt: skip
     assert unreachable.returncode == 1 and "cannot connect" in unreachable.stderr
     assert "secret" not in unreachable.stderr and unreachable.stderr.count("\n") == 1
+
+
+def test_a_partitioned_parquet_dataset_reads_back_as_the_single_files(
+    large_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    path, summary = large_store
+    single, parts = tmp_path / "single", tmp_path / "parts"
+    shardgen.export(path, format="parquet", to=single)
+    counts = shardgen.export(path, format="parquet", to=parts, partitioned=True, compression="zstd")
+    assert counts == summary.rows
+    with shardgen.open(path) as store:
+        plan = store.plan()
+    for table in summary.rows:
+        folder = parts / f"{table}.parquet"
+        files = sorted(folder.iterdir())
+        assert len(files) == max(1, len(export_files.shard_rows(plan, table)))
+        assert (
+            ds.dataset(folder, format="parquet")
+            .to_table()
+            .equals(pq.read_table(single / f"{table}.parquet"))
+        )
+        codec = pq.ParquetFile(files[0]).metadata.row_group(0).column(0).compression
+        assert codec == "ZSTD"
+
+
+def test_parquet_options_are_for_parquet_only(small_store: Path, tmp_path: Path) -> None:
+    with pytest.raises(shardgen.UsageError, match="for --format parquet"):
+        shardgen.export(small_store, format="csv", to=tmp_path / "c", partitioned=True)
+    with pytest.raises(shardgen.UsageError, match="unknown --compression 'lzma'"):
+        shardgen.export(small_store, format="parquet", to=tmp_path / "p", compression="lzma")
+    with pytest.raises(shardgen.UsageError, match="go with --export parquet"):
+        shardgen.generate("small", out=tmp_path / "g.lmdb", compression="zstd")
+    assert not (tmp_path / "c").exists() and not (tmp_path / "p").exists()
+    assert not (tmp_path / "g.lmdb").exists()

@@ -20,6 +20,7 @@ from ..guard import check_output, writing
 from ..schema import TABLES
 from ..store import Identity, Store, reading
 from .contract import Meter, Progress
+from .files import COMPRESSIONS, ParquetOptions
 
 FORMATS = ("sqlite", "csv", "jsonl", "parquet", "postgres")
 
@@ -31,6 +32,8 @@ def export(
     to: str | os.PathLike[str],
     force: bool = False,
     progress: Progress | None = None,
+    compression: str | None = None,
+    partitioned: bool = False,
 ) -> dict[str, int]:
     """Export the store at `path` to `to`; return rows written per table.
 
@@ -39,14 +42,17 @@ def export(
     the store being read or another shardgen store. The store is verified
     first: a damaged store, or one that differs from what was promoted, is
     an error, not an export. `progress(rows written, rows in all)` is called
-    a few times a second while the rows are written.
+    a few times a second while the rows are written. Parquet only:
+    `compression` (snappy, the default; zstd, gzip, brotli, lz4 or none) and
+    `partitioned` (each table a folder of one file per shard).
 
     >>> shardgen.export("demo.lmdb", format="csv", to="demo-csv")  # doctest: +SKIP
     {'customer_types': 3, 'product_categories': 9, ...}
     """
     source = Path(path)
     check_export(format, to, source=source, force=force)
-    return _export(source, None, format, to, force, progress)
+    parquet = parquet_options(format, compression, partitioned)
+    return _export(source, None, format, to, force, progress, parquet)
 
 
 def export_promoted(
@@ -57,11 +63,30 @@ def export_promoted(
     to: str | os.PathLike[str],
     force: bool = False,
     progress: Progress | None = None,
+    parquet: ParquetOptions | None = None,
 ) -> dict[str, int]:
     """Export the store `generate` has just verified and promoted to `path`
     (the file `file`), while it holds the run lock: no second verify."""
     check_export(format, to, source=path, force=force)
-    return _export(path, file, format, to, force, progress)
+    return _export(path, file, format, to, force, progress, parquet)
+
+
+def parquet_options(
+    format: str, compression: str | None, partitioned: bool
+) -> ParquetOptions | None:
+    """The Parquet options, refused with any other format."""
+    if format != "parquet":
+        if compression is not None or partitioned:
+            raise UsageError(
+                "--compression and --partitioned are for --format parquet: leave them out"
+            )
+        return None
+    compression = compression or "snappy"
+    if compression not in COMPRESSIONS:
+        raise UsageError(
+            f"unknown --compression {compression!r}: choose one of {', '.join(COMPRESSIONS)}"
+        )
+    return ParquetOptions(compression, partitioned)
 
 
 def check_export(
@@ -96,6 +121,7 @@ def _export(
     to: str | os.PathLike[str],
     force: bool,
     progress: Progress | None,
+    parquet: ParquetOptions | None = None,
 ) -> dict[str, int]:
     # The targets build on this module, so they are imported on use.
     from . import files as export_files
@@ -116,7 +142,7 @@ def _export(
     ):  # fmt: skip
         meter = _meter(store, progress)
         if folder:
-            counts = export_files.export_folder(store, partial, format, meter)
+            counts = export_files.export_folder(store, partial, format, meter, parquet)
         else:
             counts = export_sql.export_sqlite(store, partial, meter)
         _finish(meter)

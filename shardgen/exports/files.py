@@ -25,11 +25,12 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
 from ..guard import create
+from ..plan import Plan
 from ..schema import TABLES
 from ..store import Store
 from ..tables import Column
@@ -69,7 +70,11 @@ JSON_STEPS: dict[str, Callable[[Any], Any]] = {
 
 
 def export_folder(
-    store: Store, folder: Path, format: str, meter: Meter | None = None
+    store: Store,
+    folder: Path,
+    format: str,
+    meter: Meter | None = None,
+    parquet: ParquetOptions | None = None,
 ) -> dict[str, int]:
     """Create `folder` and write every table into `folder`/<table>.<format>;
     return rows per table. (`export` gives the folder beside the target that
@@ -77,6 +82,14 @@ def export_folder(
     write = {"csv": write_csv, "jsonl": write_jsonl, "parquet": write_parquet}[format]
     converter = Converter(CSV_STEPS if format == "csv" else JSON_STEPS)
     folder.mkdir(mode=0o755)
+    if format == "parquet":
+        options = parquet or ParquetOptions()
+        return {
+            table: write_parquet(
+                store, table, folder / f"{table}.parquet", converter, meter, options
+            )
+            for table in TABLES
+        }
     return {
         table: write(store, table, folder / f"{table}.{format}", converter, meter)
         for table in TABLES
@@ -175,17 +188,79 @@ def _arrow_builder(column: Column) -> Callable[[tuple[Any, ...]], Any]:
     return decimals
 
 
+class ParquetOptions(NamedTuple):
+    """How Parquet is written: the compression codec, and whether each table
+    is one file or a dataset folder of one file per shard."""
+
+    compression: str = "snappy"
+    partitioned: bool = False
+
+
+#: The codecs `--compression` takes (pyarrow's names; "none" writes plain pages).
+COMPRESSIONS = ("snappy", "zstd", "gzip", "brotli", "lz4", "none")
+
+
+def shard_rows(plan: Plan, table: str) -> list[int]:
+    """The rows of `table` in each of the plan's shards, in ID order: the
+    parts of a partitioned Parquet dataset."""
+    customer = {
+        "customers": "customers",
+        "customer_addresses": "addresses",
+        "invoices": "invoices",
+        "invoice_line_items": "lines",
+    }
+    if table in customer:
+        return [getattr(s, customer[table]) for s in plan.customer_shards]
+    if table in ("products", "inventory"):
+        return [s.products for s in plan.product_shards]
+    return []  # the foundation tables: one part, all of it
+
+
 def write_parquet(
-    store: Store, table: str, path: Path, converter: Converter, meter: Meter | None = None
+    store: Store,
+    table: str,
+    path: Path,
+    converter: Converter,
+    meter: Meter | None = None,
+    options: ParquetOptions | None = None,
 ) -> int:
+    """`path` as one Parquet file; partitioned, `path` as a folder of one
+    file per shard (`part-00000.parquet`, ...), which DuckDB, Polars, Spark
+    and pyarrow read as one table."""
+    options = options or ParquetOptions()
+    records = store.scan(table)
+    if not options.partitioned:
+        return _parquet_file(records, table, create(path), meter, options, None)
+    path.mkdir(mode=0o755)
+    parts = shard_rows(store.plan(), table)
+    count = 0
+    for index, size in enumerate(parts or [None]):
+        target = create(path / f"part-{index:05d}.parquet")
+        count += _parquet_file(records, table, target, meter, options, size)
+    return count
+
+
+def _parquet_file(
+    records: Iterator[Any],
+    table: str,
+    fd: int,
+    meter: Meter | None,
+    options: ParquetOptions,
+    limit: int | None,
+) -> int:
+    """Write `limit` records (all, with None) into the open file `fd`."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = parquet_schema(table)
     builders = [_arrow_builder(column) for column in CONTRACT[table]]
+    taken = records if limit is None else itertools.islice(records, limit)
     count = 0
-    with open(create(path), "wb") as sink, pq.ParquetWriter(sink, schema) as writer:
-        for batch in _batches(store.scan(table), ROW_GROUP):
+    with (
+        open(fd, "wb") as sink,
+        pq.ParquetWriter(sink, schema, compression=options.compression) as writer,
+    ):
+        for batch in _batches(taken, ROW_GROUP):
             values = zip(*map(msgspec.structs.astuple, batch), strict=True)
             arrays = [build(column) for build, column in zip(builders, values, strict=True)]
             writer.write_batch(pa.record_batch(arrays, schema=schema))
