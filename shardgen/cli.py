@@ -177,6 +177,11 @@ def _export_options(command: argparse.ArgumentParser) -> None:
         help="replace --to if it exists (postgres: drop the 8 tables, in the same transaction)",
     )
     command.add_argument(
+        "--workers",
+        type=int,
+        help="processes rendering csv, jsonl or parquet (default: the CPU count)",
+    )
+    command.add_argument(
         "--compression",
         help="parquet: the codec, snappy (default), zstd, gzip, brotli, lz4 or none",
     )
@@ -393,7 +398,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     progress = _rows_progress() if sys.stderr.isatty() and not args.quiet else None
     counts = export(
         args.path, format=args.format, to=args.to, force=args.force, progress=progress,
-        compression=args.compression, partitioned=args.partitioned,
+        compression=args.compression, partitioned=args.partitioned, workers=args.workers,
     )  # fmt: skip
     if progress:
         print(file=sys.stderr)

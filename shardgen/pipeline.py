@@ -195,7 +195,7 @@ def generate(
             return summary
         # Still under the run lock: the file just verified and promoted is
         # the one exported, and it is not verified again.
-        exporting = _Exporting(export, to, force, export_progress, parquet)
+        exporting = _Exporting(export, to, force, export_progress, parquet, workers)
         return _export(summary, target, identity(target), exporting)
 
 
@@ -207,6 +207,7 @@ class _Exporting(NamedTuple):
     force: bool
     progress: Progress | None
     parquet: ParquetOptions | None
+    workers: int
 
 
 def _export(summary: Summary, target: Path, file: Identity, how: _Exporting) -> Summary:
@@ -215,7 +216,7 @@ def _export(summary: Summary, target: Path, file: Identity, how: _Exporting) -> 
     try:
         exported = export_promoted(
             target, file, format=how.format, to=how.to, force=how.force,
-            progress=how.progress, parquet=how.parquet,
+            progress=how.progress, parquet=how.parquet, workers=how.workers,
         )  # fmt: skip
     except ShardgenError as exc:
         to = os.fspath(how.to)

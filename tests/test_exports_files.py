@@ -27,6 +27,7 @@ import shardgen
 from shardgen.cli import main
 from shardgen.exports import FORMATS
 from shardgen.exports import files as export_files
+from shardgen.exports import parallel as export_parallel
 from shardgen.exports.contract import CONTRACT
 from shardgen.exports.sql import export_postgres, redact
 from shardgen.pipeline import Summary
@@ -294,7 +295,7 @@ def test_parquet_is_written_in_row_groups(
 ) -> None:
     import pyarrow.parquet as pq
 
-    monkeypatch.setattr(export_files, "ROW_GROUP", 10)
+    monkeypatch.setattr(export_parallel, "ROW_GROUP", 10)
     counts = shardgen.export(small_store, format="parquet", to=tmp_path / "out")
     meta = pq.ParquetFile(tmp_path / "out" / "invoice_line_items.parquet").metadata
     assert meta.num_rows == counts["invoice_line_items"] > 10
@@ -332,14 +333,14 @@ def test_an_interrupted_export_leaves_the_target_as_it_was(
     target = tmp_path / "out"
     shardgen.export(small_store, format="csv", to=target)
     before = {p.name: p.read_bytes() for p in target.iterdir()}
-    write_csv = export_files.write_csv
+    write = export_parallel._Writer.write
 
-    def interrupted(store: Store, table: str, path: Path, converter: Any, meter: Any) -> int:
-        if table == "invoices":
+    def interrupted(self: Any, part: Any, data: Any) -> None:
+        if part.table == "invoices":
             raise KeyboardInterrupt
-        return write_csv(store, table, path, converter, meter)
+        write(self, part, data)
 
-    monkeypatch.setattr(export_files, "write_csv", interrupted)
+    monkeypatch.setattr(export_parallel._Writer, "write", interrupted)
     for existing in (target, tmp_path / "new"):
         with pytest.raises(KeyboardInterrupt):
             shardgen.export(small_store, format="csv", to=existing, force=True)
@@ -691,3 +692,23 @@ def test_parquet_options_are_for_parquet_only(small_store: Path, tmp_path: Path)
         shardgen.generate("small", out=tmp_path / "g.lmdb", compression="zstd")
     assert not (tmp_path / "c").exists() and not (tmp_path / "p").exists()
     assert not (tmp_path / "g.lmdb").exists()
+
+
+def test_folder_exports_are_the_same_bytes_for_any_worker_count(
+    large_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    path, _ = large_store
+    for format in ("csv", "jsonl", "parquet"):
+        written = {}
+        for workers in (1, 2, 3):
+            folder = tmp_path / f"{format}-{workers}"
+            shardgen.export(path, format=format, to=folder, workers=workers)
+            written[workers] = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+        if format == "parquet":  # the same tables (file metadata names its writer)
+            for name in written[1]:
+                tables = [pq.read_table(tmp_path / f"parquet-{w}" / name) for w in (1, 2, 3)]
+                assert tables[0].equals(tables[1]) and tables[0].equals(tables[2])
+        else:
+            assert written[1] == written[2] == written[3]

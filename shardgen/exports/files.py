@@ -1,4 +1,6 @@
-"""Export to a folder of files, one per table: CSV, JSON lines or Parquet.
+"""The folder formats, one file per table: CSV, JSON lines or Parquet: how
+each writes the contract's values, and the Parquet schema and options
+(`parallel` writes them).
 
 Every table becomes `<folder>/<table>.<format>` with the contract's column
 names. Values, by format:
@@ -12,33 +14,24 @@ names. Values, by format:
     NULL          empty field        null                  null
 
 Decimals (money, percents, credit_multiplier, weight) are always written with
-exactly two decimals, from integers, never through a float. Rows are streamed:
-CSV row by row, JSON lines and Parquet in batches (a Parquet batch is a row
-group), so memory stays flat whatever the volume. The files are written into a
-hidden sibling folder that is renamed into place at the end.
+exactly two decimals, from integers, never through a float. Rows go a shard
+at a time, so memory stays flat whatever the volume. The files are written
+into a hidden sibling folder that is renamed into place at the end.
 """
 
 from __future__ import annotations
 
-import csv
-import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
-import msgspec
-
-from ..guard import create
 from ..plan import Plan
 from ..schema import TABLES
-from ..store import Store
 from ..tables import Column
-from .contract import CONTRACT, Converter, Meter, columns, hundredths, rows
+from .contract import CONTRACT, hundredths
 
-#: Rows per Parquet row group, and per JSON lines write.
+#: Rows per Parquet row group (at most).
 ROW_GROUP = 100_000
-JSON_BATCH = 10_000
 
 #: The file names an export writes; --force replaces a folder holding only these.
 EXPORT_FILES = frozenset(
@@ -67,68 +60,6 @@ JSON_STEPS: dict[str, Callable[[Any], Any]] = {
     "decimal": lambda value: _number(round(value * 100)),
     "bool": _same,
 }
-
-
-def export_folder(
-    store: Store,
-    folder: Path,
-    format: str,
-    meter: Meter | None = None,
-    parquet: ParquetOptions | None = None,
-) -> dict[str, int]:
-    """Create `folder` and write every table into `folder`/<table>.<format>;
-    return rows per table. (`export` gives the folder beside the target that
-    `guard.writing` then puts in its place.)"""
-    write = {"csv": write_csv, "jsonl": write_jsonl, "parquet": write_parquet}[format]
-    converter = Converter(CSV_STEPS if format == "csv" else JSON_STEPS)
-    folder.mkdir(mode=0o755)
-    if format == "parquet":
-        options = parquet or ParquetOptions()
-        return {
-            table: write_parquet(
-                store, table, folder / f"{table}.parquet", converter, meter, options
-            )
-            for table in TABLES
-        }
-    return {
-        table: write(store, table, folder / f"{table}.{format}", converter, meter)
-        for table in TABLES
-    }
-
-
-T = TypeVar("T")
-
-
-def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    iterator = iter(items)
-    while batch := list(itertools.islice(iterator, size)):
-        yield batch
-
-
-def write_csv(
-    store: Store, table: str, path: Path, converter: Converter, meter: Meter | None = None
-) -> int:
-    count = 0
-    with open(create(path), "w", newline="", encoding="utf-8") as file:
-        out = csv.writer(file, lineterminator="\n")
-        out.writerow(columns(table))
-        for row in rows(store, table, converter, meter):
-            out.writerow(row)
-            count += 1
-    return count
-
-
-def write_jsonl(
-    store: Store, table: str, path: Path, converter: Converter, meter: Meter | None = None
-) -> int:
-    names = columns(table)
-    encode = msgspec.json.Encoder(decimal_format="number").encode_lines
-    count = 0
-    with open(create(path), "wb") as file:
-        for batch in _batches(rows(store, table, converter, meter), JSON_BATCH):
-            file.write(encode([dict(zip(names, row, strict=True)) for row in batch]))
-            count += len(batch)
-    return count
 
 
 def parquet_type(column: Column) -> Any:
@@ -165,7 +96,7 @@ HUNDREDTHS: dict[str, Callable[[Any], int]] = {
 }
 
 
-def _arrow_builder(column: Column) -> Callable[[tuple[Any, ...]], Any]:
+def arrow_builder(column: Column) -> Callable[[tuple[Any, ...]], Any]:
     """A function from a batch of a column's store values to an Arrow array."""
     import pyarrow as pa
 
@@ -214,57 +145,3 @@ def shard_rows(plan: Plan, table: str) -> list[int]:
     if table in ("products", "inventory"):
         return [s.products for s in plan.product_shards]
     return []  # the foundation tables: one part, all of it
-
-
-def write_parquet(
-    store: Store,
-    table: str,
-    path: Path,
-    converter: Converter,
-    meter: Meter | None = None,
-    options: ParquetOptions | None = None,
-) -> int:
-    """`path` as one Parquet file; partitioned, `path` as a folder of one
-    file per shard (`part-00000.parquet`, ...), which DuckDB, Polars, Spark
-    and pyarrow read as one table."""
-    options = options or ParquetOptions()
-    records = store.scan(table)
-    if not options.partitioned:
-        return _parquet_file(records, table, create(path), meter, options, None)
-    path.mkdir(mode=0o755)
-    parts = shard_rows(store.plan(), table)
-    count = 0
-    for index, size in enumerate(parts or [None]):
-        target = create(path / f"part-{index:05d}.parquet")
-        count += _parquet_file(records, table, target, meter, options, size)
-    return count
-
-
-def _parquet_file(
-    records: Iterator[Any],
-    table: str,
-    fd: int,
-    meter: Meter | None,
-    options: ParquetOptions,
-    limit: int | None,
-) -> int:
-    """Write `limit` records (all, with None) into the open file `fd`."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    schema = parquet_schema(table)
-    builders = [_arrow_builder(column) for column in CONTRACT[table]]
-    taken = records if limit is None else itertools.islice(records, limit)
-    count = 0
-    with (
-        open(fd, "wb") as sink,
-        pq.ParquetWriter(sink, schema, compression=options.compression) as writer,
-    ):
-        for batch in _batches(taken, ROW_GROUP):
-            values = zip(*map(msgspec.structs.astuple, batch), strict=True)
-            arrays = [build(column) for build, column in zip(builders, values, strict=True)]
-            writer.write_batch(pa.record_batch(arrays, schema=schema))
-            count += len(batch)
-            if meter is not None:
-                meter.add(len(batch))
-    return count
