@@ -1,10 +1,12 @@
-"""Export: the data contract, written to SQLite, PostgreSQL, CSV, JSON lines or Parquet.
+"""Export: the data contract, written to SQLite, PostgreSQL, DuckDB, CSV, JSON
+lines or Parquet.
 
 `export` is the one entry point. The contract (columns, kinds, conversions)
-is in `contract`; the targets in `sql` (sqlite, postgres) and `files` (csv,
-jsonl, parquet). A target is written beside its place and renamed into it
-when complete (or loaded in one transaction), so an interrupted export never
-leaves half an export.
+is in `contract`, each database's DDL in `ddl`, both from the table registry
+(`shardgen.tables`); the targets in `sql` (sqlite, postgres), `duckdb` and
+`files` (csv, jsonl, parquet). A target is written beside its place and
+renamed into it when complete (or loaded in one transaction), so an
+interrupted export never leaves half an export.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from ..errors import UsageError
 from ..guard import writing
 from ..store import Store, reading
 
-FORMATS = ("sqlite", "csv", "jsonl", "parquet", "postgres")
+FORMATS = ("sqlite", "csv", "jsonl", "parquet", "postgres", "duckdb")
+#: Formats written as a folder of one file per table; the others are one file
+#: or a database.
+FOLDERS = frozenset(("csv", "jsonl", "parquet"))
 
 
 def export(
@@ -31,7 +36,7 @@ def export(
 ) -> dict[str, int]:
     """Export the store at `path` to `to`; return rows written per table.
 
-    `to` is a file (sqlite), a folder (csv, jsonl, parquet) or a
+    `to` is a file (sqlite, duckdb), a folder (csv, jsonl, parquet) or a
     postgresql:// URL (postgres). `force` replaces an existing target, never
     the store being read or another shardgen store. The store is verified
     first: a damaged store, or one that differs from what was promoted, is
@@ -41,6 +46,7 @@ def export(
     {'customer_types': 3, 'product_categories': 9, ...}
     """
     # The targets build on this module, so they are imported on use.
+    from . import duckdb as export_duckdb
     from . import files as export_files
     from . import sql as export_sql
 
@@ -58,7 +64,7 @@ def export(
             f"--to {export_sql.redact(url)} is a PostgreSQL URL: pass --format postgres to load it"
         )
     target = Path(to)
-    folder = format != "sqlite"
+    folder = format in FOLDERS
     with (
         writing(target, what="--to", source=source, force=force, folder=folder,
                 holds=export_files.EXPORT_FILES, holder="shardgen export") as partial,
@@ -66,6 +72,8 @@ def export(
     ):  # fmt: skip
         if folder:
             return export_files.export_folder(store, partial, format)
+        if format == "duckdb":
+            return export_duckdb.export_duckdb(store, partial)
         return export_sql.export_sqlite(store, partial)
 
 
@@ -81,18 +89,21 @@ def _source(path: Path) -> Iterator[Store]:
         yield store
 
 
-#: Formats that need an optional dependency: (module, the extra that installs it).
-EXTRAS = {"parquet": ("pyarrow", "parquet"), "postgres": ("psycopg", "postgres")}
+#: Formats that need optional dependencies: (modules, the extra that installs them).
+EXTRAS = {
+    "parquet": (("pyarrow",), "parquet"),
+    "postgres": (("psycopg",), "postgres"),
+    "duckdb": (("duckdb", "pyarrow"), "duckdb"),
+}
 
 
 def require(format: str) -> None:
-    """Fail early, in one line, if the format's optional dependency is missing."""
-    if format not in EXTRAS:
-        return
-    module, extra = EXTRAS[format]
-    try:
-        importlib.import_module(module)
-    except ImportError:
-        raise UsageError(
-            f"the {format} export needs {module}: pip install 'shardgen[{extra}]'"
-        ) from None
+    """Fail early, in one line, if an optional dependency of the format is missing."""
+    modules, extra = EXTRAS.get(format, ((), ""))
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise UsageError(
+                f"the {format} export needs {module}: pip install 'shardgen[{extra}]'"
+            ) from None

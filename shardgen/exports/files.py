@@ -166,17 +166,28 @@ def _arrow_builder(column: Column) -> Callable[[tuple[Any, ...]], Any]:
     return decimals
 
 
-def write_parquet(store: Store, table: str, path: Path, converter: Converter) -> int:
+def arrow_batches(store: Store, table: str) -> Iterator[Any]:
+    """A table's rows as Arrow record batches of ROW_GROUP rows (`parquet_schema`),
+    streamed in ID order."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     schema = parquet_schema(table)
     builders = [_arrow_builder(column) for column in CONTRACT[table]]
+    for batch in _batches(store.scan(table), ROW_GROUP):
+        values = zip(*map(msgspec.structs.astuple, batch), strict=True)
+        arrays = [build(column) for build, column in zip(builders, values, strict=True)]
+        yield pa.record_batch(arrays, schema=schema)
+
+
+def write_parquet(store: Store, table: str, path: Path, converter: Converter) -> int:
+    import pyarrow.parquet as pq
+
     count = 0
-    with open(create(path), "wb") as sink, pq.ParquetWriter(sink, schema) as writer:
-        for batch in _batches(store.scan(table), ROW_GROUP):
-            values = zip(*map(msgspec.structs.astuple, batch), strict=True)
-            arrays = [build(column) for build, column in zip(builders, values, strict=True)]
-            writer.write_batch(pa.record_batch(arrays, schema=schema))
-            count += len(batch)
+    with (
+        open(create(path), "wb") as sink,
+        pq.ParquetWriter(sink, parquet_schema(table)) as writer,
+    ):
+        for batch in arrow_batches(store, table):
+            writer.write_batch(batch)
+            count += batch.num_rows
     return count
