@@ -169,7 +169,8 @@ def _export_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--to",
         required=True,
-        help="output: a file (sqlite), a folder (csv, jsonl, parquet) or a postgresql:// URL",
+        help="output: a file (sqlite, duckdb), a folder (csv, jsonl, parquet) "
+        "or a postgresql:// URL",
     )
     command.add_argument(
         "--force",

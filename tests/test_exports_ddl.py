@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -93,20 +94,31 @@ def constraint_labels(dialect: str) -> set[str]:
     return labels
 
 
-def _set(table: str, assignment: str, where: str = "id = 1") -> str:
-    return f"UPDATE {table} SET {assignment} WHERE {where}"
+class Violation(NamedTuple):
+    """Rows of `table` (those `where` selects) changed by `assignment`."""
+
+    table: str
+    assignment: str  # column = value, ...
+    where: str = "id = 1"
+
+    def update(self) -> str:
+        return f"UPDATE {self.table} SET {self.assignment} WHERE {self.where}"
 
 
-def _copy(table: str, column: str) -> str:
-    return _set(table, f"{column} = (SELECT {column} FROM {table} WHERE id = 2)")
+_set = Violation
+
+
+def _copy(table: str, column: str) -> Violation:
+    """Row 1 given row 2's value of `column`."""
+    return Violation(table, f"{column} = (SELECT {column} FROM {table} WHERE id = 2)")
 
 
 SHIPPING = "id = (SELECT min(id) FROM customer_addresses WHERE address_type = 'shipping')"
 PAID = "id = (SELECT min(id) FROM invoices WHERE status = 'paid')"
 
-#: A statement breaking each constraint (and only it) of a store's export.
+#: A change breaking each constraint (and only it) of a store's export.
 #: NOT NULL is shown on a few columns; SQLite's 0/1 checks are SQLite's own.
-VIOLATIONS: dict[str, str] = {
+VIOLATIONS: dict[str, Violation] = {
     **{f"{table}.id PRIMARY KEY": _copy(table, "id") for table in REGISTRY},
     "customer_types.name UNIQUE": _copy("customer_types", "name"),
     "customer_types.name CHECK": _set("customer_types", "name = 'Gold'"),
@@ -211,7 +223,7 @@ def test_sqlite_rejects_a_row_that_breaks_a_constraint(sqlite_export: Path, labe
     db.execute("BEGIN")
     try:
         with pytest.raises(sqlite3.IntegrityError):
-            db.execute(VIOLATIONS[label])
+            db.execute(VIOLATIONS[label].update())
     finally:
         db.execute("ROLLBACK")
         db.close()

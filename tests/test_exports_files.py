@@ -218,7 +218,7 @@ def exported(
 
 
 def test_formats_are_the_ones_documented() -> None:
-    assert FORMATS == ("sqlite", "csv", "jsonl", "parquet", "postgres")
+    assert FORMATS == ("sqlite", "csv", "jsonl", "parquet", "postgres", "duckdb")
     docs = (Path(__file__).resolve().parent.parent / "docs" / "export.md").read_text()
     for format in FORMATS:
         assert f"--format {format}" in docs
@@ -356,9 +356,11 @@ def test_missing_optional_dependencies_are_one_line(
 ) -> None:
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     monkeypatch.setitem(sys.modules, "psycopg", None)
+    monkeypatch.setitem(sys.modules, "duckdb", None)
     cases = [
         ("parquet", str(tmp_path / "out"), "pip install 'shardgen[parquet]'"),
         ("postgres", "postgresql://localhost/db", "pip install 'shardgen[postgres]'"),
+        ("duckdb", str(tmp_path / "out"), "needs duckdb: pip install 'shardgen[duckdb]'"),
     ]
     for format, to, hint in cases:
         assert main(["export", str(small_store), "--format", format, "--to", to]) == 2

@@ -1,10 +1,14 @@
-"""Check the data contract's invariants on a SQLite export with plain SQL.
+"""Check the data contract's invariants on a SQLite or DuckDB export with plain SQL.
 
 Independent of shardgen's own verify: it reads only the exported database.
 
     python tools/check_export.py data.sqlite --as-of 2026-06-30
+    python tools/check_export.py data.duckdb --as-of 2026-06-30
 
 Prints one line per rule with the number of offending rows; exits 1 if any.
+The rules are written once, in SQL both databases run; a DuckDB export is
+first presented as the SQLite one is (`present`: dates and timestamps as ISO
+text, booleans as 0/1, `/` of integers an integer).
 """
 
 from __future__ import annotations
@@ -12,20 +16,21 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+from typing import Any
 
-CENTS = "CAST(round({} * 100) AS INTEGER)"
+CENTS = "CAST(round({} * 100) AS BIGINT)"
 
 
 def c(column: str) -> str:
     return CENTS.format(column)
 
 
-#: (rule, query returning the number of offending rows). `:as_of` is bound.
+#: (rule, query returning the number of offending rows). `$as_of` is bound.
 CHECKS: list[tuple[str, str]] = [
     ("line_total = round(quantity × unit_price × (100 − discount) / 100)", f"""
         SELECT count(*) FROM invoice_line_items
         WHERE {c('line_total')} != (quantity * {c('unit_price')}
-              * (100 - discount_percentage) + 50) / 100"""),
+              * (10000 - {c('discount_percentage')}) + 5000) / 10000"""),
     ("subtotal = Σ line_total", f"""
         SELECT count(*) FROM invoices i
         WHERE {c('i.subtotal')} != (SELECT sum({c('l.line_total')})
@@ -39,15 +44,15 @@ CHECKS: list[tuple[str, str]] = [
     ("price > cost > 0", "SELECT count(*) FROM products WHERE NOT (price > cost AND cost > 0)"),
     ("nothing is dated after as_of", """
         SELECT (SELECT count(*) FROM customers
-                WHERE substr(created_at, 1, 10) > :as_of OR substr(updated_at, 1, 10) > :as_of)
-             + (SELECT count(*) FROM customer_addresses WHERE substr(created_at, 1, 10) > :as_of)
+                WHERE substr(created_at, 1, 10) > $as_of OR substr(updated_at, 1, 10) > $as_of)
+             + (SELECT count(*) FROM customer_addresses WHERE substr(created_at, 1, 10) > $as_of)
              + (SELECT count(*) FROM products
-                WHERE substr(created_at, 1, 10) > :as_of OR substr(updated_at, 1, 10) > :as_of)
+                WHERE substr(created_at, 1, 10) > $as_of OR substr(updated_at, 1, 10) > $as_of)
              + (SELECT count(*) FROM inventory
-                WHERE last_received_date > :as_of OR substr(updated_at, 1, 10) > :as_of)
+                WHERE last_received_date > $as_of OR substr(updated_at, 1, 10) > $as_of)
              + (SELECT count(*) FROM invoices
-                WHERE invoice_date > :as_of OR paid_date > :as_of
-                   OR substr(created_at, 1, 10) > :as_of)"""),
+                WHERE invoice_date > $as_of OR paid_date > $as_of
+                   OR substr(created_at, 1, 10) > $as_of)"""),
     ("customer created on or before each of its addresses", """
         SELECT count(*) FROM customer_addresses a JOIN customers c ON c.id = a.customer_id
         WHERE a.created_at < c.created_at"""),
@@ -66,21 +71,21 @@ CHECKS: list[tuple[str, str]] = [
         SELECT count(*) FROM invoices i JOIN customers c ON c.id = i.customer_id
         JOIN customer_types t ON t.id = c.customer_type_id
         WHERE julianday(i.due_date) - julianday(i.invoice_date) != t.payment_terms_days
-           OR i.payment_terms != 'Net ' || t.payment_terms_days"""),
+           OR i.payment_terms != 'Net ' || CAST(t.payment_terms_days AS TEXT)"""),
     ("paid ⇔ paid_date set, invoice_date <= paid_date <= as_of", """
         SELECT count(*) FROM invoices
         WHERE (status = 'paid') != (paid_date IS NOT NULL)
-           OR paid_date < invoice_date OR paid_date > :as_of"""),
+           OR paid_date < invoice_date OR paid_date > $as_of"""),
     ("overdue ⇔ unpaid and due_date < as_of; pending ⇔ unpaid and due_date >= as_of", """
         SELECT count(*) FROM invoices
-        WHERE (status = 'overdue' AND NOT (paid_date IS NULL AND due_date < :as_of))
-           OR (status = 'pending' AND NOT (paid_date IS NULL AND due_date >= :as_of))
+        WHERE (status = 'overdue' AND NOT (paid_date IS NULL AND due_date < $as_of))
+           OR (status = 'pending' AND NOT (paid_date IS NULL AND due_date >= $as_of))
            OR status NOT IN ('paid', 'overdue', 'pending')"""),
     ("0 <= reserved <= on hand; last received between product creation and as_of", """
         SELECT count(*) FROM inventory v JOIN products p ON p.id = v.product_id
         WHERE v.reserved_quantity < 0 OR v.reserved_quantity > v.quantity_on_hand
            OR v.last_received_date < substr(p.created_at, 1, 10)
-           OR v.last_received_date > :as_of"""),
+           OR v.last_received_date > $as_of"""),
     ("1-3 addresses per customer, exactly one primary, a billing one", """
         SELECT count(*) FROM customers c
         WHERE (SELECT count(*) FROM customer_addresses a WHERE a.customer_id = c.id)
@@ -118,7 +123,8 @@ CHECKS: list[tuple[str, str]] = [
             'IL','IN','IA','KS','KY','LA','ME','MD','MA','MI','MN','MS','MO','MT','NE','NV',
             'NH','NJ','NM','NY','NC','ND','OH','OK','OR','PA','RI','SC','SD','TN','TX','UT',
             'VT','VA','WA','WV','WI','WY')
-           OR length(zip_code) != 5 OR zip_code GLOB '*[^0-9]*' OR country != 'US'"""),
+           OR length(zip_code) != 5 OR ltrim(zip_code, '0123456789') != ''
+           OR country != 'US'"""),
     ("one tax rate per state", """
         SELECT count(*) FROM (
             SELECT a.state FROM invoices i JOIN customer_addresses a ON a.id = i.billing_address_id
@@ -148,12 +154,65 @@ def margin_check() -> tuple[str, str]:
     return "margin within the category's range", sql
 
 
-def check(db: sqlite3.Connection, as_of: str) -> dict[str, int]:
-    """Run every check; return offending row counts by rule."""
+#: How a DuckDB export presents a column of these types: as the SQLite export holds it.
+PRESENT = {
+    "DATE": "strftime({0}, '%Y-%m-%d')",
+    "TIMESTAMP WITH TIME ZONE": "strftime(timezone('UTC', {0}), '%Y-%m-%dT%H:%M:%SZ')",
+    "BOOLEAN": "CAST({0} AS INTEGER)",
+}
+
+
+def present(db: Any) -> None:
+    """Present a DuckDB export's tables as the SQLite export's: a view per
+    table, under the table's name, of ISO text dates and timestamps and 0/1
+    booleans; integer division and julianday as in SQLite."""
+    db.execute("SET integer_division = true")
+    db.execute("CREATE TEMP MACRO julianday(day) AS julian(CAST(day AS DATE))")
+    ((database,),) = db.execute("SELECT current_database()").fetchall()
+    columns = db.execute(
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+        "WHERE database_name = $db ORDER BY table_name, column_index",
+        {"db": database},
+    ).fetchall()
+    tables: dict[str, list[str]] = {}
+    for table, column, data_type in columns:
+        shown = PRESENT.get(data_type, "{0}").format(column)
+        tables.setdefault(table, []).append(f"{shown} AS {column}")
+    for table, select in tables.items():
+        db.execute(
+            f'CREATE TEMP VIEW {table} AS SELECT {", ".join(select)} FROM "{database}".main.{table}'
+        )
+
+
+def orphans(db: Any) -> int:
+    """Rows of a DuckDB export whose foreign key names no row (DuckDB checks
+    them on insert; this checks the file as it is)."""
+    keys = db.execute(
+        "SELECT table_name, constraint_column_names[1], referenced_table, "
+        "referenced_column_names[1] FROM duckdb_constraints() "
+        "WHERE constraint_type = 'FOREIGN KEY'"
+    ).fetchall()
+    total = 0
+    for table, column, parent, key in keys:
+        ((count,),) = db.execute(
+            f"SELECT count(*) FROM {table} c WHERE c.{column} IS NOT NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM {parent} p WHERE p.{key} = c.{column})"
+        ).fetchall()
+        total += count
+    return total
+
+
+def check(db: Any, as_of: str) -> dict[str, int]:
+    """Run every check on a SQLite export, or a DuckDB one `present`ed; return
+    offending row counts by rule."""
     results = {}
     for rule, sql in [*CHECKS, margin_check()]:
-        (count,) = db.execute(sql, {"as_of": as_of}).fetchone()
+        # DuckDB takes no parameter a statement does not use.
+        ((count,),) = db.execute(sql, {"as_of": as_of} if "$as_of" in sql else {}).fetchall()
         results[rule] = int(count or 0)
+    if not isinstance(db, sqlite3.Connection):
+        results["foreign keys"] = orphans(db)
+        return results
     results["PRAGMA foreign_key_check"] = len(db.execute("PRAGMA foreign_key_check").fetchall())
     results["PRAGMA integrity_check"] = int(
         db.execute("PRAGMA integrity_check").fetchone()[0] != "ok"
@@ -161,13 +220,25 @@ def check(db: sqlite3.Connection, as_of: str) -> dict[str, int]:
     return results
 
 
+def connect(path: str) -> Any:
+    """The export at `path`, read-only: a SQLite file, or a DuckDB one (presented)."""
+    with open(path, "rb") as file:
+        header = file.read(16)
+    if header[8:12] != b"DUCK":
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    import duckdb
+
+    db = duckdb.connect(path, read_only=True)
+    present(db)
+    return db
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("database")
+    parser.add_argument("database", help="a SQLite or DuckDB export")
     parser.add_argument("--as-of", required=True, help="the run's as_of date, YYYY-MM-DD")
     args = parser.parse_args()
-    db = sqlite3.connect(f"file:{args.database}?mode=ro", uri=True)
-    results = check(db, args.as_of)
+    results = check(connect(args.database), args.as_of)
     for rule, count in results.items():
         print(f"{'ok  ' if count == 0 else 'FAIL'} {count:>8}  {rule}")
     return 1 if any(results.values()) else 0

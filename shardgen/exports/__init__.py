@@ -23,7 +23,10 @@ from ..store import Identity, Store, reading
 from .contract import Meter, Progress
 from .files import COMPRESSIONS, ParquetOptions
 
-FORMATS = ("sqlite", "csv", "jsonl", "parquet", "postgres")
+FORMATS = ("sqlite", "csv", "jsonl", "parquet", "postgres", "duckdb")
+#: Formats written as a folder of one file per table; the others are one file
+#: or a database.
+FOLDERS = frozenset(("csv", "jsonl", "parquet"))
 
 
 def export(
@@ -115,7 +118,7 @@ def check_export(
         raise UsageError(
             f"--to {export_sql.redact(url)} is a PostgreSQL URL: pass --format postgres to load it"
         )
-    folder = format != "sqlite"
+    folder = format in FOLDERS
     check_output(Path(to), what="--to", source=source, force=force, folder=folder,
                  holds=export_files.EXPORT_FILES)  # fmt: skip
 
@@ -131,6 +134,7 @@ def _export(
     workers: int | None = None,
 ) -> dict[str, int]:
     # The targets build on this module, so they are imported on use.
+    from . import duckdb as export_duckdb
     from . import files as export_files
     from . import parallel as export_parallel
     from . import sql as export_sql
@@ -142,7 +146,7 @@ def _export(
             _finish(meter)
             return counts
     target = Path(to)
-    folder = format != "sqlite"
+    folder = format in FOLDERS
     with (
         writing(target, what="--to", source=source, force=force, folder=folder,
                 holds=export_files.EXPORT_FILES, holder="shardgen export") as partial,
@@ -155,6 +159,8 @@ def _export(
                 store.path, _file(store), plan, {t: store.count(t) for t in TABLES}, partial,
                 format, workers or default_workers(plan), meter, parquet,
             )  # fmt: skip
+        elif format == "duckdb":
+            counts = export_duckdb.export_duckdb(store, partial, meter)
         else:
             counts = export_sql.export_sqlite(store, partial, meter)
         _finish(meter)
@@ -193,18 +199,21 @@ def _source(path: Path, file: Identity | None = None) -> Iterator[Store]:
         yield store
 
 
-#: Formats that need an optional dependency: (module, the extra that installs it).
-EXTRAS = {"parquet": ("pyarrow", "parquet"), "postgres": ("psycopg", "postgres")}
+#: Formats that need optional dependencies: (modules, the extra that installs them).
+EXTRAS = {
+    "parquet": (("pyarrow",), "parquet"),
+    "postgres": (("psycopg",), "postgres"),
+    "duckdb": (("duckdb", "pyarrow"), "duckdb"),
+}
 
 
 def require(format: str) -> None:
-    """Fail early, in one line, if the format's optional dependency is missing."""
-    if format not in EXTRAS:
-        return
-    module, extra = EXTRAS[format]
-    try:
-        importlib.import_module(module)
-    except ImportError:
-        raise UsageError(
-            f"the {format} export needs {module}: pip install 'shardgen[{extra}]'"
-        ) from None
+    """Fail early, in one line, if an optional dependency of the format is missing."""
+    modules, extra = EXTRAS.get(format, ((), ""))
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise UsageError(
+                f"the {format} export needs {module}: pip install 'shardgen[{extra}]'"
+            ) from None

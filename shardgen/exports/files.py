@@ -21,14 +21,18 @@ into a hidden sibling folder that is renamed into place at the end.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+import msgspec
+
 from ..plan import Plan
 from ..schema import TABLES
+from ..store import Store
 from ..tables import Column
-from .contract import CONTRACT, hundredths
+from .contract import CONTRACT, Meter, hundredths
 
 #: Rows per Parquet row group (at most).
 ROW_GROUP = 100_000
@@ -145,3 +149,19 @@ def shard_rows(plan: Plan, table: str) -> list[int]:
     if table in ("products", "inventory"):
         return [s.products for s in plan.product_shards]
     return []  # the foundation tables: one part, all of it
+
+
+def arrow_batches(store: Store, table: str, meter: Meter | None = None) -> Iterator[Any]:
+    """A table's rows as Arrow record batches of ROW_GROUP rows (`parquet_schema`),
+    streamed in ID order (what the DuckDB export loads); counted on `meter`."""
+    import pyarrow as pa
+
+    schema = parquet_schema(table)
+    builders = [arrow_builder(column) for column in CONTRACT[table]]
+    records = store.scan(table)
+    while batch := list(itertools.islice(records, ROW_GROUP)):
+        values = zip(*map(msgspec.structs.astuple, batch), strict=True)
+        arrays = [build(column) for build, column in zip(builders, values, strict=True)]
+        yield pa.record_batch(arrays, schema=schema)
+        if meter is not None:
+            meter.add(len(batch))
