@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import pty
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -143,3 +145,39 @@ def test_the_progress_line_shows_rows_per_second_on_a_terminal(
     assert done.returncode == 0
     text = shown.decode()
     assert "rows/s" in text and f"of {sum(large_store[1].rows.values()):,} rows (100%)" in text
+
+
+@pytest.mark.parametrize(
+    ("format", "name"), [("sqlite", "t.sqlite"), ("csv", "t-csv"), ("parquet", "t-pq"),
+                         ("duckdb", "t.duckdb")]
+)  # fmt: skip
+def test_a_killed_export_leaves_the_earlier_target_intact(
+    large_store: tuple[Path, Summary], tmp_path: Path, format: str, name: str
+) -> None:
+    path, summary = large_store
+    target = tmp_path / name
+    shardgen.export(path, format=format, to=target)
+    before = _contents(target)
+    command = [sys.executable, "-m", "shardgen", "export", path, "--format", format,
+               "--to", target, "--force", "--workers", "2"]  # fmt: skip
+    process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    # Killed, with its workers, once it writes beside the target.
+    while not list(tmp_path.glob(f".{name}.*.partial")) and process.poll() is None:
+        assert time.monotonic() < deadline, "the export never started writing"
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert _contents(target) == before
+    # What the killed export left beside the target, the next one removes.
+    counts = shardgen.export(path, format=format, to=target, force=True)
+    assert not list(tmp_path.glob(".*.partial"))
+    assert counts == summary.rows
+    if format != "duckdb":  # a DuckDB file's blocks differ from write to write
+        assert _contents(target) == before
+
+
+def _contents(target: Path) -> dict[str, bytes] | bytes:
+    if target.is_dir():
+        return {p.name: p.read_bytes() for p in sorted(target.iterdir())}
+    return target.read_bytes()
