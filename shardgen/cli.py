@@ -123,15 +123,7 @@ def _generate_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--force", action="store_true", help="replace the export's --to if it exists"
     )
-    command.add_argument(
-        "--compression",
-        help="parquet: the codec, snappy (default), zstd, gzip, brotli, lz4 or none",
-    )
-    command.add_argument(
-        "--partitioned",
-        action="store_true",
-        help="parquet: each table a folder of one file per shard, read as one table",
-    )
+    _parquet_options(command)
     command.add_argument("--json", action="store_true", help="print the summary as JSON")
     command.add_argument("--quiet", action="store_true", help="no progress line")
 
@@ -182,6 +174,12 @@ def _export_options(command: argparse.ArgumentParser) -> None:
         type=int,
         help="processes rendering csv, jsonl or parquet (default: the CPU count)",
     )
+    _parquet_options(command)
+    command.add_argument("--quiet", action="store_true", help="no progress line")
+
+
+def _parquet_options(command: argparse.ArgumentParser) -> None:
+    """The Parquet export's options, which `export` and `generate --export` share."""
     command.add_argument(
         "--compression",
         help="parquet: the codec, snappy (default), zstd, gzip, brotli, lz4 or none",
@@ -191,7 +189,6 @@ def _export_options(command: argparse.ArgumentParser) -> None:
         action="store_true",
         help="parquet: each table a folder of one file per shard, read as one table",
     )
-    command.add_argument("--quiet", action="store_true", help="no progress line")
 
 
 def _log_options(command: argparse.ArgumentParser) -> None:
