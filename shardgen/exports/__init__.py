@@ -21,7 +21,7 @@ from ..plan import check_workers, default_workers
 from ..schema import TABLES
 from ..store import Identity, Store, reading
 from .contract import Meter, Progress
-from .files import COMPRESSIONS, ParquetOptions
+from .files import COMPRESSIONS, EXPORT_FILES, ParquetOptions
 
 FORMATS = ("sqlite", "csv", "jsonl", "parquet", "postgres", "duckdb")
 #: Formats written as a folder of one file per table; the others are one file
@@ -104,7 +104,6 @@ def check_export(
     """What an export checks before it reads anything (`generate --export`
     checks it before generating too): a known format with its dependency
     installed, a target of the right kind, and not one it must not write."""
-    from . import files as export_files
     from . import sql as export_sql
 
     if format not in FORMATS:
@@ -120,7 +119,7 @@ def check_export(
         )
     folder = format in FOLDERS
     check_output(Path(to), what="--to", source=source, force=force, folder=folder,
-                 holds=export_files.EXPORT_FILES)  # fmt: skip
+                 holds=EXPORT_FILES)  # fmt: skip
 
 
 def _export(
@@ -133,9 +132,8 @@ def _export(
     parquet: ParquetOptions | None = None,
     workers: int | None = None,
 ) -> dict[str, int]:
-    # The targets build on this module, so they are imported on use.
+    # The targets import their databases and pyarrow: imported on use.
     from . import duckdb as export_duckdb
-    from . import files as export_files
     from . import parallel as export_parallel
     from . import sql as export_sql
 
@@ -149,15 +147,15 @@ def _export(
     folder = format in FOLDERS
     with (
         writing(target, what="--to", source=source, force=force, folder=folder,
-                holds=export_files.EXPORT_FILES, holder="shardgen export") as partial,
+                holds=EXPORT_FILES, holder="shardgen export") as partial,
         _source(source, file) as store,
     ):  # fmt: skip
         meter = _meter(store, progress)
         if folder:
             plan = store.plan()
             counts = export_parallel.export_folder(
-                store.path, _file(store), plan, {t: store.count(t) for t in TABLES}, partial,
-                format, workers or default_workers(plan), meter, parquet,
+                store.path, _file(store), plan, partial, format,
+                workers or default_workers(plan), meter, parquet,
             )  # fmt: skip
         elif format == "duckdb":
             counts = export_duckdb.export_duckdb(store, partial, meter)

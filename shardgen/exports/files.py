@@ -151,17 +151,24 @@ def shard_rows(plan: Plan, table: str) -> list[int]:
     return []  # the foundation tables: one part, all of it
 
 
-def arrow_batches(store: Store, table: str, meter: Meter | None = None) -> Iterator[Any]:
-    """A table's rows as Arrow record batches of ROW_GROUP rows (`parquet_schema`),
-    streamed in ID order (what the DuckDB export loads); counted on `meter`."""
+def record_batch(table: str, records: list[Any]) -> Any:
+    """Records of `table` as one Arrow record batch (`parquet_schema`)."""
     import pyarrow as pa
 
     schema = parquet_schema(table)
+    if not records:
+        return pa.RecordBatch.from_pylist([], schema=schema)
     builders = [arrow_builder(column) for column in CONTRACT[table]]
+    fields = zip(*map(msgspec.structs.astuple, records), strict=True)
+    arrays = [build(column) for build, column in zip(builders, fields, strict=True)]
+    return pa.record_batch(arrays, schema=schema)
+
+
+def arrow_batches(store: Store, table: str, meter: Meter | None = None) -> Iterator[Any]:
+    """A table's rows as Arrow record batches of ROW_GROUP rows (`parquet_schema`),
+    streamed in ID order (what the DuckDB export loads); counted on `meter`."""
     records = store.scan(table)
     while batch := list(itertools.islice(records, ROW_GROUP)):
-        values = zip(*map(msgspec.structs.astuple, batch), strict=True)
-        arrays = [build(column) for build, column in zip(builders, values, strict=True)]
-        yield pa.record_batch(arrays, schema=schema)
+        yield record_batch(table, batch)
         if meter is not None:
             meter.add(len(batch))

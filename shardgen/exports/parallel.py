@@ -24,14 +24,14 @@ from ..plan import Plan
 from ..run.pool import Coordinator, Pool, coordinator, worker_started
 from ..schema import BATCH_DECODERS, TABLES, array_header
 from ..store import Identity, Store, key, quiet_stderr
-from .contract import CONTRACT, Converter, Meter, columns
+from .contract import Converter, Meter, columns
 from .files import (
     CSV_STEPS,
     JSON_STEPS,
     ROW_GROUP,
     ParquetOptions,
-    arrow_builder,
     parquet_schema,
+    record_batch,
     shard_rows,
 )
 
@@ -45,14 +45,15 @@ class Part(NamedTuple):
     rows: int
 
 
-def parts(plan: Plan, counts: dict[str, int]) -> list[Part]:
+def parts(plan: Plan) -> list[Part]:
     """Every table cut into the plan's shards (a foundation table is one part),
     tables in contract order, parts in ID order."""
     found = []
+    rows = plan.rows()
     for table in TABLES:
         first = 1
-        for index, count in enumerate(shard_rows(plan, table) or [counts[table]]):
-            found.append(Part(table, index, first, count))
+        for number, count in enumerate(shard_rows(plan, table) or [rows[table]]):
+            found.append(Part(table, number, first, count))
             first += count
     return found
 
@@ -61,7 +62,6 @@ def export_folder(
     path: Path,
     file: Identity,
     plan: Plan,
-    counts: dict[str, int],
     folder: Path,
     format: str,
     workers: int,
@@ -71,7 +71,7 @@ def export_folder(
     """Create `folder` and write every table of the store at `path` into it,
     rendered by `workers` processes; return rows per table."""
     folder.mkdir(mode=0o755)
-    tasks = parts(plan, counts)
+    tasks = parts(plan)
     writer = _Writer(folder, format, parquet or ParquetOptions())
     initargs = (str(path), file, format, coordinator())
 
@@ -226,28 +226,22 @@ def _render(part: Part) -> Any:
 
 def _values(store: Store, part: Part) -> Iterator[list[Any]]:
     """A part's rows as plain lists of field values, in ID order."""
-    low, high = key(part.first), key(part.first + part.rows)
-    with store.snapshot() as view:
-        for _, values in view.pairs(part.table, low, high, part.rows):
-            yield from msgspec.msgpack.decode(array_header(len(values)) + b"".join(values))
+    for packed in _packed(store, part):
+        yield from msgspec.msgpack.decode(packed)
 
 
 def _arrow_batch(store: Store, part: Part) -> Any:
-    import pyarrow as pa
-
     decode = BATCH_DECODERS[part.table].decode
+    records = [record for packed in _packed(store, part) for record in decode(packed)]
+    return record_batch(part.table, records)
+
+
+def _packed(store: Store, part: Part) -> Iterator[bytes]:
+    """A part's rows a batch at a time, each batch one msgpack array of records."""
     low, high = key(part.first), key(part.first + part.rows)
-    records: list[Any] = []
     with store.snapshot() as view:
         for _, values in view.pairs(part.table, low, high, part.rows):
-            records.extend(decode(array_header(len(values)) + b"".join(values)))
-    schema = parquet_schema(part.table)
-    if not records:
-        return pa.RecordBatch.from_pylist([], schema=schema)
-    builders = [arrow_builder(column) for column in CONTRACT[part.table]]
-    fields = zip(*map(msgspec.structs.astuple, records), strict=True)
-    arrays = [build(column) for build, column in zip(builders, fields, strict=True)]
-    return pa.record_batch(arrays, schema=schema)
+            yield array_header(len(values)) + b"".join(values)
 
 
 def _csv_text(rows: list[Any]) -> bytes:
