@@ -31,6 +31,25 @@ def corrupt(source: Path, tmp_path: Path, table: str, record_id: int, **changes:
     return path
 
 
+def assert_corruption_reported(
+    store: Path,
+    tmp_path: Path,
+    table: str,
+    record_id: int,
+    changes: dict[str, Any],
+    rule: str,
+    also: str,
+) -> None:
+    """One record of a copy of `store` changed: verify breaks `rule` on `table`
+    (or on `also`, where the rule is checked from there) and the digest moves."""
+    path = corrupt(store, tmp_path, table, record_id, **changes)
+    report = shardgen.verify(path)
+    assert not report.ok
+    assert rule in report.violations_by_rule, report.violations_by_rule
+    assert any(v.rule == rule and v.table in (table, also) for v in report.violations)
+    assert report.digest != shardgen.verify(store).digest
+
+
 def put_raw(source: Path, tmp_path: Path, table: str, pair: tuple[bytes, bytes]) -> Path:
     """A copy of the store with one (key, value) pair of a table written as given."""
     path = tmp_path / f"raw-{table}-{pair[0].hex()}.lmdb"

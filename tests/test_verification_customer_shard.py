@@ -11,7 +11,7 @@ import pytest
 
 import shardgen
 
-from .test_verification import corrupt, first, value
+from .test_verification import assert_corruption_reported, corrupt, first, value
 
 CASES: list[tuple[str, str, int, Callable[[Path], dict[str, Any]], str]] = [
     ("dangling foreign key", "invoice_line_items", 1, lambda _: {"product_id": 10_000},
@@ -52,12 +52,9 @@ def test_verify_reports_each_corruption(
     changes: Callable[[Path], dict[str, Any]],
     rule: str,
 ) -> None:
-    path = corrupt(small_store, tmp_path, table, record_id, **changes(small_store))
-    report = shardgen.verify(path)
-    assert not report.ok
-    assert rule in report.violations_by_rule, report.violations_by_rule
-    assert any(v.rule == rule and v.table in (table, "invoices") for v in report.violations)
-    assert report.digest != shardgen.verify(small_store).digest
+    assert_corruption_reported(
+        small_store, tmp_path, table, record_id, changes(small_store), rule, also="invoices"
+    )
 
 
 def _other_customers_address(s: Path) -> tuple[str, int, dict[str, Any]]:

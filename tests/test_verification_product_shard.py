@@ -12,7 +12,7 @@ import pytest
 import shardgen
 from shardgen.store import Store, key
 
-from .test_verification import corrupt, value
+from .test_verification import assert_corruption_reported, value
 
 CASES: list[tuple[str, str, int, Callable[[Path], dict[str, Any]], str]] = [
     ("duplicate sku", "products", 5, lambda s: {"sku": value(s, "products", 4, "sku")},
@@ -53,12 +53,9 @@ def test_verify_reports_each_corruption(
     changes: Callable[[Path], dict[str, Any]],
     rule: str,
 ) -> None:
-    path = corrupt(small_store, tmp_path, table, record_id, **changes(small_store))
-    report = shardgen.verify(path)
-    assert not report.ok
-    assert rule in report.violations_by_rule, report.violations_by_rule
-    assert any(v.rule == rule and v.table in (table, "products") for v in report.violations)
-    assert report.digest != shardgen.verify(small_store).digest
+    assert_corruption_reported(
+        small_store, tmp_path, table, record_id, changes(small_store), rule, also="products"
+    )
 
 
 def test_a_missing_row_is_counted(small_store: Path, tmp_path: Path) -> None:
