@@ -19,8 +19,10 @@ import shardgen
 from shardgen.cli import main
 from shardgen.exports import ddl
 from shardgen.exports import duckdb as export_duckdb
-from shardgen.exports.contract import CONTRACT, EPOCH
+from shardgen.exports.contract import CONTRACT, EPOCH, Part
+from shardgen.exports.files import record_batch
 from shardgen.pipeline import Summary
+from shardgen.schema import TABLES
 from shardgen.store import Store
 from shardgen.tables import REGISTRY, Column
 
@@ -247,26 +249,35 @@ def test_an_interrupted_or_failed_export_leaves_the_target_as_it_was(
     before = target.read_bytes()
     with pytest.raises(shardgen.UsageError, match="--force"):
         shardgen.export(small_store, format="duckdb", to=target)
-    batches = export_duckdb.arrow_batches
+    write = export_duckdb.DuckdbWriter.write
 
-    def interrupted(store: Store, table: str, meter: Any = None) -> Iterator[Any]:
-        yield from batches(store, table, meter)
-        if table == "invoices":
+    def interrupted(self: Any, part: Part, data: Any) -> None:
+        if part.table == "invoices":
             raise KeyboardInterrupt
+        write(self, part, data)
 
-    monkeypatch.setattr(export_duckdb, "arrow_batches", interrupted)
+    monkeypatch.setattr(export_duckdb.DuckdbWriter, "write", interrupted)
     for where in (target, tmp_path / "new.duckdb"):
         with pytest.raises(KeyboardInterrupt):
             shardgen.export(small_store, format="duckdb", to=where, force=True)
     monkeypatch.undo()
 
     broken = broken_copy(small_store, tmp_path)
-    with pytest.raises(shardgen.DamagedStoreError, match="total = subtotal"):
+    # DuckDB refuses the broken row before the export's digest is complete.
+    with pytest.raises(shardgen.RunError, match=r"breaks a constraint.*shardgen verify"):
         shardgen.export(broken, format="duckdb", to=target, force=True)
+    with pytest.raises(shardgen.DamagedStoreError, match="recorded when it was promoted"):
+        shardgen.export(broken, format="parquet", to=tmp_path / "broken-parquet")
+    # Loaded anyway, the broken row is refused by DuckDB itself.
+    direct = export_duckdb.DuckdbWriter(tmp_path / "direct.duckdb")
     with Store.open(broken) as store, pytest.raises(shardgen.RunError, match="constraint"):
-        export_duckdb.export_duckdb(store, tmp_path / "direct.duckdb")
+        for table in TABLES:
+            direct.write(Part(table, 0, 1, 0), record_batch(table, list(store.scan(table))))
+        direct.finish()
+    direct.close()
     assert target.read_bytes() == before
     left = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("broken"))
+    assert not (tmp_path / "broken-parquet").exists()
     assert left == ["direct.duckdb", "out.duckdb"]  # nothing beside them, no .wal
 
     shardgen.export(small_store, format="duckdb", to=target, force=True)

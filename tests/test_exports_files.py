@@ -27,7 +27,6 @@ import shardgen
 from shardgen.cli import main
 from shardgen.exports import FORMATS
 from shardgen.exports import files as export_files
-from shardgen.exports import parallel as export_parallel
 from shardgen.exports.contract import CONTRACT
 from shardgen.exports.sql import export_postgres, redact
 from shardgen.pipeline import Summary
@@ -295,7 +294,7 @@ def test_parquet_is_written_in_row_groups(
 ) -> None:
     import pyarrow.parquet as pq
 
-    monkeypatch.setattr(export_parallel, "ROW_GROUP", 10)
+    monkeypatch.setattr(export_files, "ROW_GROUP", 10)
     counts = shardgen.export(small_store, format="parquet", to=tmp_path / "out")
     meta = pq.ParquetFile(tmp_path / "out" / "invoice_line_items.parquet").metadata
     assert meta.num_rows == counts["invoice_line_items"] > 10
@@ -333,14 +332,14 @@ def test_an_interrupted_export_leaves_the_target_as_it_was(
     target = tmp_path / "out"
     shardgen.export(small_store, format="csv", to=target)
     before = {p.name: p.read_bytes() for p in target.iterdir()}
-    write = export_parallel._Writer.write
+    write = export_files.FolderWriter.write
 
     def interrupted(self: Any, part: Any, data: Any) -> None:
         if part.table == "invoices":
             raise KeyboardInterrupt
         write(self, part, data)
 
-    monkeypatch.setattr(export_parallel._Writer, "write", interrupted)
+    monkeypatch.setattr(export_files.FolderWriter, "write", interrupted)
     for existing in (target, tmp_path / "new"):
         with pytest.raises(KeyboardInterrupt):
             shardgen.export(small_store, format="csv", to=existing, force=True)

@@ -249,7 +249,7 @@ def test_a_changed_value_fails_verify_against_the_recorded_digest(
     assert not report.ok and report.promoted_digest == digest != report.digest
     assert PROMOTED_RULE in report.violations_by_rule
     result = run("export", path, "--to", tmp_path / "x.sqlite")
-    assert_one_line(result, 1, f"the store at {path} is damaged: verify found")
+    assert_one_line(result, 1, f"the store at {path} is damaged: its rows digest to")
     assert "regenerate it or restore a copy" in result.stderr
     assert not (tmp_path / "x.sqlite").exists()
 

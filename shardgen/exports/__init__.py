@@ -14,8 +14,9 @@ import importlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
-from ..errors import UsageError
+from ..errors import RunError, UsageError
 from ..guard import check_output, writing
 from ..plan import check_workers, default_workers
 from ..schema import TABLES
@@ -23,10 +24,32 @@ from ..store import Identity, Store, reading
 from .contract import Meter, Progress
 from .files import COMPRESSIONS, EXPORT_FILES, ParquetOptions
 
-FORMATS = ("sqlite", "csv", "jsonl", "parquet", "postgres", "duckdb")
-#: Formats written as a folder of one file per table; the others are one file
-#: or a database.
-FOLDERS = frozenset(("csv", "jsonl", "parquet"))
+
+class Target(NamedTuple):
+    """A target in the registry: the module that writes it (`writer` and
+    `render`), what `--to` names (a file, a folder, or a database URL), and
+    the optional dependencies it needs (the modules, and the extra that
+    installs them)."""
+
+    module: str
+    kind: str
+    needs: tuple[str, ...] = ()
+    extra: str = ""
+
+
+#: Every export target, in the order the CLI lists them. Adding one is a
+#: module with `writer(to, format, options)` and `render(format)`, and a line here.
+TARGETS = {
+    "sqlite": Target("sqlite", "file"),
+    "csv": Target("files", "folder"),
+    "jsonl": Target("files", "folder"),
+    "parquet": Target("files", "folder", ("pyarrow",), "parquet"),
+    "postgres": Target("postgres", "database", ("psycopg",), "postgres"),
+    "duckdb": Target("duckdb", "file", ("duckdb", "pyarrow"), "duckdb"),
+}
+FORMATS = tuple(TARGETS)
+#: Formats written as a folder of one file per table.
+FOLDERS = frozenset(name for name, target in TARGETS.items() if target.kind == "folder")
 
 
 def export(
@@ -132,43 +155,37 @@ def _export(
     parquet: ParquetOptions | None = None,
     workers: int | None = None,
 ) -> dict[str, int]:
-    # The targets import their databases and pyarrow: imported on use.
-    from . import duckdb as export_duckdb
-    from . import parallel as export_parallel
-    from . import sql as export_sql
+    from ..verification import promoted_header
+    from .parallel import Source, export_parts
 
+    plan, promoted, found = promoted_header(source)
+    if file is not None and found != file:  # generate holds the run lock: never so
+        raise RunError(f"{source} changed while it was being exported: export it again")
     if format == "postgres":
-        with _source(source, file) as store:
+        with _source(source, found) as store:
             meter = _meter(store, progress)
+            from . import sql as export_sql
+
             counts = export_sql.export_postgres(store, os.fspath(to), force=force, meter=meter)
             _finish(meter)
             return counts
-    target = Path(to)
-    folder = format in FOLDERS
-    with (
-        writing(target, what="--to", source=source, force=force, folder=folder,
-                holds=EXPORT_FILES, holder="shardgen export") as partial,
-        _source(source, file) as store,
-    ):  # fmt: skip
-        meter = _meter(store, progress)
-        if folder:
-            plan = store.plan()
-            counts = export_parallel.export_folder(
-                store.path, _file(store), plan, partial, format,
-                workers or default_workers(plan), meter, parquet,
-            )  # fmt: skip
-        elif format == "duckdb":
-            counts = export_duckdb.export_duckdb(store, partial, meter)
-        else:
-            counts = export_sql.export_sqlite(store, partial, meter)
-        _finish(meter)
-        return counts
-
-
-def _file(store: Store) -> Identity:
-    """The file the export reads: its workers must read that one too."""
-    assert store.file is not None, "opened with file="
-    return store.file
+    meter = None if progress is None else Meter(sum(plan.rows().values()), progress)
+    target = TARGETS[format]
+    module = importlib.import_module(f"{__name__}.{target.module}")
+    with writing(
+        Path(to), what="--to", source=source, force=force, folder=target.kind == "folder",
+        holds=EXPORT_FILES, holder="shardgen export",
+    ) as partial:  # fmt: skip
+        writer = module.writer(partial, format, parquet)
+        counts = export_parts(
+            Source(source, found, plan, promoted),
+            writer,
+            module.render(format),
+            workers or default_workers(plan),
+            meter,
+        )
+    _finish(meter)
+    return counts
 
 
 def _meter(store: Store, progress: Progress | None) -> Meter | None:
@@ -184,34 +201,23 @@ def _finish(meter: Meter | None) -> None:
 
 
 @contextlib.contextmanager
-def _source(path: Path, file: Identity | None = None) -> Iterator[Store]:
-    """The store to export, checked (`verification.check_promoted`: promoted,
-    every rule holding, its digest the one recorded at promotion) unless
-    `file` is the one generate has just verified, then open: the same file,
-    which a promotion meanwhile cannot swap for another."""
+def _source(path: Path, file: Identity) -> Iterator[Store]:
+    """The store to export, checked (`verification.check_promoted`), then open."""
     from ..verification import check_promoted
 
-    if file is None:
-        file = check_promoted(path)
+    if check_promoted(path) != file:
+        raise RunError(f"{path} changed while it was being exported: export it again")
     with Store.open(path, file=file) as store, reading(store.path):
         yield store
 
 
-#: Formats that need optional dependencies: (modules, the extra that installs them).
-EXTRAS = {
-    "parquet": (("pyarrow",), "parquet"),
-    "postgres": (("psycopg",), "postgres"),
-    "duckdb": (("duckdb", "pyarrow"), "duckdb"),
-}
-
-
 def require(format: str) -> None:
     """Fail early, in one line, if an optional dependency of the format is missing."""
-    modules, extra = EXTRAS.get(format, ((), ""))
-    for module in modules:
+    target = TARGETS[format]
+    for module in target.needs:
         try:
             importlib.import_module(module)
         except ImportError:
             raise UsageError(
-                f"the {format} export needs {module}: pip install 'shardgen[{extra}]'"
+                f"the {format} export needs {module}: pip install 'shardgen[{target.extra}]'"
             ) from None

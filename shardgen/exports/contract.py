@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from ..store import Store
 from ..tables import REGISTRY, Column
@@ -142,3 +142,39 @@ def rows(
             meter.add(count)
             count = 0
     meter.add(count)
+
+
+# -- what a parallel export's workers hand its writer -------------------------
+
+
+class Part(NamedTuple):
+    """A task: rows `first` .. `first + rows - 1` of `table`, its `number`-th
+    part; number -1 is the table's keys outside the plan's range, which only
+    the digest reads."""
+
+    table: str
+    number: int
+    first: int
+    rows: int
+
+
+class Rendered(NamedTuple):
+    """A part as a worker returns it: its digest, the rows it read, and what
+    the target takes (None for the keys outside the plan's range)."""
+
+    digest: bytes
+    rows: int
+    data: Any
+
+
+class Writer(Protocol):
+    """A target's side of an export: parts arrive in task order (a table's
+    parts in ID order, tables in contract order); `finish` makes the target
+    complete once every part is written and the store's digest is checked;
+    `close` is always called last, finished or not."""
+
+    def write(self, part: Part, data: Any) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def close(self) -> None: ...

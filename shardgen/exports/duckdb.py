@@ -4,8 +4,8 @@ The tables are the registry's (`ddl.create_tables("duckdb")`): DECIMAL(p,2)
 money and percents, DATE, TIMESTAMPTZ (UTC), BOOLEAN, with their PRIMARY KEY,
 FOREIGN KEY, UNIQUE and CHECK constraints. DuckDB cannot add keys to a table
 later and checks them as rows arrive, so the tables are created with them and
-loaded parents first, each by one INSERT … SELECT from a stream of the Arrow
-batches the Parquet export writes (`files.arrow_batches`). No lookup indexes:
+loaded parents first, part by part, from the Arrow batches the Parquet
+export writes, each by one INSERT … SELECT. No lookup indexes:
 DuckDB indexes its keys itself and scans columns for the rest.
 
 Everything is one transaction in a new file beside the target, which
@@ -16,72 +16,61 @@ write-ahead log into the file: no `.wal` is left beside it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import RunError
-from ..store import Store, disk_full
-from ..tables import REGISTRY
+from ..store import disk_full
 from . import ddl
-from .contract import Meter
-from .files import arrow_batches, parquet_schema
+from .contract import Part
+
+#: What the workers render for this target: Arrow record batches.
+RENDER = "arrow"
 
 
-class Source:
-    """Batches for DuckDB to read, keeping what went wrong while making them:
-    DuckDB reports an exception raised there as its own error, without its type."""
+class DuckdbWriter:
+    """Loads parts, as Arrow batches, into a new DuckDB file at `path` in one
+    transaction, parents first (DuckDB checks the keys as rows arrive)."""
 
-    def __init__(self, batches: Iterable[Any]) -> None:
-        self.batches = batches
-        self.error: BaseException | None = None
+    def __init__(self, path: Path) -> None:
+        import duckdb
 
-    def __iter__(self) -> Iterator[Any]:
-        try:
-            yield from self.batches
-        except GeneratorExit:  # DuckDB stopped reading: not an error of ours
-            raise
-        except BaseException as exc:
-            self.error = exc
-            raise
+        self.path = path
+        with self._errors():
+            # DuckDB makes the file itself (it takes no empty file for a new
+            # database); `guard.writing` gave a path that nothing holds.
+            self.db = duckdb.connect(os.fspath(path))
+            self.db.execute("BEGIN").fetchall()
+            self.db.execute(ddl.create_tables("duckdb")).fetchall()
 
+    def write(self, part: Part, data: Any) -> None:
+        with self._errors():
+            self.db.register("part", data)
+            self.db.execute(f"INSERT INTO {part.table} SELECT * FROM part").fetchall()
+            self.db.unregister("part")
 
-def export_duckdb(store: Store, path: Path, meter: Meter | None = None) -> dict[str, int]:
-    """Write the contract into a new DuckDB file at `path`; return rows per
-    table. (`export` gives the path beside the target that `guard.writing`
-    then puts in its place.)"""
-    import duckdb
-    import pyarrow as pa
+    def finish(self) -> None:
+        with self._errors():
+            self.db.execute("COMMIT").fetchall()
+            self.db.execute("CHECKPOINT").fetchall()
 
-    counts: dict[str, int] = {}
-    source = Source(())
-    try:
-        # DuckDB makes the file itself (it takes no empty file for a new
-        # database); `guard.writing` gave a path that nothing holds.
-        db = duckdb.connect(os.fspath(path))
-        try:
-            db.execute("BEGIN").fetchall()
-            db.execute(ddl.create_tables("duckdb")).fetchall()
-            for table in REGISTRY:
-                source = Source(arrow_batches(store, table, meter))
-                db.register(
-                    "source", pa.RecordBatchReader.from_batches(parquet_schema(table), source)
-                )
-                ((counts[table],),) = db.execute(
-                    f"INSERT INTO {table} SELECT * FROM source"
-                ).fetchall()
-                db.unregister("source")
-            db.execute("COMMIT").fetchall()
-            db.execute("CHECKPOINT").fetchall()
-        finally:
+    def close(self) -> None:
+        db = getattr(self, "db", None)
+        if db is not None:
             db.close()
-    except duckdb.Error as exc:
-        if source.error is not None:
-            raise source.error from None
-        raise error_for(exc, path) from None
-    return counts
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        import duckdb
+
+        try:
+            yield
+        except duckdb.Error as exc:
+            raise error_for(exc, self.path) from None
 
 
 def error_for(exc: Exception, path: Path) -> BaseException:
@@ -99,3 +88,12 @@ def error_for(exc: Exception, path: Path) -> BaseException:
         return KeyboardInterrupt()
     full = "No space left" in message or disk_full(path)
     return OSError(errno.ENOSPC if full else errno.EIO, message)
+
+
+def writer(to: Path, format: str, options: object = None) -> DuckdbWriter:
+    """The DuckDB target's writer, creating the database file `to`."""
+    return DuckdbWriter(to)
+
+
+def render(format: str) -> str:
+    return RENDER

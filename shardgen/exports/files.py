@@ -21,18 +21,20 @@ into a hidden sibling folder that is renamed into place at the end.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator
+import csv
+import io
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import Any, BinaryIO, NamedTuple
 
 import msgspec
 
+from ..guard import create
 from ..plan import Plan
 from ..schema import TABLES
-from ..store import Store
 from ..tables import Column
-from .contract import CONTRACT, Meter, hundredths
+from .contract import CONTRACT, Part, columns, hundredths
 
 #: Rows per Parquet row group (at most).
 ROW_GROUP = 100_000
@@ -164,11 +166,102 @@ def record_batch(table: str, records: list[Any]) -> Any:
     return pa.record_batch(arrays, schema=schema)
 
 
-def arrow_batches(store: Store, table: str, meter: Meter | None = None) -> Iterator[Any]:
-    """A table's rows as Arrow record batches of ROW_GROUP rows (`parquet_schema`),
-    streamed in ID order (what the DuckDB export loads); counted on `meter`."""
-    records = store.scan(table)
-    while batch := list(itertools.islice(records, ROW_GROUP)):
-        yield record_batch(table, batch)
-        if meter is not None:
-            meter.add(len(batch))
+def csv_text(rows: list[Any]) -> bytes:
+    """Rows as CSV text (UTF-8, `\\n` line ends, quoted only where needed)."""
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+class FolderWriter:
+    """The folder formats' writer: one file per table (or, partitioned
+    Parquet, per part), opened at the table's first part and closed after its
+    last. CSV and JSON lines parts arrive as text, Parquet parts as Arrow
+    batches, gathered into row groups of `ROW_GROUP` rows."""
+
+    def __init__(self, folder: Path, format: str, parquet: ParquetOptions | None) -> None:
+        folder.mkdir(mode=0o755)
+        self.folder = folder
+        self.format = format
+        self.parquet = parquet or ParquetOptions()
+        self.table = ""
+        self.file: BinaryIO | None = None
+        self.arrow: Any = None  # the table's ParquetWriter
+        self.batches: list[Any] = []  # Arrow batches not yet written
+        self.rows = 0
+
+    def write(self, part: Part, data: Any) -> None:
+        if part.table != self.table:
+            self.close()
+            self._open(part.table)
+        if self.format != "parquet":
+            assert self.file is not None
+            self.file.write(data)
+        elif self.parquet.partitioned:
+            self._parquet_part(part, data)
+        else:
+            self.batches.append(data)
+            self.rows += data.num_rows
+            if self.rows >= ROW_GROUP:
+                self._flush()
+
+    def finish(self) -> None:
+        self.close()
+
+    def _open(self, table: str) -> None:
+        self.table = table
+        path = self.folder / f"{table}.{self.format}"
+        if self.format == "parquet":
+            import pyarrow.parquet as pq
+
+            if self.parquet.partitioned:
+                path.mkdir(mode=0o755)
+                return
+            self.file = open(create(path), "wb")  # noqa: SIM115 - closed in `close`
+            self.arrow = pq.ParquetWriter(
+                self.file, parquet_schema(table), compression=self.parquet.compression
+            )
+            return
+        self.file = open(create(path), "wb")  # noqa: SIM115 - closed in `close`
+        if self.format == "csv":
+            self.file.write(csv_text([columns(table)]))
+
+    def _parquet_part(self, part: Part, batch: Any) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        target = self.folder / f"{part.table}.parquet" / f"part-{part.number:05d}.parquet"
+        with open(create(target), "wb") as sink:
+            table = pa.Table.from_batches([batch], schema=parquet_schema(part.table))
+            pq.write_table(
+                table, sink, compression=self.parquet.compression, row_group_size=ROW_GROUP
+            )
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self.batches:
+            table = pa.Table.from_batches(self.batches, schema=parquet_schema(self.table))
+            self.arrow.write_table(table, row_group_size=ROW_GROUP)
+        self.batches, self.rows = [], 0
+
+    def close(self) -> None:
+        if self.arrow is not None:
+            try:
+                self._flush()
+            finally:
+                self.arrow.close()
+                self.arrow = None
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+def writer(to: Path, format: str, options: ParquetOptions | None = None) -> FolderWriter:
+    """The folder formats' writer, filling a new folder `to`."""
+    return FolderWriter(to, format, options)
+
+
+def render(format: str) -> str:
+    """CSV and JSON lines parts come as their text; Parquet's as Arrow batches."""
+    return "arrow" if format == "parquet" else format

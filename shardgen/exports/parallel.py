@@ -1,55 +1,63 @@
-"""Folder exports in parallel: each table cut into the plan's shards, each
-shard's rows rendered in a worker process (CSV or JSON lines text, or an Arrow
-batch for Parquet), and written by the coordinator in ID order.
+"""Exports in parallel: each table cut into the plan's shards, each shard's
+rows read and rendered in a worker process, and handed to the target's writer
+by the coordinator in ID order.
 
-The parts are the plan's, never the worker count's, and each is rendered the
-same way wherever it runs, so the files are the same bytes with any number of
-workers. The workers read the file the export verified (`file`), each with its
-own read-only handle; the coordinator only writes.
+What a worker renders depends on the target: CSV text (also what PostgreSQL's
+COPY takes), JSON lines text, an Arrow record batch (Parquet, DuckDB), or
+rows of the SQLite export's values. The parts are the plan's, never the
+worker count's, and each is rendered the same way wherever it runs, so a
+target gets the same data with any number of workers.
+
+The store is read only in the workers, each through its own read-only handle
+on the file the export names (`file`). As a worker reads a part it digests
+it exactly as verify does; the coordinator combines the parts' digests and,
+before the target is finished, compares them with the digest recorded when
+the dataset was promoted (which verify recorded after checking every rule).
+A store that changed since, a damaged record, or a row outside the plan's
+ranges is the damaged-store error, and the target is left as it was.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import msgspec
 
-from ..errors import RunError, ShardgenError
-from ..guard import create
+from ..errors import RunError, ShardgenError, damaged
 from ..plan import Plan
 from ..run.pool import Coordinator, Pool, coordinator, worker_started
 from ..schema import BATCH_DECODERS, TABLES, array_header
-from ..store import Identity, Store, key, quiet_stderr
-from .contract import Converter, Meter, columns
-from .files import (
-    CSV_STEPS,
-    JSON_STEPS,
-    ROW_GROUP,
-    ParquetOptions,
-    parquet_schema,
-    record_batch,
-    shard_rows,
-)
+from ..store import Identity, Store, key, quiet_stderr, reading
+from .contract import Converter, Meter, Part, Rendered, Writer, columns
+from .files import CSV_STEPS, JSON_STEPS, csv_text, record_batch, shard_rows
+
+#: What a worker can render a part as.
+RENDERS = ("csv", "jsonl", "arrow", "rows")
+
+#: The tables verify digests before the rows outside the plan's ranges: the
+#: foundation task reads them first (`verification.tasks`).
+FOUNDATION = ("customer_types", "product_categories")
 
 
-class Part(NamedTuple):
-    """A task: rows `first` .. `first + rows - 1` of `table`, its `number`-th part."""
+class Source(NamedTuple):
+    """The dataset an export reads: its path, which file it is, its plan, and
+    the digest recorded at its promotion."""
 
-    table: str
-    number: int
-    first: int
-    rows: int
+    path: Path
+    file: Identity
+    plan: Plan
+    promoted: str
 
 
 def parts(plan: Plan) -> list[Part]:
-    """Every table cut into the plan's shards (a foundation table is one part),
-    tables in contract order, parts in ID order."""
-    found = []
+    """The tasks of an export: first each table's keys outside the plan's
+    range, then every table cut into the plan's shards (a foundation table is
+    one part), tables in contract order, parts in ID order."""
     rows = plan.rows()
+    found = [Part(table, -1, rows[table] + 1, 0) for table in TABLES]
     for table in TABLES:
         first = 1
         for number, count in enumerate(shard_rows(plan, table) or [rows[table]]):
@@ -58,46 +66,75 @@ def parts(plan: Plan) -> list[Part]:
     return found
 
 
-def export_folder(
-    path: Path,
-    file: Identity,
-    plan: Plan,
-    folder: Path,
-    format: str,
-    workers: int,
-    meter: Meter | None,
-    parquet: ParquetOptions | None,
+def export_parts(
+    source: Source, writer: Writer, render: str, workers: int, meter: Meter | None
 ) -> dict[str, int]:
-    """Create `folder` and write every table of the store at `path` into it,
-    rendered by `workers` processes; return rows per table."""
-    folder.mkdir(mode=0o755)
-    tasks = parts(plan)
-    writer = _Writer(folder, format, parquet or ParquetOptions())
-    initargs = (str(path), file, format, coordinator())
+    """Render every part of the dataset in `workers` processes, write them with
+    `writer` in task order, check the digest, finish; return rows per table."""
+    tasks = parts(source.plan)
+    initargs = (str(source.path), source.file, render, coordinator())
 
     def broken(_running: list[Part]) -> NoReturn:
-        raise RunError("an export worker process died before finishing its part; run it again")
+        raise RunError(
+            "an export worker process died before finishing its part (a damaged store can "
+            f"do that: check it with `shardgen verify {source.path}`); run the export again"
+        )
 
     written: dict[str, int] = dict.fromkeys(TABLES, 0)
-    waiting: dict[int, tuple[Part, Any]] = {}
+    digests: dict[str, list[bytes]] = {table: [] for table in TABLES}
+    outside: dict[str, bytes] = {}
+    waiting: dict[int, tuple[Part, Rendered]] = {}
     order = {task: number for number, task in enumerate(tasks)}
     following = 0
     try:
-        with Pool[Part, Any](
+        with Pool[Part, Rendered](
             workers, len(tasks), "shardgen.exports.parallel", _init, initargs
         ) as pool:
             for task, rendered in pool.run(_render, tasks, _nothing, _failed, broken):
                 waiting[order[task]] = (task, rendered)
                 while following in waiting:
-                    done, data = waiting.pop(following)
-                    writer.write(done, data)
-                    written[done.table] += done.rows
-                    if meter is not None:
-                        meter.add(done.rows)
+                    done, result = waiting.pop(following)
                     following += 1
+                    if done.number < 0:
+                        if result.rows:
+                            raise damaged(
+                                source.path,
+                                f"{done.table} has {result.rows} row(s) beyond the plan's "
+                                f"{done.first - 1}",
+                            )
+                        outside[done.table] = result.digest
+                        continue
+                    digests[done.table].append(result.digest)
+                    writer.write(done, result.data)
+                    written[done.table] += result.rows
+                    if meter is not None:
+                        meter.add(result.rows)
+        _check_digest(source, digests, outside)
+        writer.finish()
     finally:
         writer.close()
     return written
+
+
+def _check_digest(
+    source: Source, ranges: dict[str, list[bytes]], outside: dict[str, bytes]
+) -> None:
+    """The rows read must digest, in verify's order, to the promoted digest."""
+    from ..verification import store_digest
+
+    ordered = {
+        table: [*ranges[table], outside[table]]
+        if table in FOUNDATION
+        else [outside[table], *ranges[table]]
+        for table in TABLES
+    }
+    _, digest = store_digest(ordered)
+    if digest != source.promoted:
+        raise damaged(
+            source.path,
+            f"its rows digest to {digest}, not to the {source.promoted} recorded when it "
+            "was promoted",
+        )
 
 
 def _nothing() -> None:
@@ -110,141 +147,79 @@ def _failed(part: Part, exc: Exception) -> ShardgenError:
     )
 
 
-class _Writer:
-    """The coordinator's side: one file per table (or, partitioned Parquet, per
-    part), opened at the table's first part and closed after its last."""
-
-    def __init__(self, folder: Path, format: str, parquet: ParquetOptions) -> None:
-        self.folder = folder
-        self.format = format
-        self.parquet = parquet
-        self.table = ""
-        self.file: BinaryIO | None = None
-        self.arrow: Any = None  # the table's ParquetWriter
-        self.batches: list[Any] = []  # Arrow batches not yet written
-        self.rows = 0
-
-    def write(self, part: Part, data: Any) -> None:
-        if part.table != self.table:
-            self.close()
-            self._open(part.table)
-        if self.format != "parquet":
-            assert self.file is not None
-            self.file.write(data)
-        elif self.parquet.partitioned:
-            self._parquet_part(part, data)
-        else:
-            self.batches.append(data)
-            self.rows += data.num_rows
-            if self.rows >= ROW_GROUP:
-                self._flush()
-
-    def _open(self, table: str) -> None:
-        self.table = table
-        path = self.folder / f"{table}.{self.format}"
-        if self.format == "parquet":
-            import pyarrow.parquet as pq
-
-            if self.parquet.partitioned:
-                path.mkdir(mode=0o755)
-                return
-            self.file = open(create(path), "wb")  # noqa: SIM115 - closed in `close`
-            self.arrow = pq.ParquetWriter(
-                self.file, parquet_schema(table), compression=self.parquet.compression
-            )
-            return
-        self.file = open(create(path), "wb")  # noqa: SIM115 - closed in `close`
-        if self.format == "csv":
-            self.file.write(_csv_text([columns(table)]))
-
-    def _parquet_part(self, part: Part, batch: Any) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        target = self.folder / f"{part.table}.parquet" / f"part-{part.number:05d}.parquet"
-        with open(create(target), "wb") as sink:
-            table = pa.Table.from_batches([batch], schema=parquet_schema(part.table))
-            pq.write_table(
-                table, sink, compression=self.parquet.compression, row_group_size=ROW_GROUP
-            )
-
-    def _flush(self) -> None:
-        import pyarrow as pa
-
-        if self.batches:
-            table = pa.Table.from_batches(self.batches, schema=parquet_schema(self.table))
-            self.arrow.write_table(table, row_group_size=ROW_GROUP)
-        self.batches, self.rows = [], 0
-
-    def close(self) -> None:
-        if self.arrow is not None:
-            try:
-                self._flush()
-            finally:
-                self.arrow.close()
-                self.arrow = None
-        if self.file is not None:
-            self.file.close()
-            self.file = None
-
-
 # -- in a worker process -------------------------------------------------------
 
 
-class _Source(NamedTuple):
+class _Reading(NamedTuple):
     store: Store
-    format: str
+    render: str
     converter: Converter
 
 
-_source: _Source | None = None
+_reading: _Reading | None = None
 
 
-def _init(path: str, file: Identity, format: str, watched: Coordinator) -> None:
-    global _source  # noqa: PLW0603 - one store handle per worker process
+def _init(path: str, file: Identity, render: str, watched: Coordinator) -> None:
+    global _reading  # noqa: PLW0603 - one store handle per worker process
     worker_started(watched)
     quiet_stderr()
-    steps = CSV_STEPS if format == "csv" else JSON_STEPS
-    _source = _Source(Store.open(Path(path), file=file), format, Converter(steps))
+    steps = {"csv": CSV_STEPS, "jsonl": JSON_STEPS}.get(render)
+    _reading = _Reading(Store.open(Path(path), file=file), render, Converter(steps))
 
 
-def _render(part: Part) -> Any:
-    """A part's rows as the bytes its file holds (CSV, JSON lines), or as
-    one Arrow record batch (Parquet)."""
-    source = _source
-    assert source is not None, "worker not initialised"
-    if source.format == "parquet":
-        return _arrow_batch(source.store, part)
+def _render(part: Part) -> Rendered:
+    """A part's digest and rows, and the part as the target takes it."""
+    assert _reading is not None, "worker not initialised"
+    store = _reading.store
+    with reading(store.path):
+        if part.number < 0:
+            return _outside(store, part)
+        digest = hashlib.blake2b(digest_size=16)
+        batches = list(_packed(store, part, digest))
+        data = _data(_reading, part, batches)
+    return Rendered(digest.digest(), part.rows, data)
+
+
+def _data(source: _Reading, part: Part, batches: list[bytes]) -> Any:
+    if source.render == "arrow":
+        decode = BATCH_DECODERS[part.table].decode
+        return record_batch(part.table, [r for batch in batches for r in decode(batch)])
     convert = source.converter.row_function(part.table)
-    rows = [convert(values) for values in _values(source.store, part)]
-    if source.format == "csv":
-        return _csv_text(rows)
+    rows = [convert(values) for batch in batches for values in msgspec.msgpack.decode(batch)]
+    if source.render == "rows":
+        return rows
+    if source.render == "csv":
+        return csv_text(rows)
     names = columns(part.table)
     encode = msgspec.json.Encoder(decimal_format="number").encode_lines
     return encode([dict(zip(names, row, strict=True)) for row in rows])
 
 
-def _values(store: Store, part: Part) -> Iterator[list[Any]]:
-    """A part's rows as plain lists of field values, in ID order."""
-    for packed in _packed(store, part):
-        yield from msgspec.msgpack.decode(packed)
-
-
-def _arrow_batch(store: Store, part: Part) -> Any:
-    decode = BATCH_DECODERS[part.table].decode
-    records = [record for packed in _packed(store, part) for record in decode(packed)]
-    return record_batch(part.table, records)
-
-
-def _packed(store: Store, part: Part) -> Iterator[bytes]:
-    """A part's rows a batch at a time, each batch one msgpack array of records."""
-    low, high = key(part.first), key(part.first + part.rows)
+def _outside(store: Store, part: Part) -> Rendered:
+    """The keys of a table outside the plan's range, digested as verify does."""
+    digest = hashlib.blake2b(digest_size=16)
+    count = 0
     with store.snapshot() as view:
-        for _, values in view.pairs(part.table, low, high, part.rows):
-            yield array_header(len(values)) + b"".join(values)
+        for k, v in view.outside(part.table, [(key(1), key(part.first))]):
+            digest.update(k)
+            digest.update(v)
+            count += 1
+    return Rendered(digest.digest(), count, None)
 
 
-def _csv_text(rows: list[Any]) -> bytes:
-    buffer = io.StringIO(newline="")
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return buffer.getvalue().encode("utf-8")
+def _packed(store: Store, part: Part, digest: Any) -> Iterator[bytes]:
+    """A part's rows a batch at a time, each batch one msgpack array of records,
+    digested as verify digests them (`verification.reader`)."""
+    low, high = key(part.first), key(part.first + part.rows)
+    count = 0
+    with store.snapshot() as view:
+        for keys, values in view.pairs(part.table, low, high, part.rows):
+            encoded = array_header(len(values)) + b"".join(values)
+            digest.update(b"".join(keys))
+            digest.update(encoded)
+            count += len(keys)
+            yield encoded
+    if count != part.rows:
+        raise damaged(
+            store.path, f"{part.table} has {count} rows from id {part.first}, not {part.rows}"
+        )

@@ -29,7 +29,7 @@ from pathlib import Path
 from ..errors import StoreError, damaged
 from ..plan import Plan, check_workers, default_workers
 from ..store import Identity, Store, isolated, reading
-from .merge import PROMOTED_RULE
+from .merge import PROMOTED_RULE, store_digest
 from .report import Report, Violation, render
 from .tasks import verified_report
 
@@ -38,7 +38,9 @@ __all__ = [
     "Report",
     "Violation",
     "check_promoted",
+    "promoted_header",
     "render",
+    "store_digest",
     "verify",
     "verify_store",
 ]
@@ -71,6 +73,20 @@ def _verify_file(
     if (workers or default_workers(plan)) == 1:
         return isolated(path, verified_report, path, plan, None, None, 1, file, promoted)
     return verified_report(path, plan, None, None, workers, file, promoted)
+
+
+def promoted_header(path: Path) -> tuple[Plan, str, Identity]:
+    """The plan of the promoted dataset at `path`, the digest recorded at its
+    promotion, and which file it is, read in a child process (`isolated`);
+    a store error if the path holds a failed or interrupted run's store."""
+    plan, promoted, file = isolated(path, _header, path)
+    if promoted is None:
+        raise StoreError(
+            f"{path} holds no promoted dataset (it is a failed or interrupted run's "
+            "staging store): finish the run with `shardgen generate ... --resume` and use "
+            "the store it promotes"
+        )
+    return plan, promoted, file
 
 
 def _header(path: Path) -> tuple[Plan, str | None, Identity]:
@@ -106,13 +122,7 @@ def check_promoted(path: Path, workers: int | None = None) -> Identity:
     recorded at promotion; else the damaged-store error (or, for an unfinished
     run, a store error)."""
     check_workers(workers)
-    plan, promoted, file = isolated(path, _header, path)
-    if promoted is None:
-        raise StoreError(
-            f"{path} holds no promoted dataset (it is a failed or interrupted run's "
-            "staging store): finish the run with `shardgen generate ... --resume` and use "
-            "the store it promotes"
-        )
+    plan, promoted, file = promoted_header(path)
     report = _verify_file(path, plan, workers, file, promoted)
     if not report.ok:
         first = report.violations[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Mapping, Sequence
 
 from ..plan import Plan
 from ..schema import TABLES
@@ -46,23 +47,14 @@ class Merged:
                 self.found.add(table, 0, "row count matches the plan", f"{rows[table]} != {count}")
         # A table's digest covers its key ranges in plan order; the overall
         # digest covers the tables in schema order.
-        table_digests = {
-            table: hashlib.blake2b(b"".join(self.digests[table]), digest_size=16).hexdigest()
-            for table in TABLES
-        }
-        overall = hashlib.blake2b(digest_size=16)
-        for table in TABLES:
-            overall.update(table.encode())
-            overall.update(bytes.fromhex(table_digests[table]))
-        if promoted is not None and overall.hexdigest() != promoted:
-            self.found.add(
-                "store", 0, PROMOTED_RULE, f"{overall.hexdigest()} != {promoted} (recorded)"
-            )
+        table_digests, overall = store_digest(self.digests)
+        if promoted is not None and overall != promoted:
+            self.found.add("store", 0, PROMOTED_RULE, f"{overall} != {promoted} (recorded)")
         total = sum(self.found.by_rule.values())
         return Report(
             path=path,
             ok=total == 0,
-            digest=overall.hexdigest(),
+            digest=overall,
             rows=rows,
             expected_rows=expected_rows,
             violation_count=total,
@@ -72,3 +64,17 @@ class Merged:
             seconds=round(seconds, 3),
             promoted_digest=promoted,
         )
+
+
+def store_digest(digests: Mapping[str, Sequence[bytes]]) -> tuple[dict[str, str], str]:
+    """Each table's digest and the store's, from the digests of each table's
+    key ranges (in plan order): what verify reports and promotion records."""
+    tables = {
+        table: hashlib.blake2b(b"".join(digests[table]), digest_size=16).hexdigest()
+        for table in TABLES
+    }
+    overall = hashlib.blake2b(digest_size=16)
+    for table in TABLES:
+        overall.update(table.encode())
+        overall.update(bytes.fromhex(tables[table]))
+    return tables, overall.hexdigest()
