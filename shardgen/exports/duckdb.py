@@ -27,6 +27,7 @@ from ..errors import RunError
 from ..store import disk_full
 from . import ddl
 from .contract import Part
+from .files import ROW_GROUP
 
 #: What the workers render for this target: Arrow record batches.
 RENDER = "arrow"
@@ -40,6 +41,9 @@ class DuckdbWriter:
         import duckdb
 
         self.path = path
+        self.table = ""
+        self.batches: list[Any] = []  # Arrow batches of `table` not yet inserted
+        self.rows = 0
         with self._errors():
             # DuckDB makes the file itself (it takes no empty file for a new
             # database); `guard.writing` gave a path that nothing holds.
@@ -48,12 +52,30 @@ class DuckdbWriter:
             self.db.execute(ddl.create_tables("duckdb")).fetchall()
 
     def write(self, part: Part, data: Any) -> None:
+        # Parts are gathered into inserts of about ROW_GROUP rows: each
+        # INSERT has a fixed cost, and DuckDB checks the keys of a large one
+        # in bulk.
+        if part.table != self.table:
+            self._insert()
+            self.table = part.table
+        self.batches.append(data)
+        self.rows += data.num_rows
+        if self.rows >= ROW_GROUP:
+            self._insert()
+
+    def _insert(self) -> None:
+        if not self.batches:
+            return
+        import pyarrow as pa
+
         with self._errors():
-            self.db.register("part", data)
-            self.db.execute(f"INSERT INTO {part.table} SELECT * FROM part").fetchall()
+            self.db.register("part", pa.Table.from_batches(self.batches))
+            self.db.execute(f"INSERT INTO {self.table} SELECT * FROM part").fetchall()
             self.db.unregister("part")
+        self.batches, self.rows = [], 0
 
     def finish(self) -> None:
+        self._insert()
         with self._errors():
             self.db.execute("COMMIT").fetchall()
             self.db.execute("CHECKPOINT").fetchall()

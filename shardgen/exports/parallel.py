@@ -24,15 +24,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
-import msgspec
-
 from ..errors import RunError, ShardgenError, damaged
 from ..plan import Plan
 from ..run.pool import Coordinator, Pool, coordinator, worker_started
 from ..schema import BATCH_DECODERS, TABLES, array_header
 from ..store import Identity, Store, key, quiet_stderr, reading
-from .contract import Converter, Meter, Part, Rendered, Writer, columns
-from .files import CSV_STEPS, JSON_STEPS, csv_text, record_batch, shard_rows
+from .contract import Meter, Part, Rendered, Writer
+from .files import record_batch, shard_rows
+from .render import RENDERERS, columns_of
 
 #: What a worker can render a part as.
 RENDERS = ("csv", "jsonl", "arrow", "rows")
@@ -153,7 +152,6 @@ def _failed(part: Part, exc: Exception) -> ShardgenError:
 class _Reading(NamedTuple):
     store: Store
     render: str
-    converter: Converter
 
 
 _reading: _Reading | None = None
@@ -163,8 +161,7 @@ def _init(path: str, file: Identity, render: str, watched: Coordinator) -> None:
     global _reading  # noqa: PLW0603 - one store handle per worker process
     worker_started(watched)
     quiet_stderr()
-    steps = {"csv": CSV_STEPS, "jsonl": JSON_STEPS}.get(render)
-    _reading = _Reading(Store.open(Path(path), file=file), render, Converter(steps))
+    _reading = _Reading(Store.open(Path(path), file=file), render)
 
 
 def _render(part: Part) -> Rendered:
@@ -176,23 +173,15 @@ def _render(part: Part) -> Rendered:
             return _outside(store, part)
         digest = hashlib.blake2b(digest_size=16)
         batches = list(_packed(store, part, digest))
-        data = _data(_reading, part, batches)
+        data = _data(_reading.render, part, batches)
     return Rendered(digest.digest(), part.rows, data)
 
 
-def _data(source: _Reading, part: Part, batches: list[bytes]) -> Any:
-    if source.render == "arrow":
+def _data(render: str, part: Part, batches: list[bytes]) -> Any:
+    if render == "arrow":
         decode = BATCH_DECODERS[part.table].decode
         return record_batch(part.table, [r for batch in batches for r in decode(batch)])
-    convert = source.converter.row_function(part.table)
-    rows = [convert(values) for batch in batches for values in msgspec.msgpack.decode(batch)]
-    if source.render == "rows":
-        return rows
-    if source.render == "csv":
-        return csv_text(rows)
-    names = columns(part.table)
-    encode = msgspec.json.Encoder(decimal_format="number").encode_lines
-    return encode([dict(zip(names, row, strict=True)) for row in rows])
+    return RENDERERS[render](part.table, columns_of(part.table, batches))
 
 
 def _outside(store: Store, part: Part) -> Rendered:
