@@ -174,6 +174,8 @@ def _render(part: Part) -> Rendered:
         digest = hashlib.blake2b(digest_size=16)
         batches = list(_packed(store, part, digest))
         data = _data(_reading.render, part, batches)
+    # Remapped every few parts, so only a few parts' pages stay mapped here.
+    store.shard_done()
     return Rendered(digest.digest(), part.rows, data)
 
 
