@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import msgspec
 import pytest
 
 import shardgen
@@ -272,7 +273,10 @@ def test_an_interrupted_or_failed_export_leaves_the_target_as_it_was(
     direct = export_duckdb.DuckdbWriter(tmp_path / "direct.duckdb")
     with Store.open(broken) as store, pytest.raises(shardgen.RunError, match="constraint"):
         for table in TABLES:
-            direct.write(Part(table, 0, 1, 0), record_batch(table, list(store.scan(table))))
+            records = [msgspec.structs.astuple(r) for r in store.scan(table)]
+            direct.write(
+                Part(table, 0, 1, 0), record_batch(table, list(zip(*records, strict=True)))
+            )
         direct.finish()
     direct.close()
     assert target.read_bytes() == before

@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
-
-import msgspec
 
 from ..guard import create
 from ..plan import Plan
@@ -102,7 +100,7 @@ HUNDREDTHS: dict[str, Callable[[Any], int]] = {
 }
 
 
-def arrow_builder(column: Column) -> Callable[[tuple[Any, ...]], Any]:
+def arrow_builder(column: Column) -> Callable[[Sequence[Any]], Any]:
     """A function from a batch of a column's store values to an Arrow array."""
     import pyarrow as pa
 
@@ -114,7 +112,7 @@ def arrow_builder(column: Column) -> Callable[[tuple[Any, ...]], Any]:
         return lambda values: pa.array(values, arrow_type)
     scale = HUNDREDTHS[column.kind]
 
-    def decimals(values: tuple[Any, ...]) -> Any:
+    def decimals(values: Sequence[Any]) -> Any:
         # Hundredths as integers, reinterpreted as decimals of scale 2: exact, and
         # much faster than building a Decimal per value.
         if scale is not _same:
@@ -153,16 +151,15 @@ def shard_rows(plan: Plan, table: str) -> list[int]:
     return []  # the foundation tables: one part, all of it
 
 
-def record_batch(table: str, records: list[Any]) -> Any:
-    """Records of `table` as one Arrow record batch (`parquet_schema`)."""
+def record_batch(table: str, columns: Sequence[Sequence[Any]]) -> Any:
+    """A part's columns of store values (`render.columns_of`) as one Arrow
+    record batch (`parquet_schema`)."""
     import pyarrow as pa
 
     schema = parquet_schema(table)
-    if not records:
+    if not columns or not columns[0]:
         return pa.RecordBatch.from_pylist([], schema=schema)
-    builders = [arrow_builder(column) for column in CONTRACT[table]]
-    fields = zip(*map(msgspec.structs.astuple, records), strict=True)
-    arrays = [build(column) for build, column in zip(builders, fields, strict=True)]
+    arrays = [arrow_builder(c)(values) for c, values in zip(CONTRACT[table], columns, strict=True)]
     return pa.record_batch(arrays, schema=schema)
 
 

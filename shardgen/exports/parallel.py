@@ -20,14 +20,13 @@ ranges is the damaged-store error, and the target is left as it was.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
 from ..errors import RunError, ShardgenError, damaged
 from ..plan import Plan
 from ..run.pool import Coordinator, Pool, coordinator, worker_started
-from ..schema import BATCH_DECODERS, TABLES, array_header
+from ..schema import TABLES, array_header
 from ..store import Identity, Store, key, quiet_stderr, reading
 from .contract import Meter, Part, Rendered, Writer
 from .files import record_batch, shard_rows
@@ -172,18 +171,17 @@ def _render(part: Part) -> Rendered:
         if part.number < 0:
             return _outside(store, part)
         digest = hashlib.blake2b(digest_size=16)
-        batches = list(_packed(store, part, digest))
-        data = _data(_reading.render, part, batches)
+        data = _data(_reading.render, part, _packed(store, part, digest))
     # Remapped every few parts, so only a few parts' pages stay mapped here.
     store.shard_done()
     return Rendered(digest.digest(), part.rows, data)
 
 
-def _data(render: str, part: Part, batches: list[bytes]) -> Any:
+def _data(render: str, part: Part, packed: bytes) -> Any:
+    columns = columns_of(part.table, packed)
     if render == "arrow":
-        decode = BATCH_DECODERS[part.table].decode
-        return record_batch(part.table, [r for batch in batches for r in decode(batch)])
-    return RENDERERS[render](part.table, columns_of(part.table, batches))
+        return record_batch(part.table, columns)
+    return RENDERERS[render](part.table, columns)
 
 
 def _outside(store: Store, part: Part) -> Rendered:
@@ -198,19 +196,18 @@ def _outside(store: Store, part: Part) -> Rendered:
     return Rendered(digest.digest(), count, None)
 
 
-def _packed(store: Store, part: Part, digest: Any) -> Iterator[bytes]:
-    """A part's rows a batch at a time, each batch one msgpack array of records,
-    digested as verify digests them (`verification.reader`)."""
+def _packed(store: Store, part: Part, digest: Any) -> bytes:
+    """A part's rows as one msgpack array of records, digested a batch at a
+    time as verify digests them (`verification.reader`)."""
     low, high = key(part.first), key(part.first + part.rows)
-    count = 0
+    found: list[bytes] = []
     with store.snapshot() as view:
         for keys, values in view.pairs(part.table, low, high, part.rows):
-            encoded = array_header(len(values)) + b"".join(values)
             digest.update(b"".join(keys))
-            digest.update(encoded)
-            count += len(keys)
-            yield encoded
-    if count != part.rows:
+            digest.update(array_header(len(values)) + b"".join(values))
+            found.extend(values)
+    if len(found) != part.rows:
         raise damaged(
-            store.path, f"{part.table} has {count} rows from id {part.first}, not {part.rows}"
+            store.path, f"{part.table} has {len(found)} rows from id {part.first}, not {part.rows}"
         )
+    return array_header(len(found)) + b"".join(found)

@@ -39,10 +39,10 @@ _DAYS: dict[int, str] = {}
 _CLOCKS: dict[int, str] = {}
 
 
-def columns_of(table: str, batches: list[bytes]) -> list[Column]:
-    """A part's records (msgpack arrays of records, as the store holds them)
-    as one sequence per contract column."""
-    rows = [row for batch in batches for row in msgspec.msgpack.decode(batch)]
+def columns_of(table: str, packed: bytes) -> list[Column]:
+    """A part's records (one msgpack array of records, as the store holds
+    them) as one sequence per contract column."""
+    rows = msgspec.msgpack.decode(packed)
     if not rows:
         return [() for _ in CONTRACT[table]]
     return list(zip(*rows, strict=True))
