@@ -7,6 +7,9 @@ timed in the benchmark's own process:
   attached, into a fresh file with the same DDL (`sqlite_floor`);
 - parquet: `pyarrow.parquet.write_table` of the exported tables, read back
   into memory first (`ParquetFloor`);
+- duckdb: `INSERT INTO t SELECT * FROM read_parquet(...)` of the Parquet
+  export's files into the DuckDB export's own DDL, one transaction
+  (`duckdb_floor`);
 - postgres: server-side `COPY` of the CSV export's files into the export's
   own DDL on one connection, keys after (`postgres_floor`), on a throwaway
   cluster on loopback (`PostgresServer`, as the test suite starts one).
@@ -44,6 +47,8 @@ FLOORS = {
     "sqlite": "INSERT … SELECT from the attached export into the same DDL, indexes after; "
     "one transaction",
     "parquet": "pyarrow.parquet.write_table of the exported tables, read back into memory",
+    "duckdb": "INSERT … SELECT from read_parquet of the Parquet export into the same DDL; "
+    "one transaction",
     "postgres": "server-side COPY of the CSV export into the export's DDL on one connection, "
     "keys after; one transaction",
 }
@@ -282,3 +287,46 @@ def postgres_floor(url: str, files: Path) -> tuple[float, dict[str, int]]:
         conn.commit()
         seconds = time.perf_counter() - started
     return seconds, loaded
+
+
+def duckdb_floor(parquet: Path, out: Path) -> tuple[float, dict[str, int]]:
+    """Seconds to fill a fresh DuckDB file `out` with the export's DDL by
+    INSERT … SELECT from the Parquet export's files in `parquet`, parents
+    first, in one transaction, checkpointed; and the rows of each table."""
+    import duckdb
+
+    from shardgen.exports import ddl
+    from shardgen.tables import REGISTRY
+
+    out.unlink(missing_ok=True)
+    started = time.perf_counter()
+    db = duckdb.connect(str(out))
+    try:
+        db.execute("BEGIN")
+        db.execute(ddl.create_tables("duckdb"))
+        for table in REGISTRY:
+            db.execute(f"INSERT INTO {table} SELECT * FROM read_parquet(?)", [
+                str(parquet / f"{table}.parquet")
+            ])  # fmt: skip
+        db.execute("COMMIT")
+        db.execute("CHECKPOINT")
+        seconds = time.perf_counter() - started
+        counts = {
+            t: int(db.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in REGISTRY
+        }
+    finally:
+        db.close()
+    return seconds, counts
+
+
+def duckdb_counts(path: Path) -> dict[str, int]:
+    """Rows of each table of a DuckDB export."""
+    import duckdb
+
+    from shardgen.tables import REGISTRY
+
+    db = duckdb.connect(str(path), read_only=True)
+    try:
+        return {t: int(db.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in REGISTRY}
+    finally:
+        db.close()
