@@ -1,10 +1,11 @@
 """Export: the data contract, written to SQLite, PostgreSQL, CSV, JSON lines or Parquet.
 
 `export` is the one entry point. The contract (columns, kinds, conversions)
-is in `contract`; the targets in `sql` (sqlite, postgres) and `files` (csv,
-jsonl, parquet). A target is written beside its place and renamed into it
-when complete (or loaded in one transaction), so an interrupted export never
-leaves half an export.
+is in `contract`; the targets in `sql` (sqlite), `postgres`, `duckdb` and
+`files` (csv, jsonl, parquet). A target is written beside its place and
+renamed into it when complete (PostgreSQL: loaded into a staging schema and
+swapped in by one transaction), so an interrupted export never leaves half
+an export.
 """
 
 from __future__ import annotations
@@ -104,18 +105,18 @@ def check_export(
     """What an export checks before it reads anything (`generate --export`
     checks it before generating too): a known format with its dependency
     installed, a target of the right kind, and not one it must not write."""
-    from . import sql as export_sql
+    from .postgres import check_url, redact
 
     if format not in FORMATS:
         raise UsageError(f"unknown export format {format!r}: choose one of {', '.join(FORMATS)}")
     require(format)
     url = os.fspath(to)
     if format == "postgres":
-        export_sql.check_url(url)
+        check_url(url)
         return
     if url.startswith(("postgresql:", "postgres:")):
         raise UsageError(
-            f"--to {export_sql.redact(url)} is a PostgreSQL URL: pass --format postgres to load it"
+            f"--to {redact(url)} is a PostgreSQL URL: pass --format postgres to load it"
         )
     folder = format in FOLDERS
     check_output(Path(to), what="--to", source=source, force=force, folder=folder,
@@ -135,12 +136,13 @@ def _export(
     # The targets import their databases and pyarrow: imported on use.
     from . import duckdb as export_duckdb
     from . import parallel as export_parallel
+    from . import postgres as export_postgres
     from . import sql as export_sql
 
     if format == "postgres":
         with _source(source, file) as store:
             meter = _meter(store, progress)
-            counts = export_sql.export_postgres(store, os.fspath(to), force=force, meter=meter)
+            counts = export_postgres.export_postgres(store, os.fspath(to), force=force, meter=meter)
             _finish(meter)
             return counts
     target = Path(to)

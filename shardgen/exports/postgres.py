@@ -1,0 +1,530 @@
+"""Export to PostgreSQL: loaded over several connections into a staging
+schema, keys built after the load, then swapped into `public` by one
+transaction.
+
+`PostgresTarget` is the writer: `check` (refuse existing tables unless
+forced), `open` (a fresh staging schema `shardgen_staging_<hex>` holding the
+contract's tables without keys; leftovers of killed exports dropped),
+`write` (one part's COPY data, loaded by one of the connections), `finish`
+(keys and indexes built in parallel, ANALYZE, counts checked, the swap) and
+`close` (without `finish`: the staging schema dropped). Until the swap
+commits, `public` is untouched, so a failed or killed export leaves the
+database as it was; what a killed export left behind the next one removes.
+
+A part's data is binary COPY (`copy_binary`, what the worker processes
+render), or the CSV export's text without its header (`format="csv"`).
+Binary is cheaper on both sides: the xl invoices take 6.0 s to render in
+Python as binary against 10.5 s as CSV, and 2.0 s against 3.6 s for the
+server to load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import operator
+import os
+import queue
+import secrets
+import struct
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from itertools import chain, repeat
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import RunError, UsageError
+from ..schema import TABLES
+from ..store import Store
+from ..tables import Column
+from . import ddl
+from .contract import CONTRACT, Meter, columns
+
+if TYPE_CHECKING:
+    import psycopg
+
+    Connection = psycopg.Connection[tuple[Any, ...]]
+
+#: How the export's sessions name themselves (pg_stat_activity.application_name).
+APPLICATION = "shardgen export"
+#: The staging schemas' names begin so; `open` drops those of dead exports.
+STAGING = "shardgen_staging_"
+#: The advisory lock a live export holds on its staging schema: this number
+#: in the high 32 bits, the schema's OID in the low ones.
+LOCK_SPACE = 0x53484447  # "SHDG"
+#: Parts queued or being loaded, per connection: what bounds the memory.
+QUEUED = 2
+#: Rows per part when this process renders them (`export_postgres`).
+PART_ROWS = 10_000
+
+
+def default_connections() -> int:
+    """Loading connections: one per CPU (the server parses what they send), 2 to 4."""
+    return max(2, min(os.cpu_count() or 2, 4))
+
+
+# -- the URL ------------------------------------------------------------------
+
+
+def check_url(url: str) -> None:
+    example = "postgresql://user@localhost:5432/dbname"
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise UsageError(f"--to {url!r} is not a PostgreSQL URL: give one such as {example}")
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        _ = urlsplit(url).port  # a bad port or bracket raises here
+        conninfo_to_dict(url)
+    except (ValueError, psycopg.Error) as exc:
+        raise UsageError(
+            f"--to {redact(url)} is not a valid PostgreSQL URL ({_message(exc)}): give one "
+            f"such as {example}"
+        ) from None
+
+
+def redact(url: str) -> str:
+    """The URL without its password, fit to print (even one too malformed to parse)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.rpartition('@')[2]}" if "@" in rest else url
+    if password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def _message(exc: BaseException) -> str:
+    """A driver error as one line: the server's message and its detail, if any."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    if not primary:  # raised by the client (no connection): its own text
+        return " ".join(str(exc).split())
+    detail = getattr(diag, "message_detail", None)
+    return f"{primary} ({' '.join(detail.split())})" if detail else primary
+
+
+# -- binary COPY ----------------------------------------------------------------
+
+#: Binary COPY: a signature, no flags, no header extension; then each row as
+#: its field count and each field as its length (-1: NULL) and bytes; -1 ends it.
+HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+TRAILER = struct.pack(">h", -1)
+_NULL = struct.pack(">i", -1)
+_INT8 = struct.Struct(">iq").pack  # the length (8), then the value
+_INT4 = struct.Struct(">ii").pack
+_LENGTH = struct.Struct(">i").pack
+_BOOLEAN = (b"\x00\x00\x00\x01\x00", b"\x00\x00\x00\x01\x01")
+#: NUMERIC: digit count, weight, sign, display scale, then base-10000 digits.
+_NUMERIC2 = struct.Struct(">ihhHhhh").pack
+_NUMERIC3 = struct.Struct(">ihhHhhhh").pack
+#: PostgreSQL counts days and microseconds from 2000-01-01.
+_DAYS_2000 = 10_957
+_SECONDS_2000 = 946_684_800
+
+Encode = Callable[[Sequence[Any]], list[list[bytes]]]
+
+
+def _numeric(hundredths: int) -> bytes:
+    """A count of hundredths as a binary NUMERIC of scale 2 (the server strips
+    the leading zero digit this may leave)."""
+    sign = 0x4000 if hundredths < 0 else 0
+    whole, cents = divmod(abs(hundredths), 100)
+    if whole < 10_000:
+        return _NUMERIC2(12, 2, 0, sign, 2, whole, cents * 100)
+    if whole < 100_000_000:
+        return _NUMERIC3(14, 3, 1, sign, 2, whole // 10_000, whole % 10_000, cents * 100)
+    digits = [cents * 100]
+    while whole:
+        whole, digit = divmod(whole, 10_000)
+        digits.append(digit)
+    digits.reverse()
+    count = len(digits)
+    return struct.pack(f">ihhHh{count}h", 8 + 2 * count, count, count - 2, sign, 2, *digits)
+
+
+def _text(values: Sequence[str]) -> list[list[bytes]]:
+    data = list(map(str.encode, values))
+    return [list(map(_LENGTH, map(len, data))), data]
+
+
+def _days(values: Sequence[int]) -> list[list[bytes]]:
+    return [list(map(_INT4, repeat(4), map(operator.sub, values, repeat(_DAYS_2000))))]
+
+
+def _microseconds(values: Sequence[int]) -> list[list[bytes]]:
+    since = map(operator.sub, values, repeat(_SECONDS_2000))
+    return [list(map(_INT8, repeat(8), map(operator.mul, since, repeat(1_000_000))))]
+
+
+#: Each kind's encoder: a column's store values to one or two lists of bytes,
+#: a field each (text: its lengths, then its bytes). Built from C-level maps.
+_ENCODERS: dict[str, Encode] = {
+    "id": lambda values: [list(map(_INT8, repeat(8), values))],
+    "int": lambda values: [list(map(_INT4, repeat(4), values))],
+    "bool": lambda values: [list(map(_BOOLEAN.__getitem__, values))],
+    "text": _text,
+    "date": _days,
+    "timestamp": _microseconds,
+    "money": lambda values: [list(map(_numeric, values))],
+    "basis_points": lambda values: [list(map(_numeric, values))],
+    "percent": lambda values: [list(map(_numeric, map(operator.mul, values, repeat(100))))],
+    "decimal": lambda values: [[_numeric(round(value * 100)) for value in values]],
+}
+
+
+def _encoder(column: Column) -> Encode:
+    """How a column's store values become binary fields, NULLs included."""
+    encode = _ENCODERS[column.kind]
+    if not column.nullable:
+        return encode
+
+    def with_nulls(values: Sequence[Any]) -> list[list[bytes]]:
+        present = [value for value in values if value is not None]
+        if len(present) == len(values):
+            return encode(values)
+        fields = map(b"".join, zip(*encode(present), strict=True))
+        return [[_NULL if value is None else next(fields) for value in values]]
+
+    return with_nulls
+
+
+_TABLE_ENCODERS = {table: [_encoder(c) for c in cols] for table, cols in CONTRACT.items()}
+_FIELD_COUNTS = {table: struct.pack(">h", len(cols)) for table, cols in CONTRACT.items()}
+
+
+def copy_binary(table: str, rows: Sequence[Sequence[Any]]) -> bytes:
+    """Rows of `table` (store values, as `Store.scan_values` gives them) as the
+    binary COPY data of one COPY into the export's table: column by column,
+    then interleaved, so that little runs in Python per value."""
+    if not rows:
+        return HEADER + TRAILER
+    fields: list[list[bytes]] = []
+    for encode, values in zip(_TABLE_ENCODERS[table], zip(*rows, strict=True), strict=True):
+        fields += encode(values)
+    interleaved = chain.from_iterable(zip(repeat(_FIELD_COUNTS[table]), *fields))
+    return b"".join(chain((HEADER,), interleaved, (TRAILER,)))
+
+
+def copy_statement(schema: str, table: str, format: str) -> str:
+    """The COPY a part is loaded with. CSV: an empty field is NULL, except in
+    NOT NULL text columns (an empty string; the CSV export cannot tell them apart)."""
+    names = ", ".join(columns(table))
+    if format == "binary":
+        return f"COPY {schema}.{table} ({names}) FROM STDIN (FORMAT binary)"
+    texts = [c.name for c in CONTRACT[table] if c.kind == "text" and not c.nullable]
+    force = f", FORCE_NOT_NULL ({', '.join(texts)})" if texts else ""
+    return f"COPY {schema}.{table} ({names}) FROM STDIN (FORMAT csv{force})"
+
+
+# -- the target -------------------------------------------------------------------
+
+
+class PostgresTarget:
+    """The PostgreSQL database at `url` as an export's target (see the module).
+
+    Use: `check()`, `open()`, `write(table, data, rows)` for each part (the
+    parts of a table in ID order or not), `finish()` → rows per table, and
+    always `close()` (or `with`). Errors are one line, the password never in
+    it; `public` stays as it was unless `finish` returns.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        force: bool = False,
+        connections: int | None = None,
+        format: str = "binary",
+    ) -> None:
+        assert format in ("binary", "csv"), format
+        self.url = url
+        self.where = redact(url)
+        self.force = force
+        self.connections = connections or default_connections()
+        self.format = format
+        self.schema = f"{STAGING}{secrets.token_hex(6)}"
+        self.control: Connection | None = None
+        self.loaders: list[Connection] = []
+        self.free: queue.SimpleQueue[Connection] = queue.SimpleQueue()
+        self.pool: ThreadPoolExecutor | None = None
+        self.slots = threading.Semaphore(QUEUED * self.connections)
+        self.guard = threading.Lock()
+        self.failure: BaseException | None = None
+        self.written: dict[str, int] = dict.fromkeys(TABLES, 0)  # rows given to `write`
+        self.copied: dict[str, int] = dict.fromkeys(TABLES, 0)  # rows COPY reported
+        self.lock_key: int | None = None  # held while the staging schema is ours
+        self.finished = False
+
+    def __enter__(self) -> PostgresTarget:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def check(self) -> None:
+        """Connect; refuse a database that has the contract's tables, unless forced."""
+        self.control = self._connect()
+        with self._said():
+            found = [
+                name
+                for (name,) in self.control.execute(
+                    "SELECT t FROM unnest(%s::text[]) AS t "
+                    "WHERE to_regclass('public.' || quote_ident(t)) IS NOT NULL",
+                    [list(TABLES)],
+                )
+            ]
+        if found and not self.force:
+            raise UsageError(
+                f"{self.where} already has table(s) {', '.join(found)}: pass --force to drop "
+                "and replace them, or export into another database"
+            )
+
+    def open(self) -> None:
+        """Drop what killed exports left; create the staging schema (locked as
+        ours in the transaction that creates it) with the tables, no keys; open
+        the loading connections, each in one transaction until `finish`."""
+        control = self.control
+        assert control is not None, "check() first"
+        with self._said():
+            self._clear_leftovers()
+            with control.transaction():
+                control.execute(f"CREATE SCHEMA {self.schema}")
+                row = control.execute("SELECT %s::regnamespace::oid", [self.schema]).fetchone()
+                assert row is not None
+                self.lock_key = (LOCK_SPACE << 32) | int(row[0])
+                control.execute("SELECT pg_advisory_lock(%s)", [self.lock_key])
+                control.execute(f"SET LOCAL search_path TO {self.schema}")
+                control.execute(ddl.create_tables("postgres"))
+            self.pool = ThreadPoolExecutor(self.connections, thread_name_prefix="postgres")
+            for _ in range(self.connections):
+                loader = self._connect()
+                self.loaders.append(loader)
+                loader.execute(f"SET search_path TO {self.schema}")
+                loader.autocommit = False
+                self.free.put(loader)
+
+    def write(self, table: str, data: bytes, rows: int) -> None:
+        """Load one part (`rows` rows of `table` as COPY data) on a free
+        connection; waits while `QUEUED` parts per connection are pending."""
+        assert self.pool is not None, "open() first"
+        self._raise_failure()
+        self.slots.acquire()
+        self.written[table] += rows
+        try:
+            self.pool.submit(self._copy, table, data)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def _copy(self, table: str, data: bytes) -> None:
+        """On a pool thread: COPY one part, its count noted, a failure kept."""
+        try:
+            if self.failure is not None:
+                return  # the export has failed: drop the rest
+            loader = self.free.get()
+            try:
+                with loader.cursor() as cursor:
+                    with cursor.copy(copy_statement(self.schema, table, self.format)) as copy:
+                        copy.write(data)
+                    count = cursor.rowcount
+            finally:
+                self.free.put(loader)
+            with self.guard:
+                self.copied[table] += count
+        except BaseException as exc:  # raised on the caller's thread
+            with self.guard:
+                self.failure = self.failure or exc
+        finally:
+            self.slots.release()
+
+    def _raise_failure(self) -> None:
+        if self.failure is not None:
+            with self._said():
+                raise self.failure
+
+    def finish(self) -> dict[str, int]:
+        """Wait for the loads; build the keys and indexes and ANALYZE, on all
+        connections at once; check the counts; swap the tables into `public`.
+        Returns the rows COPY loaded into each table."""
+        control = self.control
+        assert control is not None and self.pool is not None, "open() first"
+        for _ in range(QUEUED * self.connections):  # every part loaded
+            self.slots.acquire()
+        self._raise_failure()
+        with self._said():
+            for loader in self.loaders:
+                loader.commit()
+                loader.autocommit = True
+            if self.copied != self.written:
+                raise RunError(f"{self.where} took {self.copied} rows, not the {self.written} sent")
+            largest = sorted(TABLES, key=lambda table: -self.written[table])
+            indexes = ddl.key_indexes()
+            self._in_parallel(
+                [[sql] for table in largest for name, sql in indexes if name == table]
+            )
+            control.execute(f"SET search_path TO {self.schema}")
+            for statement in ddl.key_constraints():
+                control.execute(statement)
+            checks = ddl.validations()
+            self._in_parallel([[*checks[table], f"ANALYZE {table}"] for table in largest])
+            self._swap()
+        self.finished = True
+        with contextlib.suppress(Exception):  # what exports killed meanwhile left
+            self._clear_leftovers()
+        return dict(self.copied)
+
+    def _in_parallel(self, jobs: list[list[str]]) -> None:
+        """Run each job (statements, in order) on a free connection, as many
+        at once as there are connections; the first failure is raised."""
+        assert self.pool is not None
+
+        def run(statements: list[str]) -> None:
+            loader = self.free.get()
+            try:
+                for statement in statements:
+                    loader.execute(statement)
+            finally:
+                self.free.put(loader)
+
+        futures: list[Future[None]] = [self.pool.submit(run, job) for job in jobs]
+        wait(futures)
+        for future in futures:
+            future.result()
+
+    def _swap(self) -> None:
+        """In one transaction: the old tables dropped (only with `force`), the
+        staged ones moved into `public` (their keys, indexes and foreign keys,
+        which refer to tables by OID, with them), the staging schema dropped."""
+        control = self.control
+        assert control is not None
+        with control.transaction():
+            if self.force:
+                old = ", ".join(f"public.{table}" for table in reversed(TABLES))
+                control.execute(f"DROP TABLE IF EXISTS {old}")
+            for table in TABLES:
+                control.execute(f"ALTER TABLE {self.schema}.{table} SET SCHEMA public")
+            control.execute(f"DROP SCHEMA {self.schema}")
+        control.execute("SET search_path TO DEFAULT")
+        self._unlock()
+
+    def close(self) -> None:
+        """End the export: unless it finished, stop the loads and drop the
+        staging schema (best effort: else the next export drops it); close
+        every connection. `public` is as it was."""
+        if not self.finished:
+            with self.guard:
+                self.failure = self.failure or RunError("the export was stopped")
+            for loader in self.loaders:
+                with contextlib.suppress(Exception):
+                    loader.cancel_safe(timeout=5)
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+        for loader in self.loaders:
+            loader.close()
+        self.loaders = []
+        control, self.control = self.control, None
+        if control is None:
+            return
+        try:
+            if self.lock_key is not None and not self.finished:
+                with contextlib.suppress(Exception):
+                    control.rollback()
+                    control.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+                    self._unlock(control)
+        finally:
+            control.close()
+
+    def _unlock(self, control: Connection | None = None) -> None:
+        control = control or self.control
+        if self.lock_key is not None and control is not None:
+            control.execute("SELECT pg_advisory_unlock(%s)", [self.lock_key])
+            self.lock_key = None
+
+    def _clear_leftovers(self) -> None:
+        """Drop the staging schemas of exports that are gone: those whose
+        advisory lock nobody holds. One that cannot be dropped (another
+        role's, or still busy after 10 s) is left for the next export."""
+        import psycopg
+        from psycopg import sql
+
+        control = self.control
+        assert control is not None
+        found = control.execute(
+            "SELECT nspname, oid FROM pg_namespace WHERE nspname LIKE %s AND nspname != %s",
+            [STAGING.replace("_", "\\_") + "%", self.schema],
+        ).fetchall()
+        for name, oid in found:
+            key = (LOCK_SPACE << 32) | int(oid)
+            row = control.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()
+            if not (row and row[0]):
+                continue  # a live export's
+            try:
+                with control.transaction():
+                    control.execute("SET LOCAL lock_timeout = '10s'")
+                    control.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+            except psycopg.Error:
+                pass
+            finally:
+                control.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+    def _connect(self) -> Connection:
+        """A session of the export: autocommit, named, and (PostgreSQL 14 and
+        later) noticing within a second a client that died mid-statement."""
+        import psycopg
+
+        try:
+            conn = psycopg.connect(self.url, application_name=APPLICATION, autocommit=True)
+        except psycopg.Error as exc:
+            raise RunError(f"cannot connect to {self.where}: {_message(exc)}") from None
+        if conn.info.server_version >= 140000:
+            conn.execute("SET client_connection_check_interval = 1000")
+        return conn
+
+    @contextlib.contextmanager
+    def _said(self) -> Iterator[None]:
+        """The driver's errors as the export's one-line errors."""
+        import psycopg
+
+        try:
+            yield
+        except psycopg.errors.IntegrityError as exc:
+            raise RunError(
+                f"the store breaks a constraint of the data contract ({_message(exc)}): "
+                f"run `shardgen verify` on it; {self.where} was left as it was"
+            ) from None
+        except psycopg.Error as exc:
+            raise RunError(
+                f"the export to {self.where} failed and was rolled back: {_message(exc)}"
+            ) from None
+
+
+# -- the export, rendered in this process --------------------------------------------
+
+
+def export_postgres(
+    store: Store,
+    url: str,
+    *,
+    force: bool = False,
+    meter: Meter | None = None,
+    connections: int | None = None,
+) -> dict[str, int]:
+    """Load the store into the database at `url` (see `PostgresTarget`),
+    rendering each part's binary COPY data in this process; return the rows
+    of each table. (The parallel export renders the parts in workers.)"""
+    with PostgresTarget(url, force=force, connections=connections) as target:
+        target.check()
+        target.open()
+        for table in TABLES:
+            values = store.scan_values(table)
+            while rows := list(itertools.islice(values, PART_ROWS)):
+                target.write(table, copy_binary(table, rows), len(rows))
+                if meter is not None:
+                    meter.add(len(rows))
+        return target.finish()
