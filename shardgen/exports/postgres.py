@@ -11,35 +11,29 @@ contract's tables without keys; leftovers of killed exports dropped),
 commits, `public` is untouched, so a failed or killed export leaves the
 database as it was; what a killed export left behind the next one removes.
 
-A part's data is binary COPY (`copy_binary`, what the worker processes
-render), or the CSV export's text without its header (`format="csv"`).
-Binary is cheaper on both sides: the xl invoices take 6.0 s to render in
-Python as binary against 10.5 s as CSV, and 2.0 s against 3.6 s for the
-server to load.
+A part's data is binary COPY (`copydata.copy_binary`), or the CSV export's
+text without its header (`format="csv"`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import operator
 import os
 import queue
 import secrets
-import struct
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import RunError, UsageError
 from ..schema import TABLES
 from ..store import Store
-from ..tables import Column
 from . import ddl
-from .contract import CONTRACT, Meter, columns
+from .contract import Meter
+from .copydata import copy_binary, copy_statement
 
 if TYPE_CHECKING:
     import psycopg
@@ -106,119 +100,6 @@ def _message(exc: BaseException) -> str:
         return " ".join(str(exc).split())
     detail = getattr(diag, "message_detail", None)
     return f"{primary} ({' '.join(detail.split())})" if detail else primary
-
-
-# -- binary COPY ----------------------------------------------------------------
-
-#: Binary COPY: a signature, no flags, no header extension; then each row as
-#: its field count and each field as its length (-1: NULL) and bytes; -1 ends it.
-HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
-TRAILER = struct.pack(">h", -1)
-_NULL = struct.pack(">i", -1)
-_INT8 = struct.Struct(">iq").pack  # the length (8), then the value
-_INT4 = struct.Struct(">ii").pack
-_LENGTH = struct.Struct(">i").pack
-_BOOLEAN = (b"\x00\x00\x00\x01\x00", b"\x00\x00\x00\x01\x01")
-#: NUMERIC: digit count, weight, sign, display scale, then base-10000 digits.
-_NUMERIC2 = struct.Struct(">ihhHhhh").pack
-_NUMERIC3 = struct.Struct(">ihhHhhhh").pack
-#: PostgreSQL counts days and microseconds from 2000-01-01.
-_DAYS_2000 = 10_957
-_SECONDS_2000 = 946_684_800
-
-Encode = Callable[[Sequence[Any]], list[list[bytes]]]
-
-
-def _numeric(hundredths: int) -> bytes:
-    """A count of hundredths as a binary NUMERIC of scale 2 (the server strips
-    the leading zero digit this may leave)."""
-    sign = 0x4000 if hundredths < 0 else 0
-    whole, cents = divmod(abs(hundredths), 100)
-    if whole < 10_000:
-        return _NUMERIC2(12, 2, 0, sign, 2, whole, cents * 100)
-    if whole < 100_000_000:
-        return _NUMERIC3(14, 3, 1, sign, 2, whole // 10_000, whole % 10_000, cents * 100)
-    digits = [cents * 100]
-    while whole:
-        whole, digit = divmod(whole, 10_000)
-        digits.append(digit)
-    digits.reverse()
-    count = len(digits)
-    return struct.pack(f">ihhHh{count}h", 8 + 2 * count, count, count - 2, sign, 2, *digits)
-
-
-def _text(values: Sequence[str]) -> list[list[bytes]]:
-    data = list(map(str.encode, values))
-    return [list(map(_LENGTH, map(len, data))), data]
-
-
-def _days(values: Sequence[int]) -> list[list[bytes]]:
-    return [list(map(_INT4, repeat(4), map(operator.sub, values, repeat(_DAYS_2000))))]
-
-
-def _microseconds(values: Sequence[int]) -> list[list[bytes]]:
-    since = map(operator.sub, values, repeat(_SECONDS_2000))
-    return [list(map(_INT8, repeat(8), map(operator.mul, since, repeat(1_000_000))))]
-
-
-#: Each kind's encoder: a column's store values to one or two lists of bytes,
-#: a field each (text: its lengths, then its bytes). Built from C-level maps.
-_ENCODERS: dict[str, Encode] = {
-    "id": lambda values: [list(map(_INT8, repeat(8), values))],
-    "int": lambda values: [list(map(_INT4, repeat(4), values))],
-    "bool": lambda values: [list(map(_BOOLEAN.__getitem__, values))],
-    "text": _text,
-    "date": _days,
-    "timestamp": _microseconds,
-    "money": lambda values: [list(map(_numeric, values))],
-    "basis_points": lambda values: [list(map(_numeric, values))],
-    "percent": lambda values: [list(map(_numeric, map(operator.mul, values, repeat(100))))],
-    "decimal": lambda values: [[_numeric(round(value * 100)) for value in values]],
-}
-
-
-def _encoder(column: Column) -> Encode:
-    """How a column's store values become binary fields, NULLs included."""
-    encode = _ENCODERS[column.kind]
-    if not column.nullable:
-        return encode
-
-    def with_nulls(values: Sequence[Any]) -> list[list[bytes]]:
-        present = [value for value in values if value is not None]
-        if len(present) == len(values):
-            return encode(values)
-        fields = map(b"".join, zip(*encode(present), strict=True))
-        return [[_NULL if value is None else next(fields) for value in values]]
-
-    return with_nulls
-
-
-_TABLE_ENCODERS = {table: [_encoder(c) for c in cols] for table, cols in CONTRACT.items()}
-_FIELD_COUNTS = {table: struct.pack(">h", len(cols)) for table, cols in CONTRACT.items()}
-
-
-def copy_binary(table: str, rows: Sequence[Sequence[Any]]) -> bytes:
-    """Rows of `table` (store values, as `Store.scan_values` gives them) as the
-    binary COPY data of one COPY into the export's table: column by column,
-    then interleaved, so that little runs in Python per value."""
-    if not rows:
-        return HEADER + TRAILER
-    fields: list[list[bytes]] = []
-    for encode, values in zip(_TABLE_ENCODERS[table], zip(*rows, strict=True), strict=True):
-        fields += encode(values)
-    interleaved = chain.from_iterable(zip(repeat(_FIELD_COUNTS[table]), *fields))
-    return b"".join(chain((HEADER,), interleaved, (TRAILER,)))
-
-
-def copy_statement(schema: str, table: str, format: str) -> str:
-    """The COPY a part is loaded with. CSV: an empty field is NULL, except in
-    NOT NULL text columns (an empty string; the CSV export cannot tell them apart)."""
-    names = ", ".join(columns(table))
-    if format == "binary":
-        return f"COPY {schema}.{table} ({names}) FROM STDIN (FORMAT binary)"
-    texts = [c.name for c in CONTRACT[table] if c.kind == "text" and not c.nullable]
-    force = f", FORCE_NOT_NULL ({', '.join(texts)})" if texts else ""
-    return f"COPY {schema}.{table} ({names}) FROM STDIN (FORMAT csv{force})"
 
 
 # -- the target -------------------------------------------------------------------
