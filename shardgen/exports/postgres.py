@@ -49,6 +49,8 @@ STAGING = "shardgen_staging_"
 LOCK_SPACE = 0x53484447  # "SHDG"
 #: Parts queued or being loaded, per connection: what bounds the memory.
 QUEUED = 2
+#: maintenance_work_mem of the connections that build the indexes (at least).
+SORT_MEMORY = "256MB"
 #: Rows per part when this process renders them (`export_postgres`).
 PART_ROWS = 10_000
 
@@ -186,6 +188,13 @@ class PostgresTarget:
                 loader = self._connect()
                 self.loaders.append(loader)
                 loader.execute(f"SET search_path TO {self.schema}")
+                # Index builds sort in memory up to this (the default, 64 MB,
+                # spills the large tables' sorts to disk); a larger setting stays.
+                loader.execute(
+                    "SELECT set_config('maintenance_work_mem', %s, false) WHERE "
+                    "pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes(%s)",
+                    [SORT_MEMORY, SORT_MEMORY],
+                )
                 loader.autocommit = False
                 self.free.put(loader)
 
