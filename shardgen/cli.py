@@ -391,7 +391,7 @@ def _rows_progress() -> Callable[[int, int], None]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .exports.sql import redact
+    from .exports.postgres import redact
 
     progress = _rows_progress() if sys.stderr.isatty() and not args.quiet else None
     counts = export(

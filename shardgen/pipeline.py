@@ -22,7 +22,7 @@ import msgspec
 from .errors import DamagedStoreError, RunError, SchemaError, ShardgenError, UsageError
 from .exports import check_export, export_promoted, parquet_options
 from .exports.files import ParquetOptions
-from .exports.sql import redact
+from .exports.postgres import redact
 from .guard import promote, refuse_link, remove_store, run_lock
 from .plan import Plan, check_workers, default_workers, make_plan
 from .run.executors import Executor, open_executor

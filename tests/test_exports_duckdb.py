@@ -29,7 +29,7 @@ from shardgen.tables import REGISTRY, Column
 
 from .conftest import AS_OF
 from .test_exports_ddl import VIOLATIONS, Violation
-from .test_exports_files import broken_copy
+from .test_exports_postgres import broken_copy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from check_export import check, connect

@@ -5,8 +5,11 @@ values chosen to need quoting, escaping or NULLs."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
+from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +19,79 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shardgen.exports import parallel as export_parallel
-from shardgen.exports.contract import Converter, columns
-from shardgen.exports.files import CSV_STEPS, JSON_STEPS
+from shardgen.exports.contract import CONTRACT, columns
 from shardgen.exports.render import RENDERERS, columns_of, hundredths
 from shardgen.schema import array_header
 from shardgen.store import Store
 from shardgen.verification import promoted_header
 
+# -- the reference: the contract's conversions, a row and a step at a time -----------
+
+EPOCH = dt.date(1970, 1, 1)
+Step = Callable[[Any], Any]
+
+
+def reference_hundredths(value: int) -> str:
+    """An integer count of hundredths as an exact decimal string: 1234 → "12.34"."""
+    whole, part = divmod(abs(value), 100)
+    return f"{'-' if value < 0 else ''}{whole}.{part:02d}"
+
+
+def _number(hundredths: int) -> Decimal:
+    return Decimal(hundredths).scaleb(-2)
+
+
+CSV_STEPS: dict[str, Step] = {
+    "money": reference_hundredths,
+    "basis_points": reference_hundredths,
+    "percent": lambda whole: reference_hundredths(whole * 100),
+    "decimal": lambda value: reference_hundredths(round(value * 100)),
+}
+JSON_STEPS: dict[str, Step] = {
+    "money": _number,
+    "basis_points": _number,
+    "percent": lambda whole: _number(whole * 100),
+    "decimal": lambda value: _number(round(value * 100)),
+    "bool": lambda value: value,
+}
+
+
+def _date(day: int | None) -> str | None:
+    return None if day is None else (EPOCH + dt.timedelta(days=day)).isoformat()
+
+
+def _timestamp(seconds: int) -> str:
+    day, rest = divmod(seconds, 86_400)
+    hours, minutes = divmod(rest // 60, 60)
+    return f"{_date(day)}T{hours:02d}:{minutes:02d}:{rest % 60:02d}Z"
+
+
+def convert(table: str, steps: dict[str, Step] | None) -> Callable[[list[Any]], tuple[Any, ...]]:
+    """Store values to contract values, one row at a time: the SQLite export's
+    values (floats for money, 0/1 booleans, ISO dates and timestamps) unless
+    `steps` says how a kind is written."""
+    kinds: dict[str, Step] = {
+        "money": lambda value: value / 100,
+        "basis_points": lambda value: value / 100,
+        "date": _date,
+        "timestamp": _timestamp,
+        "bool": int,
+        **(steps or {}),
+    }
+    changes = [(i, kinds[c.kind]) for i, c in enumerate(CONTRACT[table]) if c.kind in kinds]
+
+    def row(values: list[Any]) -> tuple[Any, ...]:
+        for i, step in changes:
+            values[i] = step(values[i])
+        return tuple(values)
+
+    return row
+
 
 def by_rows(render: str, table: str, records: list[list[Any]]) -> Any:
-    """The reference: each row through `Converter`, then csv or msgspec."""
-    steps = {"csv": CSV_STEPS, "jsonl": JSON_STEPS}.get(render)
-    convert = Converter(steps).row_function(table)
-    rows = [convert(list(values)) for values in records]
+    """The reference: each row through `convert`, then csv or msgspec."""
+    row = convert(table, {"csv": CSV_STEPS, "jsonl": JSON_STEPS}.get(render))
+    rows = [row(list(values)) for values in records]
     if render == "rows":
         return rows
     if render == "csv":
@@ -95,7 +158,7 @@ def test_empty_parts_render_as_nothing() -> None:
 
 def test_hundredths_are_exact_on_both_sides_of_zero() -> None:
     values = [0, 1, 5, 99, 100, 101, 123456789012, -1, -5, -99, -100, -101, -123456789012]
-    assert hundredths(values) == [
+    assert hundredths(values) == [reference_hundredths(v) for v in values] == [
         "0.00", "0.01", "0.05", "0.99", "1.00", "1.01", "1234567890.12",
         "-0.01", "-0.05", "-0.99", "-1.00", "-1.01", "-1234567890.12",
     ]  # fmt: skip

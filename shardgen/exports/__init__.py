@@ -1,26 +1,27 @@
-"""Export: the data contract, written to SQLite, PostgreSQL, CSV, JSON lines or Parquet.
+"""Export: the data contract, written to SQLite, PostgreSQL, DuckDB, CSV, JSON
+lines or Parquet.
 
-`export` is the one entry point. The contract (columns, kinds, conversions)
-is in `contract`; the targets in `sql` (sqlite, postgres) and `files` (csv,
-jsonl, parquet). A target is written beside its place and renamed into it
-when complete (or loaded in one transaction), so an interrupted export never
-leaves half an export.
+`export` is the one entry point. The contract (columns, kinds) is in
+`contract`, the DDL in `ddl`; `parallel` runs an export on the task runner
+(workers read and render the store's parts, `render`; the coordinator hands
+them to the target's writer and checks the digest). The targets, one module
+each, are registered in `TARGETS`: `sqlite`, `postgres` (with `copydata`),
+`duckdb`, and `files` (csv, jsonl, parquet). A target is written beside its
+place and renamed into it when complete (PostgreSQL: swapped in by one
+transaction), so an interrupted export never leaves half an export.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..errors import RunError, UsageError
 from ..guard import check_output, writing
 from ..plan import check_workers, default_workers
-from ..schema import TABLES
-from ..store import Identity, Store, reading
+from ..store import Identity
 from .contract import Meter, Progress
 from .files import COMPRESSIONS, EXPORT_FILES, ParquetOptions
 
@@ -127,18 +128,19 @@ def check_export(
     """What an export checks before it reads anything (`generate --export`
     checks it before generating too): a known format with its dependency
     installed, a target of the right kind, and not one it must not write."""
-    from . import sql as export_sql
+    from . import postgres as export_postgres
 
     if format not in FORMATS:
         raise UsageError(f"unknown export format {format!r}: choose one of {', '.join(FORMATS)}")
     require(format)
     url = os.fspath(to)
     if format == "postgres":
-        export_sql.check_url(url)
+        export_postgres.check_url(url)
         return
     if url.startswith(("postgresql:", "postgres:")):
         raise UsageError(
-            f"--to {export_sql.redact(url)} is a PostgreSQL URL: pass --format postgres to load it"
+            f"--to {export_postgres.redact(url)} is a PostgreSQL URL: "
+            "pass --format postgres to load it"
         )
     folder = format in FOLDERS
     check_output(Path(to), what="--to", source=source, force=force, folder=folder,
@@ -161,54 +163,30 @@ def _export(
     plan, promoted, found = promoted_header(source)
     if file is not None and found != file:  # generate holds the run lock: never so
         raise RunError(f"{source} changed while it was being exported: export it again")
-    if format == "postgres":
-        with _source(source, found) as store:
-            meter = _meter(store, progress)
-            from . import sql as export_sql
-
-            counts = export_sql.export_postgres(store, os.fspath(to), force=force, meter=meter)
-            _finish(meter)
-            return counts
     meter = None if progress is None else Meter(sum(plan.rows().values()), progress)
     target = TARGETS[format]
     module = importlib.import_module(f"{__name__}.{target.module}")
-    with writing(
-        Path(to), what="--to", source=source, force=force, folder=target.kind == "folder",
-        holds=EXPORT_FILES, holder="shardgen export",
-    ) as partial:  # fmt: skip
-        writer = module.writer(partial, format, parquet)
-        counts = export_parts(
+
+    def run(to: Any) -> dict[str, int]:
+        return export_parts(
             Source(source, found, plan, promoted),
-            writer,
+            module.writer(to, format, force, parquet),
             module.render(format),
             workers or default_workers(plan),
             meter,
         )
-    _finish(meter)
-    return counts
 
-
-def _meter(store: Store, progress: Progress | None) -> Meter | None:
-    """What counts the rows for `progress`: the store's rows are the total."""
-    if progress is None:
-        return None
-    return Meter(sum(store.count(table) for table in TABLES), progress)
-
-
-def _finish(meter: Meter | None) -> None:
+    if target.kind == "database":  # atomic by its own means
+        counts = run(os.fspath(to))
+    else:
+        with writing(
+            Path(to), what="--to", source=source, force=force, folder=target.kind == "folder",
+            holds=EXPORT_FILES, holder="shardgen export",
+        ) as partial:  # fmt: skip
+            counts = run(partial)
     if meter is not None:
         meter.finish()
-
-
-@contextlib.contextmanager
-def _source(path: Path, file: Identity) -> Iterator[Store]:
-    """The store to export, checked (`verification.check_promoted`), then open."""
-    from ..verification import check_promoted
-
-    if check_promoted(path) != file:
-        raise RunError(f"{path} changed while it was being exported: export it again")
-    with Store.open(path, file=file) as store, reading(store.path):
-        yield store
+    return counts
 
 
 def require(format: str) -> None:

@@ -177,3 +177,70 @@ def add_keys() -> str:
         )
         statements.append(f"ALTER TABLE {table.name} {', '.join(keys)};\n")
     return "".join(statements) + "".join(f"{index};\n" for index in create_indexes())
+
+
+# -- PostgreSQL's keys, step by step (the parallel load builds them) ----------
+
+
+def _unique_sets(table: Table) -> list[tuple[str, tuple[str, ...]]]:
+    """A table's PRIMARY KEY and UNIQUE column sets, each with the name
+    PostgreSQL would give its constraint: (name, columns)."""
+    found: list[tuple[str, tuple[str, ...]]] = [
+        (f"{table.name}_pkey", (c.name,)) for c in table.columns if c.key
+    ]
+    found += ((f"{table.name}_{c.name}_key", (c.name,)) for c in table.columns if c.unique)
+    found += ((f"{table.name}_{'_'.join(names)}_key", names) for names in table.unique)
+    return found
+
+
+def key_indexes() -> list[tuple[str, str]]:
+    """Every index of the PostgreSQL export as (table, CREATE INDEX statement):
+    the unique ones its PRIMARY KEY and UNIQUE constraints are then made of
+    (`key_constraints`), and the lookup indexes. Builds on different
+    connections can run at once, even on one table."""
+    statements = [
+        (table.name, f"CREATE UNIQUE INDEX {name} ON {table.name} ({', '.join(names)})")
+        for table in REGISTRY.values()
+        for name, names in _unique_sets(table)
+    ]
+    statements += (
+        (table.name, f"CREATE INDEX {index.name} ON {table.name} ({', '.join(index.columns)})")
+        for table in REGISTRY.values()
+        for index in table.indexes
+    )
+    return statements
+
+
+def key_constraints() -> list[str]:
+    """ALTER TABLE statements that make the `key_indexes` PRIMARY KEY and UNIQUE
+    constraints (a catalog change: the indexes are built), and add the
+    FOREIGN KEYs unchecked (NOT VALID); `validations` then checks them."""
+    statements = []
+    for table in REGISTRY.values():
+        keys = [
+            f"ADD CONSTRAINT {name} {'PRIMARY KEY' if name.endswith('_pkey') else 'UNIQUE'} "
+            f"USING INDEX {name}"
+            for name, _ in _unique_sets(table)
+        ]
+        keys += (
+            f"ADD CONSTRAINT {table.name}_{c.name}_fkey FOREIGN KEY ({c.name}) "
+            f"REFERENCES {c.references} (id) NOT VALID"
+            for c in table.columns
+            if c.references
+        )
+        statements.append(f"ALTER TABLE {table.name} {', '.join(keys)}")
+    return statements
+
+
+def validations() -> dict[str, list[str]]:
+    """Per table, the statements that check its FOREIGN KEYs (added NOT VALID
+    by `key_constraints`): one table's run one after another, different
+    tables' at once."""
+    return {
+        table.name: [
+            f"ALTER TABLE {table.name} VALIDATE CONSTRAINT {table.name}_{c.name}_fkey"
+            for c in table.columns
+            if c.references
+        ]
+        for table in REGISTRY.values()
+    }

@@ -112,7 +112,7 @@ def error_for(exc: Exception, path: Path) -> BaseException:
     return OSError(errno.ENOSPC if full else errno.EIO, message)
 
 
-def writer(to: Path, format: str, options: object = None) -> DuckdbWriter:
+def writer(to: Path, format: str, force: bool, options: object = None) -> DuckdbWriter:
     """The DuckDB target's writer, creating the database file `to`."""
     return DuckdbWriter(to)
 

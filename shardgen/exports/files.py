@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -32,7 +31,7 @@ from ..guard import create
 from ..plan import Plan
 from ..schema import TABLES
 from ..tables import Column
-from .contract import CONTRACT, Part, columns, hundredths
+from .contract import CONTRACT, Part, columns
 
 #: Rows per Parquet row group (at most).
 ROW_GROUP = 100_000
@@ -43,27 +42,8 @@ EXPORT_FILES = frozenset(
 )
 
 
-def _number(hundredths: int) -> Decimal:
-    return Decimal(hundredths).scaleb(-2)
-
-
 def _same(value: Any) -> Any:
     return value
-
-
-CSV_STEPS: dict[str, Callable[[Any], Any]] = {
-    "money": hundredths,
-    "basis_points": hundredths,
-    "percent": lambda whole: hundredths(whole * 100),
-    "decimal": lambda value: hundredths(round(value * 100)),
-}
-JSON_STEPS: dict[str, Callable[[Any], Any]] = {
-    "money": _number,
-    "basis_points": _number,
-    "percent": lambda whole: _number(whole * 100),
-    "decimal": lambda value: _number(round(value * 100)),
-    "bool": _same,
-}
 
 
 def parquet_type(column: Column) -> Any:
@@ -254,7 +234,9 @@ class FolderWriter:
             self.file = None
 
 
-def writer(to: Path, format: str, options: ParquetOptions | None = None) -> FolderWriter:
+def writer(
+    to: Path, format: str, force: bool, options: ParquetOptions | None = None
+) -> FolderWriter:
     """The folder formats' writer, filling a new folder `to`."""
     return FolderWriter(to, format, options)
 

@@ -2,9 +2,9 @@
 rows read and rendered in a worker process, and handed to the target's writer
 by the coordinator in ID order.
 
-What a worker renders depends on the target: CSV text (also what PostgreSQL's
-COPY takes), JSON lines text, an Arrow record batch (Parquet, DuckDB), or
-rows of the SQLite export's values. The parts are the plan's, never the
+What a worker renders depends on the target (`render.RENDERERS`): CSV text,
+JSON lines text, PostgreSQL's binary COPY data, an Arrow record batch
+(Parquet, DuckDB), or rows of the SQLite export's values. The parts are the plan's, never the
 worker count's, and each is rendered the same way wherever it runs, so a
 target gets the same data with any number of workers.
 
@@ -31,9 +31,6 @@ from ..store import Identity, Store, key, quiet_stderr, reading
 from .contract import Meter, Part, Rendered, Writer
 from .files import record_batch, shard_rows
 from .render import RENDERERS, columns_of
-
-#: What a worker can render a part as.
-RENDERS = ("csv", "jsonl", "arrow", "rows")
 
 #: The tables verify digests before the rows outside the plan's ranges: the
 #: foundation task reads them first (`verification.tasks`).

@@ -7,11 +7,12 @@ form:
 
 - `csv_text`: CSV lines (the CSV export's files, PostgreSQL's COPY input);
 - `json_lines`: JSON lines, keys in contract order;
-- `sqlite_rows`: tuples of the SQLite export's values.
+- `sqlite_rows`: tuples of the SQLite export's values;
+- `copydata.copy_columns`: PostgreSQL's binary COPY data.
 
-The output is exactly what the row-at-a-time conversions in `contract` and
-`files` produce (`Converter` with `CSV_STEPS` or `JSON_STEPS`, then the csv
-module or msgspec); tests compare the two.
+The output is exactly what converting a row at a time, then writing it with
+the csv module or msgspec, produces (tests/test_exports_render.py keeps that
+reference and compares the two on every part of a store).
 
 Decimals are formatted from integer hundredths; where one is negative,
 through a float: for any amount below 2**53 / 100 the float nearest n / 100,
@@ -31,6 +32,7 @@ from typing import Any
 import msgspec
 
 from .contract import CONTRACT
+from .copydata import copy_columns
 
 Column = Sequence[Any]
 
@@ -198,9 +200,10 @@ def sqlite_rows(table: str, columns: list[Column]) -> list[tuple[Any, ...]]:
     return list(zip(*fields, strict=True))
 
 
-#: The renders by name (see `parallel.RENDERS`).
+#: The renders by name.
 RENDERERS: dict[str, Callable[[str, list[Column]], Any]] = {
     "csv": csv_text,
     "jsonl": json_lines,
     "rows": sqlite_rows,
+    "binary": copy_columns,  # PostgreSQL's binary COPY data
 }

@@ -96,7 +96,7 @@ def errors(path: Path) -> Iterator[None]:
         raise OSError(errno.ENOSPC if full else errno.EIO, str(exc)) from None
 
 
-def writer(to: Path, format: str, options: object = None) -> SqliteWriter:
+def writer(to: Path, format: str, force: bool, options: object = None) -> SqliteWriter:
     """The SQLite target's writer, filling a new file at `to`."""
     return SqliteWriter(to)
 
