@@ -183,6 +183,7 @@ def _export(
             module.render(format),
             workers or default_workers(plan),
             meter,
+            getattr(writer, "scratch", None),
         )
     _finish(meter)
     return counts

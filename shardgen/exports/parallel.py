@@ -3,10 +3,11 @@ rows read and rendered in a worker process, and handed to the target's writer
 by the coordinator in ID order.
 
 What a worker renders depends on the target: CSV text (also what PostgreSQL's
-COPY takes), JSON lines text, an Arrow record batch (Parquet, DuckDB), or
-rows of the SQLite export's values. The parts are the plan's, never the
-worker count's, and each is rendered the same way wherever it runs, so a
-target gets the same data with any number of workers.
+COPY takes), JSON lines text, an Arrow record batch (Parquet, DuckDB), or a
+small SQLite file of the part's rows in the export's scratch folder (SQLite).
+The parts are the plan's, never the worker count's, and each is rendered the
+same way wherever it runs, so a target gets the same data with any number of
+workers.
 
 The store is read only in the workers, each through its own read-only handle
 on the file the export names (`file`). As a worker reads a part it digests
@@ -33,9 +34,10 @@ from ..schema import BATCH_DECODERS, TABLES, array_header
 from ..store import Identity, Store, key, quiet_stderr, reading
 from .contract import Converter, Meter, Part, Rendered, Writer, columns
 from .files import CSV_STEPS, JSON_STEPS, csv_text, record_batch, shard_rows
+from .sqlite import write_part
 
 #: What a worker can render a part as.
-RENDERS = ("csv", "jsonl", "arrow", "rows")
+RENDERS = ("csv", "jsonl", "arrow", "sqlite")
 
 #: The tables verify digests before the rows outside the plan's ranges: the
 #: foundation task reads them first (`verification.tasks`).
@@ -67,12 +69,18 @@ def parts(plan: Plan) -> list[Part]:
 
 
 def export_parts(
-    source: Source, writer: Writer, render: str, workers: int, meter: Meter | None
+    source: Source,
+    writer: Writer,
+    render: str,
+    workers: int,
+    meter: Meter | None,
+    scratch: Path | None = None,
 ) -> dict[str, int]:
     """Render every part of the dataset in `workers` processes, write them with
-    `writer` in task order, check the digest, finish; return rows per table."""
+    `writer` in task order, check the digest, finish; return rows per table.
+    `scratch` is the folder where the sqlite render writes its parts."""
     tasks = parts(source.plan)
-    initargs = (str(source.path), source.file, render, coordinator())
+    initargs = (str(source.path), source.file, render, str(scratch or ""), coordinator())
 
     def broken(_running: list[Part]) -> NoReturn:
         raise RunError(
@@ -142,6 +150,11 @@ def _nothing() -> None:
 
 
 def _failed(part: Part, exc: Exception) -> ShardgenError:
+    if isinstance(exc, OSError):
+        # A worker writing its part into the scratch folder (the sqlite
+        # render) fails as the target's own writes do: `guard.writing` says
+        # it in one line (a full disk among them).
+        raise exc
     return RunError(
         f"exporting {part.table} part {part.number} failed ({type(exc).__name__}: {exc})"
     )
@@ -154,17 +167,18 @@ class _Reading(NamedTuple):
     store: Store
     render: str
     converter: Converter
+    scratch: str
 
 
 _reading: _Reading | None = None
 
 
-def _init(path: str, file: Identity, render: str, watched: Coordinator) -> None:
+def _init(path: str, file: Identity, render: str, scratch: str, watched: Coordinator) -> None:
     global _reading  # noqa: PLW0603 - one store handle per worker process
     worker_started(watched)
     quiet_stderr()
     steps = {"csv": CSV_STEPS, "jsonl": JSON_STEPS}.get(render)
-    _reading = _Reading(Store.open(Path(path), file=file), render, Converter(steps))
+    _reading = _Reading(Store.open(Path(path), file=file), render, Converter(steps), scratch)
 
 
 def _render(part: Part) -> Rendered:
@@ -186,8 +200,8 @@ def _data(source: _Reading, part: Part, batches: list[bytes]) -> Any:
         return record_batch(part.table, [r for batch in batches for r in decode(batch)])
     convert = source.converter.row_function(part.table)
     rows = [convert(values) for batch in batches for values in msgspec.msgpack.decode(batch)]
-    if source.render == "rows":
-        return rows
+    if source.render == "sqlite":
+        return write_part(Path(source.scratch), part, rows)
     if source.render == "csv":
         return csv_text(rows)
     names = columns(part.table)
