@@ -14,9 +14,9 @@ here (DESIGN.md, "Safety: what no command may do"):
 - one writer per target: a lock file beside it (`Lock`), so two runs or two
   exports onto one target cannot both write it.
 
-What shardgen makes beside a target while writing it, `.NAME.PID.partial`, is
-removed when the command ends, and by the next command writing the same
-target if its process was killed.
+What shardgen makes beside a target while writing it, `.NAME.PID.partial`
+(and a scratch folder, `.NAME.PID.parts`), is removed when the command ends,
+and by the next command writing the same target if its process was killed.
 """
 
 from __future__ import annotations
@@ -144,6 +144,13 @@ def partial_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.partial")
 
 
+def scratch_path(partial: Path) -> Path:
+    """A scratch folder for the pieces of `partial` (a `partial_path`):
+    `.NAME.PID.parts` beside it, so on the same disk, and removed as it is
+    (`writing`, `remove_stale`). The caller creates it (`os.mkdir`)."""
+    return partial.with_name(partial.name.removesuffix(".partial") + ".parts")
+
+
 @contextlib.contextmanager
 def writing(
     target: Path,
@@ -176,6 +183,7 @@ def writing(
             raise cannot_write(target, exc) from None
         finally:
             remove_ours(partial)
+            remove_ours(scratch_path(partial))
 
 
 def write_file(target: Path, data: bytes, *, what: str, source: Path | None, force: bool) -> None:
@@ -198,10 +206,11 @@ def _alive(pid: int) -> bool:
 
 
 def remove_stale(target: Path) -> list[Path]:
-    """Remove what killed commands left beside `target`: `.NAME.PID.partial`
-    and `.NAME.PID.old` of processes that no longer run. Links are left alone."""
+    """Remove what killed commands left beside `target`: `.NAME.PID.partial`,
+    `.NAME.PID.parts` and `.NAME.PID.old` of processes that no longer run.
+    Links are left alone."""
     target = target.absolute()
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.(partial|old)")
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.(partial|parts|old)")
     removed = []
     with contextlib.suppress(OSError):
         for entry in target.parent.iterdir():

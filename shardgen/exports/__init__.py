@@ -168,12 +168,16 @@ def _export(
     module = importlib.import_module(f"{__name__}.{target.module}")
 
     def run(to: Any) -> dict[str, int]:
+        writer = module.writer(to, format, force, parquet)
         return export_parts(
             Source(source, found, plan, promoted),
-            module.writer(to, format, force, parquet),
+            writer,
             module.render(format),
             workers or default_workers(plan),
             meter,
+            getattr(
+                writer, "scratch", None
+            ),  # where workers write parts, for a target that has one
         )
 
     if target.kind == "database":  # atomic by its own means

@@ -4,7 +4,8 @@ by the coordinator in ID order.
 
 What a worker renders depends on the target (`render.RENDERERS`): CSV text,
 JSON lines text, PostgreSQL's binary COPY data, an Arrow record batch
-(Parquet, DuckDB), or rows of the SQLite export's values. The parts are the plan's, never the
+(Parquet, DuckDB), or a small SQLite file of the part's rows in the export's
+scratch folder (SQLite). The parts are the plan's, never the
 worker count's, and each is rendered the same way wherever it runs, so a
 target gets the same data with any number of workers.
 
@@ -30,7 +31,8 @@ from ..schema import TABLES, array_header
 from ..store import Identity, Store, key, quiet_stderr, reading
 from .contract import Meter, Part, Rendered, Writer
 from .files import record_batch, shard_rows
-from .render import RENDERERS, columns_of
+from .render import RENDERERS, columns_of, sqlite_rows
+from .sqlite import write_part
 
 #: The tables verify digests before the rows outside the plan's ranges: the
 #: foundation task reads them first (`verification.tasks`).
@@ -62,12 +64,18 @@ def parts(plan: Plan) -> list[Part]:
 
 
 def export_parts(
-    source: Source, writer: Writer, render: str, workers: int, meter: Meter | None
+    source: Source,
+    writer: Writer,
+    render: str,
+    workers: int,
+    meter: Meter | None,
+    scratch: Path | None = None,
 ) -> dict[str, int]:
     """Render every part of the dataset in `workers` processes, write them with
-    `writer` in task order, check the digest, finish; return rows per table."""
+    `writer` in task order, check the digest, finish; return rows per table.
+    `scratch` is the folder where the sqlite render writes its parts."""
     tasks = parts(source.plan)
-    initargs = (str(source.path), source.file, render, coordinator())
+    initargs = (str(source.path), source.file, render, str(scratch or ""), coordinator())
 
     def broken(_running: list[Part]) -> NoReturn:
         raise RunError(
@@ -137,6 +145,11 @@ def _nothing() -> None:
 
 
 def _failed(part: Part, exc: Exception) -> ShardgenError:
+    if isinstance(exc, OSError):
+        # A worker writing its part into the scratch folder (the sqlite
+        # render) fails as the target's own writes do: `guard.writing` says
+        # it in one line (a full disk among them).
+        raise exc
     return RunError(
         f"exporting {part.table} part {part.number} failed ({type(exc).__name__}: {exc})"
     )
@@ -148,16 +161,17 @@ def _failed(part: Part, exc: Exception) -> ShardgenError:
 class _Reading(NamedTuple):
     store: Store
     render: str
+    scratch: str
 
 
 _reading: _Reading | None = None
 
 
-def _init(path: str, file: Identity, render: str, watched: Coordinator) -> None:
+def _init(path: str, file: Identity, render: str, scratch: str, watched: Coordinator) -> None:
     global _reading  # noqa: PLW0603 - one store handle per worker process
     worker_started(watched)
     quiet_stderr()
-    _reading = _Reading(Store.open(Path(path), file=file), render)
+    _reading = _Reading(Store.open(Path(path), file=file), render, scratch)
 
 
 def _render(part: Part) -> Rendered:
@@ -168,17 +182,19 @@ def _render(part: Part) -> Rendered:
         if part.number < 0:
             return _outside(store, part)
         digest = hashlib.blake2b(digest_size=16)
-        data = _data(_reading.render, part, _packed(store, part, digest))
+        data = _data(_reading, part, _packed(store, part, digest))
     # Remapped every few parts, so only a few parts' pages stay mapped here.
     store.shard_done()
     return Rendered(digest.digest(), part.rows, data)
 
 
-def _data(render: str, part: Part, packed: bytes) -> Any:
+def _data(source: _Reading, part: Part, packed: bytes) -> Any:
     columns = columns_of(part.table, packed)
-    if render == "arrow":
+    if source.render == "arrow":
         return record_batch(part.table, columns)
-    return RENDERERS[render](part.table, columns)
+    if source.render == "sqlite":
+        return write_part(Path(source.scratch), part, sqlite_rows(part.table, columns))
+    return RENDERERS[source.render](part.table, columns)
 
 
 def _outside(store: Store, part: Part) -> Rendered:
