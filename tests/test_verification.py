@@ -15,7 +15,7 @@ import shardgen
 from shardgen.errors import StoreError
 from shardgen.schema import ENCODER
 from shardgen.store import Store, identity, key, staging_path
-from shardgen.verification import check_promoted, render
+from shardgen.verification import promoted_header, render
 
 
 def corrupt(source: Path, tmp_path: Path, table: str, record_id: int, **changes: Any) -> Path:
@@ -75,21 +75,17 @@ def test_clean_store_has_no_violations(small_store: Path) -> None:
     assert report.ok and report.violation_count == 0 and report.violations == []
 
 
-def test_check_promoted_names_the_file_of_a_sound_store(small_store: Path) -> None:
-    assert check_promoted(small_store) == identity(small_store)
-
-
-def test_check_promoted_refuses_a_broken_or_unpromoted_store(
+def test_promoted_header_names_the_plan_digest_and_file_of_a_promoted_store(
     small_store: Path, tmp_path: Path
 ) -> None:
-    broken = corrupt(small_store, tmp_path, "customers", 3, email="someone@gmail.com")
-    with pytest.raises(shardgen.DamagedStoreError, match=r"violation\(s\), first customers 3"):
-        check_promoted(broken)
+    plan, promoted, file = promoted_header(small_store)
+    assert file == identity(small_store) and plan.rows()["customers"] == 10
+    assert promoted == shardgen.verify(small_store).digest
     staging = staging_path(tmp_path / "run.lmdb")
     with Store.create(staging, shardgen.make_plan("small", as_of="2026-06-30")):
         pass
     with pytest.raises(StoreError, match="holds no promoted dataset"):
-        check_promoted(staging)
+        promoted_header(staging)
 
 
 def test_render_prints_the_counts_the_outcome_and_the_digest(

@@ -26,7 +26,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import StoreError, damaged
+from ..errors import StoreError
 from ..plan import Plan, check_workers, default_workers
 from ..store import Identity, Store, isolated, reading
 from .merge import PROMOTED_RULE, store_digest
@@ -37,7 +37,6 @@ __all__ = [
     "PROMOTED_RULE",
     "Report",
     "Violation",
-    "check_promoted",
     "promoted_header",
     "render",
     "store_digest",
@@ -112,23 +111,3 @@ def verify_store(
         plan = store.plan()
         promoted = store.promoted_digest()
     return verified_report(store.path, plan, store, check, workers, store.file, promoted)
-
-
-def check_promoted(path: Path, workers: int | None = None) -> Identity:
-    """Verify the store at `path` as a dataset to read from, and return which
-    file it is (open it with `Store.open(path, file=...)` to read that one).
-
-    It must be promoted, every rule must hold and its digest must be the one
-    recorded at promotion; else the damaged-store error (or, for an unfinished
-    run, a store error)."""
-    check_workers(workers)
-    plan, promoted, file = promoted_header(path)
-    report = _verify_file(path, plan, workers, file, promoted)
-    if not report.ok:
-        first = report.violations[0]
-        raise damaged(
-            path,
-            f"verify found {report.violation_count:,} violation(s), first {first.table} "
-            f"{first.id}: {first.rule} {first.detail}".strip(),
-        )
-    return file
