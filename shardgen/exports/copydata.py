@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from itertools import chain, repeat
 from typing import Any
 
+import numpy as np
+
 from ..tables import Column
 from .contract import CONTRACT, columns
 
@@ -58,6 +60,35 @@ def _numeric(hundredths: int) -> bytes:
     return struct.pack(f">ihhHh{count}h", 8 + 2 * count, count, count - 2, sign, 2, *digits)
 
 
+#: A NUMERIC of two base-10000 digits (an amount under 10,000.00), as numpy
+#: packs it: the field's length, then `_NUMERIC2`'s fields.
+_NUMERIC2_ARRAY = np.dtype(
+    [("length", ">i4"), ("digits", ">i2"), ("weight", ">i2"), ("sign", ">u2"),
+     ("scale", ">i2"), ("whole", ">i2"), ("cents", ">i2")]
+)  # fmt: skip
+
+
+def _numerics(values: Sequence[int]) -> list[list[bytes]]:
+    """A column of hundredths as binary NUMERICs of scale 2, packed by numpy:
+    those under 10,000.00 at once, the rest one by one (`_numeric`)."""
+    hundredths = np.asarray(values, dtype=np.int64)
+    whole, cents = np.divmod(np.abs(hundredths), 100)
+    small = whole < 10_000
+    packed = np.zeros(len(hundredths), _NUMERIC2_ARRAY)
+    packed["length"] = 12
+    packed["digits"] = 2
+    packed["sign"] = np.where(hundredths < 0, 0x4000, 0)
+    packed["scale"] = 2
+    packed["whole"] = np.where(small, whole, 0)
+    packed["cents"] = cents * 100
+    data = packed.tobytes()
+    size = _NUMERIC2_ARRAY.itemsize
+    fields = [data[at : at + size] for at in range(0, len(data), size)]
+    for at in np.flatnonzero(~small).tolist():
+        fields[at] = _numeric(int(hundredths[at]))
+    return [fields]
+
+
 def _text(values: Sequence[str]) -> list[list[bytes]]:
     data = list(map(str.encode, values))
     return [list(map(_LENGTH, map(len, data))), data]
@@ -81,10 +112,10 @@ _ENCODERS: dict[str, Encode] = {
     "text": _text,
     "date": _days,
     "timestamp": _microseconds,
-    "money": lambda values: [list(map(_numeric, values))],
-    "basis_points": lambda values: [list(map(_numeric, values))],
-    "percent": lambda values: [list(map(_numeric, map(operator.mul, values, repeat(100))))],
-    "decimal": lambda values: [[_numeric(round(value * 100)) for value in values]],
+    "money": _numerics,
+    "basis_points": _numerics,
+    "percent": lambda values: _numerics([value * 100 for value in values]),
+    "decimal": lambda values: _numerics([round(value * 100) for value in values]),
 }
 
 
