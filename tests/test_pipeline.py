@@ -120,6 +120,19 @@ def test_generate_then_export_is_the_export_of_the_generated_store(tmp_path: Pat
     assert forced.exported == forced.rows
 
 
+@pytest.mark.parametrize("format", ["csv", "jsonl", "parquet", "duckdb"])
+def test_generate_exports_to_every_file_target(tmp_path: Path, format: str) -> None:
+    out, target = tmp_path / "g.lmdb", tmp_path / f"g-{format}"
+    summary = shardgen.generate("small", seed=5, as_of=AS_OF, out=out, export=format, to=target)
+    assert summary.exported == summary.rows
+    again = tmp_path / f"again-{format}"
+    assert shardgen.export(out, format=format, to=again) == summary.rows
+    if format in ("csv", "jsonl"):  # the same bytes as a separate export
+        for table in summary.rows:
+            name = f"{table}.{format}"
+            assert (target / name).read_bytes() == (again / name).read_bytes()
+
+
 def test_a_bad_export_target_is_refused_before_anything_is_generated(tmp_path: Path) -> None:
     out = tmp_path / "kept.lmdb"
     before = shardgen.generate("small", seed=1, as_of=AS_OF, out=out).digest
