@@ -12,7 +12,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -149,3 +149,23 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     """A new, empty database on the session's server, for one test."""
     with scratch_database(postgres_server) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def reference_db(
+    large_store: tuple[Path, Summary], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The SQLite export of the large store: what the other targets are
+    compared with."""
+    path, summary = large_store
+    target = tmp_path_factory.mktemp("reference") / "large.sqlite"
+    assert shardgen.export(path, format="sqlite", to=target) == summary.rows
+    return target
+
+
+@pytest.fixture(scope="session")
+def reference(reference_db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """The SQLite export of the large store, as canonical rows (`read_sqlite`)."""
+    from .test_exports_files import read_sqlite
+
+    return read_sqlite(reference_db)

@@ -175,23 +175,6 @@ def profile(rows: Rows) -> dict[str, Any]:
 # -- files ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def reference_db(
-    large_store: tuple[Path, Summary], tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """The SQLite export of the large store."""
-    path, summary = large_store
-    target = tmp_path_factory.mktemp("reference") / "large.sqlite"
-    assert shardgen.export(path, format="sqlite", to=target) == summary.rows
-    return target
-
-
-@pytest.fixture(scope="module")
-def reference(reference_db: Path) -> Rows:
-    """The SQLite export of the large store, as canonical rows."""
-    return read_sqlite(reference_db)
-
-
 Exported = Callable[[str], tuple[Path, dict[str, int]]]
 
 

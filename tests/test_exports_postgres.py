@@ -35,7 +35,7 @@ from shardgen.store import Store
 
 from .conftest import scratch_database
 from .test_exports import CONTRACT as NAMES
-from .test_exports_files import DECIMALS, Rows, profile, read_sqlite
+from .test_exports_files import DECIMALS, Rows, profile
 
 
 def load_directly(store: Store, url: str, *, force: bool = False) -> dict[str, int]:
@@ -47,23 +47,6 @@ def load_directly(store: Store, url: str, *, force: bool = False) -> dict[str, i
             rows = list(store.scan_values(table))
             target.write(table, copy_binary(table, rows), len(rows))
         return target.finish()
-
-
-@pytest.fixture(scope="module")
-def reference_db(
-    large_store: tuple[Path, Summary], tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """The SQLite export of the large store."""
-    path, summary = large_store
-    target = tmp_path_factory.mktemp("reference") / "large.sqlite"
-    assert shardgen.export(path, format="sqlite", to=target) == summary.rows
-    return target
-
-
-@pytest.fixture(scope="module")
-def reference(reference_db: Path) -> Rows:
-    """The SQLite export of the large store, as canonical rows."""
-    return read_sqlite(reference_db)
 
 
 # -- reading the database back ------------------------------------------------
