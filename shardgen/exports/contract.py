@@ -1,10 +1,11 @@
 """The data contract every export writes: each table's columns and the kind of
-each (money, date, timestamp, ...), from the table registry, and store values
-converted into contract values, streamed in ID order.
+each (money, date, timestamp, ...), from the table registry; the progress
+meter; and what an export's workers hand its target's writer (`Part`,
+`Rendered`, `Writer`).
 
 Store types become the contract's: cents → NUMERIC(12,2), days → ISO dates,
 epoch seconds → ISO-8601 UTC timestamps, basis points → percent, bools → 0/1
-(each target says how it writes them).
+(`render` and each target say how they are written).
 """
 
 from __future__ import annotations

@@ -31,12 +31,11 @@ from typing import Any
 
 import msgspec
 
-from .contract import CONTRACT
+from .contract import CONTRACT, EPOCH
 from .copydata import copy_columns
 
 Column = Sequence[Any]
 
-EPOCH = dt.date(1970, 1, 1)
 _DAYS: dict[int, str] = {}
 _CLOCKS: dict[int, str] = {}
 
