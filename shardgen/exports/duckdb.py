@@ -20,6 +20,7 @@ import contextlib
 import errno
 import os
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,11 @@ RENDER = "arrow"
 
 class DuckdbWriter:
     """Loads parts, as Arrow batches, into a new DuckDB file at `path` in one
-    transaction, parents first (DuckDB checks the keys as rows arrive)."""
+    transaction, parents first (DuckDB checks the keys as rows arrive).
+
+    An INSERT runs on a thread of its own (DuckDB releases the GIL), one at a
+    time and in order, while the coordinator gathers the next parts: the
+    workers go on rendering instead of waiting for DuckDB."""
 
     def __init__(self, path: Path) -> None:
         import duckdb
@@ -48,6 +53,8 @@ class DuckdbWriter:
         self.table = ""
         self.batches: list[Any] = []  # Arrow batches of `table` not yet inserted
         self.rows = 0
+        self.inserting: Future[None] | None = None
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="duckdb")
         with self._errors():
             # DuckDB makes the file itself (it takes no empty file for a new
             # database); `guard.writing` gave a path that nothing holds.
@@ -68,24 +75,42 @@ class DuckdbWriter:
             self._insert()
 
     def _insert(self) -> None:
+        """Start inserting the gathered batches, once the previous INSERT is done."""
         if not self.batches:
             return
+        table, batches = self.table, self.batches
+        self.batches, self.rows = [], 0
+        self._wait()
+        self.inserting = self.thread.submit(self._load, table, batches)
+
+    def _load(self, table: str, batches: list[Any]) -> None:
         import pyarrow as pa
 
         with self._errors():
-            self.db.register("part", pa.Table.from_batches(self.batches))
-            self.db.execute(f"INSERT INTO {self.table} SELECT * FROM part").fetchall()
+            self.db.register("part", pa.Table.from_batches(batches))
+            self.db.execute(f"INSERT INTO {table} SELECT * FROM part").fetchall()
             self.db.unregister("part")
-        self.batches, self.rows = [], 0
+
+    def _wait(self) -> None:
+        """Wait for the running INSERT; its error is raised here."""
+        inserting, self.inserting = self.inserting, None
+        if inserting is not None:
+            inserting.result()
 
     def finish(self) -> None:
         self._insert()
+        self._wait()
         with self._errors():
             self.db.execute("COMMIT").fetchall()
             self.db.execute("CHECKPOINT").fetchall()
 
     def close(self) -> None:
         db = getattr(self, "db", None)
+        if self.inserting is not None and db is not None:
+            db.interrupt()  # stopped: the transaction is rolled back below
+        with contextlib.suppress(BaseException):
+            self._wait()
+        self.thread.shutdown(wait=True)
         if db is not None:
             db.close()
 
