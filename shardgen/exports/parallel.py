@@ -28,15 +28,11 @@ from ..errors import RunError, ShardgenError, damaged
 from ..plan import Plan
 from ..run.pool import Coordinator, Pool, coordinator, worker_started
 from ..schema import TABLES, array_header
-from ..store import Identity, Store, key, quiet_stderr, reading
+from ..store import Identity, Store, digest_batch, key, quiet_stderr, reading
 from .contract import Meter, Part, Rendered, Writer
 from .files import record_batch, shard_rows
 from .render import RENDERERS, columns_of, sqlite_rows
 from .sqlite import write_part
-
-#: The tables verify digests before the rows outside the plan's ranges: the
-#: foundation task reads them first (`verification.tasks`).
-FOUNDATION = ("customer_types", "product_categories")
 
 
 class Source(NamedTuple):
@@ -123,15 +119,9 @@ def _check_digest(
     source: Source, ranges: dict[str, list[bytes]], outside: dict[str, bytes]
 ) -> None:
     """The rows read must digest, in verify's order, to the promoted digest."""
-    from ..verification import store_digest
+    from ..verification import in_task_order, store_digest
 
-    ordered = {
-        table: [*ranges[table], outside[table]]
-        if table in FOUNDATION
-        else [outside[table], *ranges[table]]
-        for table in TABLES
-    }
-    _, digest = store_digest(ordered)
+    _, digest = store_digest(in_task_order(ranges, outside))
     if digest != source.promoted:
         raise damaged(
             source.path,
@@ -211,13 +201,12 @@ def _outside(store: Store, part: Part) -> Rendered:
 
 def _packed(store: Store, part: Part, digest: Any) -> bytes:
     """A part's rows as one msgpack array of records, digested a batch at a
-    time as verify digests them (`verification.reader`)."""
+    time as verify digests them (`store.digest_batch`)."""
     low, high = key(part.first), key(part.first + part.rows)
     found: list[bytes] = []
     with store.snapshot() as view:
         for keys, values in view.pairs(part.table, low, high, part.rows):
-            digest.update(b"".join(keys))
-            digest.update(array_header(len(values)) + b"".join(values))
+            digest_batch(digest, keys, values)
             found.extend(values)
     if len(found) != part.rows:
         raise damaged(

@@ -68,6 +68,17 @@ def encode_table(records: Sequence[Record]) -> tuple[list[tuple[bytes, bytes]], 
     return list(zip([key(r.id) for r in records], values, strict=True)), digest.digest()
 
 
+def digest_batch(digest: Any, keys: list[bytes], values: list[bytes]) -> bytes:
+    """Add a batch of pairs to a key range's digest (its keys, then its values
+    as one msgpack array, what the batch decoder reads) and return that array.
+    Verify digests each key range so, and an export what it reads, to compare
+    with the digest recorded at promotion."""
+    encoded = array_header(len(values)) + b"".join(values)
+    digest.update(b"".join(keys))
+    digest.update(encoded)
+    return encoded
+
+
 def encode_links(links: Sequence[tuple[int, int, int, int]]) -> list[tuple[bytes, bytes]]:
     """(relation, parent, first child, count) links as the bytes the store holds."""
     key_of, value_of = LINK_KEY.pack, LINK.pack

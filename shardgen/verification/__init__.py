@@ -29,7 +29,7 @@ from pathlib import Path
 from ..errors import StoreError
 from ..plan import Plan, check_workers, default_workers
 from ..store import Identity, Store, isolated, reading
-from .merge import PROMOTED_RULE, store_digest
+from .merge import PROMOTED_RULE, in_task_order, store_digest
 from .report import Report, Violation, render
 from .tasks import verified_report
 
@@ -37,6 +37,7 @@ __all__ = [
     "PROMOTED_RULE",
     "Report",
     "Violation",
+    "in_task_order",
     "promoted_header",
     "render",
     "store_digest",

@@ -66,6 +66,27 @@ class Merged:
         )
 
 
+#: The tables the foundation task reads itself (`foundation.verify_foundation`)
+#: before it digests every table's keys outside the plan's ranges.
+FOUNDATION_TABLES = ("customer_types", "product_categories")
+
+
+def in_task_order(
+    ranges: Mapping[str, Sequence[bytes]], outside: Mapping[str, bytes]
+) -> dict[str, list[bytes]]:
+    """Each table's digests in the order verify's tasks produce them
+    (`tasks.verify_tasks`), from the digests of its key ranges (in plan order)
+    and of its keys outside them: the foundation task's own tables, then the
+    keys outside; for the other tables, the keys outside first, then the
+    shards' ranges."""
+    return {
+        table: [*ranges[table], outside[table]]
+        if table in FOUNDATION_TABLES
+        else [outside[table], *ranges[table]]
+        for table in TABLES
+    }
+
+
 def store_digest(digests: Mapping[str, Sequence[bytes]]) -> tuple[dict[str, str], str]:
     """Each table's digest and the store's, from the digests of each table's
     key ranges (in plan order): what verify reports and promotion records."""

@@ -14,8 +14,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..run.shards import Task
-from ..schema import BATCH_DECODERS, DECODERS, array_header
-from ..store import Snapshot, key
+from ..schema import BATCH_DECODERS, DECODERS
+from ..store import Snapshot, digest_batch, key
 from .columns import Ints, int_column
 from .report import Findings
 
@@ -73,11 +73,7 @@ class ShardReader:
         expected_id = first
         for keys, values in self.pairs(table, key(first), key(first + count), count):
             rows += len(keys)
-            # A batch's digest input: its keys, then its values as one msgpack
-            # array (what the batch decoder reads).
-            encoded = array_header(len(values)) + b"".join(values)
-            digest.update(b"".join(keys))
-            digest.update(encoded)
+            encoded = digest_batch(digest, keys, values)
             try:
                 records = decode_batch(encoded)
             except msgspec.DecodeError:
