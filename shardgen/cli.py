@@ -172,7 +172,7 @@ def _export_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--workers",
         type=int,
-        help="processes rendering csv, jsonl or parquet (default: the CPU count)",
+        help="processes reading and rendering the store (default: the CPU count)",
     )
     _parquet_options(command)
     command.add_argument("--quiet", action="store_true", help="no progress line")

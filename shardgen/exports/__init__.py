@@ -39,7 +39,8 @@ class Target(NamedTuple):
 
 
 #: Every export target, in the order the CLI lists them. Adding one is a
-#: module with `writer(to, format, options)` and `render(format)`, and a line here.
+#: module with `writer(to, format, force, options)` and `render(format)`, and a
+#: line here.
 TARGETS = {
     "sqlite": Target("sqlite", "file"),
     "csv": Target("files", "folder"),
@@ -134,7 +135,8 @@ def check_export(
         raise UsageError(f"unknown export format {format!r}: choose one of {', '.join(FORMATS)}")
     require(format)
     url = os.fspath(to)
-    if format == "postgres":
+    kind = TARGETS[format].kind
+    if kind == "database":
         export_postgres.check_url(url)
         return
     if url.startswith(("postgresql:", "postgres:")):
@@ -142,8 +144,7 @@ def check_export(
             f"--to {export_postgres.redact(url)} is a PostgreSQL URL: "
             "pass --format postgres to load it"
         )
-    folder = format in FOLDERS
-    check_output(Path(to), what="--to", source=source, force=force, folder=folder,
+    check_output(Path(to), what="--to", source=source, force=force, folder=kind == "folder",
                  holds=EXPORT_FILES)  # fmt: skip
 
 
@@ -175,9 +176,8 @@ def _export(
             module.render(format),
             workers or default_workers(plan),
             meter,
-            getattr(
-                writer, "scratch", None
-            ),  # where workers write parts, for a target that has one
+            # Where the workers write their parts, for a target that has one.
+            getattr(writer, "scratch", None),
         )
 
     if target.kind == "database":  # atomic by its own means
