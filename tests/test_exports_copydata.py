@@ -12,14 +12,13 @@ from pathlib import Path
 import shardgen
 from shardgen.exports import ddl
 from shardgen.exports.contract import CONTRACT
-from shardgen.exports.copydata import copy_binary
 from shardgen.exports.postgres import PostgresTarget
 from shardgen.schema import TABLES
 from shardgen.store import Store
 
 from .conftest import scratch_database
 from .test_exports import CONTRACT as NAMES
-from .test_exports_postgres import load_directly, read_postgres
+from .test_exports_postgres import copy_binary, load_directly, read_postgres
 
 
 def test_csv_copy_data_loads_what_binary_loads(

@@ -17,7 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import pytest
 import shardgen
 from shardgen.exports import files as export_files
 from shardgen.exports.contract import CONTRACT
-from shardgen.exports.copydata import copy_binary
+from shardgen.exports.copydata import copy_columns
 from shardgen.exports.postgres import APPLICATION, STAGING, PostgresTarget
 from shardgen.pipeline import Summary
 from shardgen.schema import TABLES
@@ -36,6 +36,11 @@ from shardgen.store import Store
 from .conftest import scratch_database
 from .test_exports import CONTRACT as NAMES
 from .test_exports_files import DECIMALS, Rows, profile
+
+
+def copy_binary(table: str, rows: Sequence[Sequence[Any]]) -> bytes:
+    """Rows of store values (`Store.scan_values`) as one part's binary COPY data."""
+    return copy_columns(table, list(zip(*rows, strict=True)))
 
 
 def load_directly(store: Store, url: str, *, force: bool = False) -> dict[str, int]:

@@ -1,5 +1,5 @@
 """COPY data for the PostgreSQL export: a part's rows as PostgreSQL's binary
-COPY format (`copy_binary`, what the export's workers render), and the COPY
+COPY format (`copy_columns`, what the export's workers render), and the COPY
 statement that loads it (or the CSV export's text without its header).
 
 Binary is cheaper on both sides than CSV. On the xl store (seed 42): the
@@ -137,12 +137,6 @@ def _encoder(column: Column) -> Encode:
 
 _TABLE_ENCODERS = {table: [_encoder(c) for c in cols] for table, cols in CONTRACT.items()}
 _FIELD_COUNTS = {table: struct.pack(">h", len(cols)) for table, cols in CONTRACT.items()}
-
-
-def copy_binary(table: str, rows: Sequence[Sequence[Any]]) -> bytes:
-    """Rows of `table` (store values, as `Store.scan_values` gives them) as the
-    binary COPY data of one COPY into the export's table."""
-    return copy_columns(table, list(zip(*rows, strict=True)))
 
 
 def copy_columns(table: str, columns: Sequence[Sequence[Any]]) -> bytes:
