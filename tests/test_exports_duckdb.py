@@ -29,6 +29,7 @@ from shardgen.tables import REGISTRY, Column
 
 from .conftest import AS_OF
 from .test_exports_ddl import VIOLATIONS, Violation
+from .test_exports_files import interrupt_at_invoices
 from .test_exports_postgres import broken_copy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
@@ -250,14 +251,7 @@ def test_an_interrupted_or_failed_export_leaves_the_target_as_it_was(
     before = target.read_bytes()
     with pytest.raises(shardgen.UsageError, match="--force"):
         shardgen.export(small_store, format="duckdb", to=target)
-    write = export_duckdb.DuckdbWriter.write
-
-    def interrupted(self: Any, part: Part, data: Any) -> None:
-        if part.table == "invoices":
-            raise KeyboardInterrupt
-        write(self, part, data)
-
-    monkeypatch.setattr(export_duckdb.DuckdbWriter, "write", interrupted)
+    interrupt_at_invoices(monkeypatch, export_duckdb.DuckdbWriter)
     for where in (target, tmp_path / "new.duckdb"):
         with pytest.raises(KeyboardInterrupt):
             shardgen.export(small_store, format="duckdb", to=where, force=True)

@@ -24,7 +24,7 @@ import shardgen
 from shardgen.cli import main
 from shardgen.exports import FORMATS
 from shardgen.exports import files as export_files
-from shardgen.exports.contract import CONTRACT
+from shardgen.exports.contract import CONTRACT, Part
 from shardgen.exports.postgres import redact
 from shardgen.pipeline import Summary
 
@@ -304,20 +304,26 @@ def test_folder_targets_are_replaced_only_when_safe(small_store: Path, tmp_path:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.csv", "out"]
 
 
+def interrupt_at_invoices(monkeypatch: pytest.MonkeyPatch, writer: type) -> None:
+    """Make a target's writer raise KeyboardInterrupt (Ctrl-C) when the first
+    part of invoices reaches it: an export interrupted mid-load."""
+    write = writer.write
+
+    def interrupted(self: Any, part: Part, data: Any) -> None:
+        if part.table == "invoices":
+            raise KeyboardInterrupt
+        write(self, part, data)
+
+    monkeypatch.setattr(writer, "write", interrupted)
+
+
 def test_an_interrupted_export_leaves_the_target_as_it_was(
     small_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "out"
     shardgen.export(small_store, format="csv", to=target)
     before = {p.name: p.read_bytes() for p in target.iterdir()}
-    write = export_files.FolderWriter.write
-
-    def interrupted(self: Any, part: Any, data: Any) -> None:
-        if part.table == "invoices":
-            raise KeyboardInterrupt
-        write(self, part, data)
-
-    monkeypatch.setattr(export_files.FolderWriter, "write", interrupted)
+    interrupt_at_invoices(monkeypatch, export_files.FolderWriter)
     for existing in (target, tmp_path / "new"):
         with pytest.raises(KeyboardInterrupt):
             shardgen.export(small_store, format="csv", to=existing, force=True)
