@@ -113,6 +113,60 @@ class Plan(msgspec.Struct, frozen=True):
         }
 
 
+class GrownPlan(Plan, frozen=True):
+    """The plan of an advanced store: the generated plan with its as_of moved
+    to the day the store was advanced to, its counts grown by the rows the
+    days added, and one more shard of each kind holding them (`grown`).
+
+    The grown customer shard's invoices and line items belong to customers of
+    every shard: each customer shard checks its customers' invoices that the
+    days issued (the store's `later` index); the grown shard's own ranges are
+    only read, counted and digested."""
+
+    generated_as_of: str = ""
+    generated_customer_shards: int = 0
+    generated_product_shards: int = 0
+
+    @property
+    def generated_as_of_day(self) -> int:
+        return (dt.date.fromisoformat(self.generated_as_of) - EPOCH).days
+
+    def is_grown(self, shard: CustomerShard | ProductShard) -> bool:
+        """Is the shard the one holding the rows the days added?"""
+        if isinstance(shard, CustomerShard):
+            return shard.index >= self.generated_customer_shards
+        return shard.index >= self.generated_product_shards
+
+
+def grown(plan: Plan, as_of: str, rows: dict[str, int]) -> GrownPlan:
+    """`plan` as a store advanced to `as_of` stands, with `rows` more per table."""
+    last = plan.customer_shards[-1]
+    products = plan.products
+    customers = CustomerShard(
+        len(plan.customer_shards), plan.customers + 1, rows.get("customers", 0),
+        plan.addresses + 1, rows.get("customer_addresses", 0), plan.invoices + 1,
+        rows.get("invoices", 0), last.line_first + last.lines, rows.get("invoice_line_items", 0),
+    )  # fmt: skip
+    fields = {f: getattr(plan, f) for f in plan.__struct_fields__}
+    fields.update(
+        as_of=as_of,
+        customers=plan.customers + customers.customers,
+        products=products + rows.get("products", 0),
+        invoices=plan.invoices + customers.invoices,
+        customer_shards=(*plan.customer_shards, customers),
+        product_shards=(
+            *plan.product_shards,
+            ProductShard(len(plan.product_shards), products + 1, rows.get("products", 0)),
+        ),
+    )
+    return GrownPlan(
+        **fields,
+        generated_as_of=plan.as_of,
+        generated_customer_shards=len(plan.customer_shards),
+        generated_product_shards=len(plan.product_shards),
+    )
+
+
 #: Below about this many rows per worker, starting worker processes (~0.3 s
 #: each, with their imports and catalog) costs more than they save.
 ROWS_PER_WORKER = 150_000

@@ -233,6 +233,24 @@ class RunRolledBack(msgspec.Struct, frozen=True, tag="run_rolled_back"):
     reason: str
 
 
+class AdvanceStarted(msgspec.Struct, frozen=True, tag="advance_started"):
+    at: float
+    run_id: str
+    from_as_of: str
+    to_as_of: str
+    versions: Versions
+    workers: int
+    resumed: bool = False
+
+
+class DayAdvanced(msgspec.Struct, frozen=True, tag="day_advanced"):
+    at: float
+    day: str
+    inserted: dict[str, int]
+    updated: dict[str, int]
+    seconds: float
+
+
 Event = (
     RunStarted
     | ShardCommitted
@@ -241,6 +259,8 @@ Event = (
     | RunPromoted
     | RunFailed
     | RunRolledBack
+    | AdvanceStarted
+    | DayAdvanced
 )
 
 
@@ -250,6 +270,56 @@ class Meta(msgspec.Struct, frozen=True):
     schema_version: int
     shardgen_version: str
     plan: Any
+
+
+# -- what advance keeps besides the tables (not part of the data contract) --
+
+
+class Account(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A customer's running balance, in the `accounts` database."""
+
+    unpaid: int  # cents owed on unpaid invoices
+    overdue: int  # unpaid invoices past their due date
+    last_day: int  # its last invoice's day (its creation day before any)
+
+
+class Stock(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A product's inventory ledger, in the `stock` database: on hand now =
+    `opening` + `received` − the units sold on invoices dated after `day`."""
+
+    opening: int
+    day: int
+    received: int
+
+
+class Change(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One row an advance inserted ("c") or updated ("u"), in the `changes`
+    database by sequence number: the record's encodings before and after."""
+
+    ts: int
+    op: str
+    table: str
+    key: int
+    before: msgspec.Raw | None
+    after: msgspec.Raw
+
+
+class Recent(msgspec.Struct, frozen=True, array_like=True):
+    """What one generated shard created in the 30 days up to as_of (meta
+    b"recent" + entity + shard): the business's recent daily rates."""
+
+    customers: int
+    products: int
+    invoices: int
+
+
+class Advanced(msgspec.Struct, frozen=True):
+    """Where a store stands after advancing (meta b"advanced"): its as_of, the
+    rows each table gained past the plan's, and the change feed's last seq."""
+
+    as_of: str
+    grown: dict[str, int]
+    changes: int
 
 
 ENCODER = msgspec.msgpack.Encoder()

@@ -528,7 +528,11 @@ def test_random_byte_flips_are_found_or_change_nothing(small_store: Path, tmp_pa
             except shardgen.ShardgenError:
                 assert not out.exists()
             else:
-                assert outcome == "ok, unchanged", seed
+                # Only damage to what no export reads (the links index) may
+                # leave an export possible: and then it writes the same data.
+                assert outcome == "ok, unchanged" or set(report.violations_by_rule) == {
+                    "links describe each parent's children"
+                }, seed
                 assert {p.name: p.read_bytes() for p in out.iterdir()} == expected, seed
                 shutil.rmtree(out)
         copy.unlink()

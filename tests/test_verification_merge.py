@@ -17,7 +17,7 @@ PLAN = shardgen.make_plan("small", as_of=AS_OF)
 
 
 def part(task: Task, state_rate: dict[str, tuple[int, int]], days: bytes = b"") -> Part:
-    return Part(task, {}, {}, Findings(), state_rate, days)
+    return Part(task, {}, {}, Findings(), state_rate, days, {}, {})
 
 
 def test_a_state_charged_two_rates_by_two_shards_is_reported() -> None:

@@ -21,6 +21,7 @@ from typing import NamedTuple, NoReturn
 
 import psutil
 
+from ..advance.ledger import shard_state
 from ..errors import RunError, ShardgenError
 from ..make.catalog import Catalog, CatalogChunk, CatalogFile, catalog_chunk, catalog_for
 from ..make.customers import customer_shard, customer_types
@@ -61,6 +62,8 @@ class Rows(NamedTuple):
     first_id: int
     last_id: int
     chunk: CatalogChunk | None = None
+    #: What the shard records for advance: (database, pairs) (`advance.ledger`).
+    state: tuple[tuple[str, list[tuple[bytes, bytes]]], ...] = ()
 
 
 def generate_rows(plan: Plan, task: Task, catalog: Catalog | None = None) -> Rows:
@@ -78,7 +81,8 @@ def generate_rows(plan: Plan, task: Task, catalog: Catalog | None = None) -> Row
         products, inventory = product_shard(plan, shard, cores)
         first = shard.product_first
         tables: dict[str, Sequence[Record]] = {"products": products, "inventory": inventory}
-        return Rows(tables, [], first, first + shard.products - 1, catalog_chunk(cores))
+        state = shard_state(plan, task.entity, task.shard, tables)
+        return Rows(tables, [], first, first + shard.products - 1, catalog_chunk(cores), state)
     cshard = plan.customer_shards[task.shard]
     rows = customer_shard(plan, cshard, catalog or catalog_for(plan))
     tables = {
@@ -88,7 +92,8 @@ def generate_rows(plan: Plan, task: Task, catalog: Catalog | None = None) -> Row
         "invoice_line_items": list(rows.line_items),
     }
     first = cshard.customer_first
-    return Rows(tables, rows.links, first, first + cshard.customers - 1)
+    state = shard_state(plan, task.entity, task.shard, tables)
+    return Rows(tables, rows.links, first, first + cshard.customers - 1, None, state)
 
 
 #: Test hook: "ENTITY:SHARD:ACTION" makes that shard fail ("fail": raise),
@@ -123,6 +128,7 @@ class EncodedShard(NamedTuple):
     rss: int
     uss: int
     chunk: CatalogChunk | None  # a product shard's part of the catalog
+    state: tuple[tuple[str, list[tuple[bytes, bytes]]], ...] = ()  # `Rows.state`
 
 
 @contextlib.contextmanager
@@ -178,6 +184,7 @@ def encode(task: Task, rows: Rows, started: float) -> EncodedShard:
     return EncodedShard(
         task, encoded, encode_links(rows.links), digest.hexdigest(), rows.first_id,
         rows.last_id, time.perf_counter() - started, os.getpid(), rss, uss, rows.chunk,
+        rows.state,
     )  # fmt: skip
 
 
@@ -196,6 +203,8 @@ def write_shard(store: Store, shard: EncodedShard, catalog_file: CatalogFile | N
         for table, pairs in shard.tables.items():
             store.put_encoded(txn, table, pairs)
         store.put_encoded(txn, "links", shard.links)
+        for database, pairs in shard.state:
+            store.put_encoded(txn, database, pairs)
         _inject_fault(task)
         rows = {table: len(pairs) for table, pairs in shard.tables.items()}
         seconds = shard.seconds + time.perf_counter() - started

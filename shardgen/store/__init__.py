@@ -7,6 +7,15 @@ Layout (plus LMDB's `-lock` file while the store is written):
     links                relation (1 byte) + parent id (8) → first child id, count
     <table> × 8          id (8-byte big-endian) → record (msgpack array)
 
+and what `advance` keeps (not part of the data contract; generate writes the
+first three, and each advanced day updates them in its one transaction):
+
+    agenda               day (4) + kind (1) + id (8) → b"": what falls due that day
+    accounts             customer id → Account (unpaid, overdue, last invoice day)
+    stock                product id → Stock (the inventory ledger)
+    later                customer id + invoice id → b"": invoices advance issued
+    changes              seq (8) → Change: the change feed
+
 Keys are big-endian so cursors return rows in ID order, and the children of a
 parent, which get consecutive IDs, are one `links` lookup away. A generate run
 writes into `<target>.staging` and renames it over the target once verified:
@@ -28,12 +37,14 @@ from .database import (
     LINK_KEY,
     LINK_KEY_ARRAY,
     REMAP_EVERY,
+    STATE_DATABASES,
     Snapshot,
     Store,
     digest_batch,
     encode_links,
     encode_table,
     key,
+    later_invoices,
     reading,
 )
 from .files import (
@@ -66,6 +77,7 @@ __all__ = [
     "MAX_MAP_SIZE",
     "MIN_MAP_SIZE",
     "REMAP_EVERY",
+    "STATE_DATABASES",
     "Identity",
     "Snapshot",
     "Store",
@@ -80,6 +92,7 @@ __all__ = [
     "is_lmdb",
     "isolated",
     "key",
+    "later_invoices",
     "lmdb_files",
     "lock_path",
     "quiet_stderr",

@@ -21,16 +21,19 @@ import msgspec
 import numpy as np
 
 from ..errors import NotAStoreError, SchemaError, StoreError, StoreFullError, UsageError, damaged
-from ..plan import Plan, make_plan
+from ..plan import Plan, grown, make_plan
 from ..schema import (
     BATCH_DECODERS,
     DECODERS,
     ENCODER,
     EVENT_DECODER,
+    INVOICES,
     META_DECODER,
     RELATIONS,
     SCHEMA_VERSION,
     TABLES,
+    Advanced,
+    AdvanceStarted,
     Event,
     Meta,
     Record,
@@ -49,7 +52,11 @@ LINK_KEY = struct.Struct(">BQ")  # relation code, parent id
 #: The same layouts as numpy record types, to read many links at once.
 LINK_ARRAY = np.dtype([("first", ">u8"), ("count", ">u8")])
 LINK_KEY_ARRAY = np.dtype([("relation", "u1"), ("parent", ">u8")])
-DATABASES = ("meta", "events", "links", *TABLES)
+#: What advance keeps besides the tables (the package docstring has the
+#: layout). Stores written before 0.4.0 lack them; they are opened without.
+STATE_DATABASES = ("agenda", "accounts", "stock", "later", "changes")
+DATABASES = ("meta", "events", "links", *TABLES, *STATE_DATABASES)
+ADVANCED_DECODER = msgspec.msgpack.Decoder(Advanced)
 #: Rows read and decoded at a time.
 BATCH = 4096
 
@@ -115,7 +122,7 @@ class Store:
         #: Opens the environment again as it was opened (`remap`).
         self.opener = opener or functools.partial(_open_existing, path, writable, file)
         self.shards = 0  # shards written or read through this handle
-        self.dbs = {name: env.open_db(name.encode(), create=writable) for name in DATABASES}
+        self.dbs = _open_dbs(env, writable)
 
     # -- opening -------------------------------------------------------------
 
@@ -190,7 +197,7 @@ class Store:
         """
         self.env.close()
         self.env = self.opener()
-        self.dbs = {name: self.env.open_db(name.encode(), create=False) for name in DATABASES}
+        self.dbs = _open_dbs(self.env, False)
 
     def shard_done(self) -> None:
         """Count a shard written or read through this handle, with no transaction
@@ -232,6 +239,13 @@ class Store:
         if expected != recorded:
             raise damaged(self.path, "its recorded plan is inconsistent")
         return recorded
+
+    def scope(self) -> Plan:
+        """The plan as the store stands: its generated plan, or for an advanced
+        store that plan grown by the days (`plan.grown`)."""
+        plan = self.plan()
+        advanced = self.advanced()
+        return plan if advanced is None else grown(plan, advanced.as_of, advanced.grown)
 
     def check_schema(self) -> None:
         version = self.meta().schema_version
@@ -341,6 +355,14 @@ class Store:
         for _, values in self.raw_batches(table):
             yield from decode(array_header(len(values)) + b"".join(values))
 
+    def scan_from(self, table: str, first: int) -> Iterator[Any]:
+        """A table's records from ID `first` on, in ID order."""
+        decode = DECODERS[table].decode
+        with self.env.begin() as txn, txn.cursor(db=self.dbs[table]) as cursor:
+            if cursor.set_range(key(first)):
+                for _, value in cursor.iternext():
+                    yield decode(value)
+
     def scan_values(self, table: str) -> Iterator[list[Any]]:
         """A table's rows as plain lists of field values, in ID order.
 
@@ -362,22 +384,46 @@ class Store:
         return None if raw is None else DECODERS[table].decode(raw)
 
     def children(self, relation: str, parent_id: int) -> list[Any]:
-        """The children of a parent, by one link lookup and one range read."""
+        """The children of a parent, by one link lookup and one range read; a
+        customer's invoices issued by `advance` too, from the `later` index."""
         code, _, child_table = RELATIONS[relation]
+        decode = DECODERS[child_table].decode
         with self.env.begin() as txn:
-            raw = txn.get(LINK_KEY.pack(code, parent_id), db=self.dbs["links"])
-            if raw is None:
-                return []
-            first, count = LINK.unpack(raw)
-            decode = DECODERS[child_table].decode
             out = []
-            with txn.cursor(db=self.dbs[child_table]) as cursor:
-                if cursor.set_key(key(first)):
-                    for _, value in cursor.iternext():
-                        out.append(decode(value))
-                        if len(out) == count:
-                            break
+            raw = txn.get(LINK_KEY.pack(code, parent_id), db=self.dbs["links"])
+            if raw is not None:
+                first, count = LINK.unpack(raw)
+                with txn.cursor(db=self.dbs[child_table]) as cursor:
+                    if cursor.set_key(key(first)):
+                        for _, value in cursor.iternext():
+                            out.append(decode(value))
+                            if len(out) == count:
+                                break
+            if code == INVOICES and "later" in self.dbs:
+                for invoice_id in later_invoices(txn, self.dbs["later"], parent_id):
+                    found = txn.get(key(invoice_id), db=self.dbs[child_table])
+                    if found is not None:
+                        out.append(decode(found))
             return out
+
+    def state(self, name: str) -> Any | None:
+        """A record advance keeps in meta (b"advanced", b"recent..."), or None."""
+        with self.env.begin(db=self.dbs["meta"]) as txn:
+            raw = txn.get(name.encode())
+        return None if raw is None else raw
+
+    def advanced(self) -> Advanced | None:
+        """Where an advanced store stands (None for a store never advanced)."""
+        raw = self.state("advanced")
+        if raw is None:
+            return None
+        with reading(self.path):
+            return ADVANCED_DECODER.decode(raw)
+
+    def as_of(self) -> str:
+        """The store's "today": the last day it was advanced to, or its plan's as_of."""
+        advanced = self.advanced()
+        return advanced.as_of if advanced is not None else self.plan().as_of
 
     def links(self) -> Iterator[tuple[int, int, int, int]]:
         for k, v in self.raw("links"):
@@ -399,6 +445,8 @@ class Store:
                 event = EVENT_DECODER.decode(value)
                 if isinstance(event, RunPromoted):
                     return event.digest
+                if isinstance(event, AdvanceStarted):
+                    return None  # an advance's copy, not promoted yet
         return None
 
 
@@ -442,6 +490,36 @@ class Snapshot:
                 expected -= len(keys)
                 size = min(BATCH, expected + 1) if expected > 0 else BATCH
 
+    def later(self, first: int, count: int) -> list[tuple[int, int]]:
+        """(customer ID, invoice ID) of the invoices `advance` issued to the
+        customers first .. first + count - 1, in key order."""
+        db = self.dbs.get("later")
+        if db is None:
+            return []
+        high = key(first + count)
+        found = []
+        with self.txn.cursor(db=db) as cursor:
+            if cursor.set_range(key(first)):
+                for raw in cursor.iternext(keys=True, values=False):
+                    k = bytes(raw)
+                    if k[:8] >= high:
+                        break
+                    found.append((int.from_bytes(k[:8], "big"), int.from_bytes(k[8:], "big")))
+        return found
+
+    def get(self, table: str, row_id: int) -> bytes | None:
+        """The stored value of one row, or None."""
+        value = self.txn.get(key(row_id), db=self.dbs[table])
+        return None if value is None else bytes(value)
+
+    def link(self, relation: int, parent: int) -> tuple[int, int] | None:
+        """A parent's (first child ID, child count), or None."""
+        value = self.txn.get(LINK_KEY.pack(relation, parent), db=self.dbs["links"])
+        if value is None or len(value) != LINK.size:
+            return None
+        first, count = LINK.unpack(value)
+        return int(first), int(count)
+
     def outside(
         self, table: str, covered: list[tuple[bytes, bytes]]
     ) -> Iterator[tuple[bytes, bytes]]:
@@ -460,6 +538,32 @@ class Snapshot:
                 yield bytes(cursor.key()), bytes(cursor.value())
                 if not cursor.next():
                     return
+
+
+def later_invoices(txn: lmdb.Transaction, db: Any, customer_id: int) -> list[int]:
+    """The IDs of the invoices `advance` issued to a customer, in ID order."""
+    prefix = key(customer_id)
+    found = []
+    with txn.cursor(db=db) as cursor:
+        if cursor.set_range(prefix):
+            for k in cursor.iternext(keys=True, values=False):
+                if k[:8] != prefix:
+                    break
+                found.append(int.from_bytes(k[8:], "big"))
+    return found
+
+
+def _open_dbs(env: lmdb.Environment, writable: bool) -> dict[str, Any]:
+    """The store's named databases; advance's own only where present in a
+    store opened read-only (stores written before 0.4.0 lack them)."""
+    dbs = {}
+    for name in DATABASES:
+        try:
+            dbs[name] = env.open_db(name.encode(), create=writable)
+        except lmdb.NotFoundError:
+            if name not in STATE_DATABASES:
+                raise
+    return dbs
 
 
 def _open_existing(path: Path, writable: bool, file: Identity | None = None) -> lmdb.Environment:

@@ -94,7 +94,7 @@ def _header(path: Path) -> tuple[Plan, str | None, Identity]:
     promotion and which file the path names."""
     with Store.open(path) as store, reading(path):
         assert store.file is not None
-        return store.plan(), store.promoted_digest(), store.file
+        return store.scope(), store.promoted_digest(), store.file
 
 
 def verify_store(
@@ -109,6 +109,6 @@ def verify_store(
     """
     check_workers(workers)
     with reading(store.path):
-        plan = store.plan()
+        plan = store.scope()
         promoted = store.promoted_digest()
     return verified_report(store.path, plan, store, check, workers, store.file, promoted)

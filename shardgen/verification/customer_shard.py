@@ -13,8 +13,9 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
+from ..advance.ledger import QUIET_DAYS
 from ..make.vocabulary import STATE_TAX_BP, city_of
-from ..plan import CustomerShard, Plan
+from ..plan import CustomerShard, GrownPlan, Plan
 from ..schema import ADDRESSES, DECODERS, INVOICES, LINE_ITEMS
 from .columns import DAY, NULL, Ints, flags, int_column, rounded_product
 from .links import Spans, verify_links
@@ -27,6 +28,9 @@ CUSTOMER_STATUSES = frozenset(("active", "inactive", "suspended"))
 #: Customer type IDs verify keeps per-type arrays for; others are unknown types.
 TYPE_IDS = 128
 PENDING, PAID, OVERDUE, UNKNOWN = range(4)
+#: Customer statuses as verify codes them (UNKNOWN for any other).
+CUSTOMER_STATUS_CODES = {"active": 0, "inactive": 1, "suspended": 2}
+INACTIVE, SUSPENDED = 1, 2
 INVOICE_STATUS_CODES = {"pending": PENDING, "paid": PAID, "overdue": OVERDUE}
 
 
@@ -100,16 +104,28 @@ class _CustomerShard:
         self.state_code: dict[str, int] = {}
         self.state_names: list[str] = []
         self.state_tax = np.zeros(0, np.int64)
-        i0, ni = self.i0, self.ni = shard.invoice_first, shard.invoices
-        self.invoice_ids = i0 + np.arange(ni, dtype=np.int64)
+        self.customer_status = np.zeros(nc, np.int64)
+        self.customer_updated = np.zeros(nc, np.int64)  # its updated_at's day
+        self.overdue = np.zeros(nc, np.int64)
+        self.last_invoice = np.full(nc, -1, np.int64)
+        # An advanced store: the invoices its days issued to these customers
+        # (`later`) are checked here too, after the shard's own, at positions
+        # from ni on. The grown shard's own ranges are only read and digested.
+        self.grown = plan if isinstance(plan, GrownPlan) else None
+        self.grown_shard = self.grown is not None and self.grown.is_grown(shard)
+        self.later = reader.view.later(c0, nc) if self.grown is not None else []
+        i0, ni = self.i0, self.ni = shard.invoice_first, 0 if self.grown_shard else shard.invoices
+        later_ids = np.array([i for _, i in self.later], np.int64)
+        self.invoice_ids = np.concatenate([i0 + np.arange(ni, dtype=np.int64), later_ids])
+        every = len(self.invoice_ids)
         self.invoice_span = Spans(nc)
-        self.invoice_day = np.zeros(ni, np.int64)
-        self.invoice_subtotal = np.zeros(ni, np.int64)
-        self.invoice_discount = np.full(ni, -1, np.int64)
+        self.invoice_day = np.zeros(every, np.int64)
+        self.invoice_subtotal = np.zeros(every, np.int64)
+        self.invoice_discount = np.full(every, -1, np.int64)
         self.unpaid = np.zeros(nc, np.int64)
-        self.line_span = Spans(ni)
-        self.line_sum = np.zeros(ni, np.int64)
-        self.line_mask = np.zeros(ni, np.int64)  # bit n set: line number n seen
+        self.line_span = Spans(every)
+        self.line_sum = np.zeros(every, np.int64)
+        self.line_mask = np.zeros(every, np.int64)  # bit n set: line number n seen
 
     def check(self) -> None:
         reader, shard = self.reader, self.shard
@@ -118,17 +134,29 @@ class _CustomerShard:
         for batch, ids in reader.batches("customer_addresses", self.a0, self.na):
             self.addresses(batch, ids)
         self.address_counts()
-        for batch, ids in reader.batches("invoices", self.i0, self.ni):
-            self.invoices(batch, ids)
-        for batch, ids in reader.batches("invoice_line_items", shard.line_first, shard.lines):
-            self.line_items(batch, ids)
+        if self.grown_shard:
+            # The days' invoices and line items: counted and digested here,
+            # checked with their customers' shards.
+            for table, first, count in (
+                ("invoices", shard.invoice_first, shard.invoices),
+                ("invoice_line_items", shard.line_first, shard.lines),
+            ):
+                for _ in reader.batches(table, first, count):
+                    pass
+        else:
+            for batch, ids in reader.batches("invoices", self.i0, self.ni):
+                self.invoices(batch, ids)
+            for batch, ids in reader.batches("invoice_line_items", shard.line_first, shard.lines):
+                self.line_items(batch, ids)
+        if self.later:
+            self.later_invoices()
         self.invoice_totals()
         verify_links(
             reader,
             (
                 (ADDRESSES, self.address_span, self.c0, self.nc),
                 (INVOICES, self.invoice_span, self.c0, self.nc),
-                (LINE_ITEMS, self.line_span, self.i0, self.ni),
+                (LINE_ITEMS, self.line_span.head(self.ni), self.i0, self.ni),
             ),
         )
 
@@ -175,6 +203,8 @@ class _CustomerShard:
         where((created >= as_of_end) | (updated >= as_of_end), "nothing after as_of")
         where(updated < created, "updated_at >= created_at")
         customer_day[j] = created // DAY
+        self.customer_status[j] = [CUSTOMER_STATUS_CODES.get(s, -1) for s in statuses]
+        self.customer_updated[j] = updated // DAY
         customer_type[j] = np.where((kind >= 0) & (kind < TYPE_IDS), kind, 0)
         credit_limit[j] = np.minimum(limit, CREDIT_LIMIT_MAX + 1)
 
@@ -259,7 +289,9 @@ class _CustomerShard:
             [STATE_TAX_BP.get(s, -1) for s in [*self.state_names, ""]], np.int64
         )
 
-    def invoices(self, batch: list[Any], ids: Ints) -> None:
+    def invoices(self, batch: list[Any], ids: Ints, at: Ints | None = None) -> None:
+        """A batch of invoices: the shard's own (by ID), or the days' (`at`:
+        their positions, from ni on)."""
         reader, kinds, as_of, as_of_end = self.reader, self.kinds, self.as_of, self.as_of_end
         found, parented = reader.found, reader.parented
         c0, i0, ni = self.c0, self.i0, self.ni
@@ -269,10 +301,10 @@ class _CustomerShard:
         unpaid = self.unpaid
         ints = functools.partial(int_column, found, "invoices")
         cid = ints(batch, "customer_id")
-        k, j = ids - i0, cid - c0
+        k, j = (ids - i0 if at is None else at), cid - c0
         own = parented(
             "invoices", ids, cid, c0, customer_day, "customer_id → customers",
-            among=(k >= 0) & (k < ni),  # the others are reported by the scan
+            among=(k >= 0) & (k < ni) if at is None else None,  # others: reported by the scan
         )  # fmt: skip
         if not own.all():
             batch = list(compress(batch, own.tolist()))
@@ -287,7 +319,9 @@ class _CustomerShard:
         paid = ints(batch, "paid_date", NULL)
         invoice_day[k] = day
         invoice_subtotal[k] = subtotal
-        invoice_span.see(j, ids)
+        if at is None:
+            invoice_span.see(j, ids)
+        np.maximum.at(self.last_invoice, j, day)
         kind = customer_type[j]
         invoice_discount[k] = kinds.discount[kind]
 
@@ -325,6 +359,7 @@ class _CustomerShard:
             "overdue ⇔ unpaid and due_date < as_of",
         )
         np.add.at(unpaid, j[~is_set], total[~is_set])
+        np.add.at(self.overdue, j, ~is_set & (status == OVERDUE))
         where(
             tax != rounded_product((subtotal, rate), 10_000),
             "tax_amount = round(subtotal × tax_rate / 100)",
@@ -364,14 +399,24 @@ class _CustomerShard:
             lambda r: state_names[state[r]],
         )  # fmt: skip
 
-    def line_items(self, batch: list[Any], ids: Ints) -> None:
+    def line_items(self, batch: list[Any], ids: Ints, at: Ints | None = None) -> None:
+        """A batch of line items: the shard's own, or (`at`: their invoices'
+        positions) those of the days' invoices, found through their links."""
         found, parented, product_day = self.reader.found, self.reader.parented, self.product_day
         i0, invoice_day, invoice_discount = self.i0, self.invoice_day, self.invoice_discount
         line_span, line_sum, line_mask = self.line_span, self.line_sum, self.line_mask
         ints = functools.partial(int_column, found, "invoice_line_items")
         iid = ints(batch, "invoice_id")
-        k = iid - i0
-        own = parented("invoice_line_items", ids, iid, i0, invoice_day, "invoice_id → invoices")
+        if at is None:
+            k = iid - i0
+            own = parented("invoice_line_items", ids, iid, i0, invoice_day, "invoice_id → invoices")
+        else:
+            k = at
+            own = iid == self.invoice_ids[at]
+            found.add_where(
+                "invoice_line_items", ids, ~own, "invoice_id → invoices",
+                lambda r: str(iid[r]),
+            )  # fmt: skip
         if not own.all():
             batch = list(compress(batch, own.tolist()))
             if not batch:
@@ -411,6 +456,12 @@ class _CustomerShard:
             "line_total = round(qty × price × (100 − disc) / 100)",
         )
         np.add.at(line_sum, k, line_total)
+        if at is not None:
+            sold = self.reader.sold
+            for product_id, units in zip(
+                pid[known].tolist(), quantity[known].tolist(), strict=True
+            ):
+                sold[product_id] += units
 
     def invoice_totals(self) -> None:
         """Per invoice: 1-4 lines numbered 1..n summing to the subtotal; per
@@ -428,8 +479,82 @@ class _CustomerShard:
             "invoices", invoice_ids, present & (self.line_sum != self.invoice_subtotal),
             "subtotal = Σ line_total",
         )  # fmt: skip
+        present = self.customer_day != 0
         found.add_where(
-            "customers", self.customer_ids,
-            (self.customer_day != 0) & (self.unpaid > self.credit_limit),
+            "customers", self.customer_ids, present & (self.unpaid > self.credit_limit),
             "unpaid invoices total <= credit_limit",
         )  # fmt: skip
+        if self.grown is not None:
+            # Suspended on a day of an advance: for an invoice still overdue.
+            generated = self.grown.generated_as_of_day
+            updated = self.customer_updated
+            found.add_where(
+                "customers", self.customer_ids,
+                present & (self.customer_status == SUSPENDED) & (updated > generated)
+                & (self.overdue == 0),
+                "a suspended customer has an overdue invoice",
+            )  # fmt: skip
+            # Gone inactive on a day of an advance: nothing bought in the
+            # quiet days before; inactive at generation: nothing bought since.
+            limit = np.where(updated > generated, updated - QUIET_DAYS, generated)
+            found.add_where(
+                "customers", self.customer_ids,
+                present & (self.customer_status == INACTIVE) & (self.last_invoice > limit),
+                "an inactive customer bought nothing in its quiet period",
+            )  # fmt: skip
+
+    def later_invoices(self) -> None:
+        """The invoices the days issued to the shard's customers (the
+        `later` index), and their line items, through their links."""
+        reader, view, ni = self.reader, self.reader.view, self.ni
+        found = reader.found
+        decode_invoice, decode_line = (
+            DECODERS["invoices"].decode,
+            DECODERS["invoice_line_items"].decode,
+        )
+        generated = self.grown.generated_as_of_day if self.grown is not None else 0
+        batch, ids, at = [], [], []
+        for position, (customer_id, invoice_id) in enumerate(self.later, ni):
+            raw = view.get("invoices", invoice_id)
+            invoice = None if raw is None else _decoded(decode_invoice, raw)
+            if invoice is None or invoice.customer_id != customer_id:
+                found.add("invoices", invoice_id, "the later index names the invoice's customer")
+                continue
+            if invoice.invoice_date <= generated:
+                found.add("invoices", invoice_id, "a later invoice is dated after generation")
+            batch.append(invoice)
+            ids.append(invoice_id)
+            at.append(position)
+        if not batch:
+            return
+        self.invoices(batch, np.array(ids, np.int64), np.array(at, np.int64))
+        reader.rows["later invoices"] += len(batch)
+        lines, line_ids, line_at = [], [], []
+        for invoice_id, position in zip(ids, at, strict=True):
+            link = view.link(LINE_ITEMS, invoice_id)
+            if link is None:
+                found.add("links", invoice_id, "links describe each parent's children")
+                continue
+            first, count = link
+            for line_id in range(first, first + min(count, 8)):
+                raw = view.get("invoice_line_items", line_id)
+                line = None if raw is None else _decoded(decode_line, raw)
+                if line is None or line.id != line_id:
+                    found.add(
+                        "invoice_line_items", line_id, "links describe each parent's children"
+                    )
+                    continue
+                lines.append(line)
+                line_ids.append(line_id)
+                line_at.append(position)
+        if lines:
+            self.line_items(lines, np.array(line_ids, np.int64), np.array(line_at, np.int64))
+            reader.rows["later lines"] += len(lines)
+
+
+def _decoded(decode: Any, raw: bytes) -> Any:
+    """A record, or None where it does not decode."""
+    try:
+        return decode(raw)
+    except msgspec.DecodeError:
+        return None

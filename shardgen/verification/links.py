@@ -28,6 +28,13 @@ class Spans:
         self.last = np.full(parents, np.iinfo(np.int64).min, np.int64)
         self.count = np.zeros(parents, np.int64)
 
+    def head(self, parents: int) -> Spans:
+        """The spans of the first `parents` parents only."""
+        head = Spans(0)
+        head.first, head.last = self.first[:parents], self.last[:parents]
+        head.count = self.count[:parents]
+        return head
+
     @property
     def parents(self) -> int:
         """How many parents have children."""

@@ -7,7 +7,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from ..plan import Plan
+from ..plan import GrownPlan, Plan
 from ..schema import TABLES
 from .reader import Part
 from .report import Findings, Report
@@ -26,6 +26,8 @@ class Merged:
         self.state_rate: dict[str, int] = {}
         #: Each product's creation day (at least 1; 0 where absent), int32 by product ID.
         self.product_days = bytearray(4 * (plan.products + 1))
+        self.sold: Counter[int] = Counter()
+        self.ledger: dict[int, int] = {}
 
     def add(self, part: Part) -> None:
         if part.days:
@@ -33,6 +35,8 @@ class Merged:
             self.product_days[first : first + len(part.days)] = part.days
         self.found.merge(part.found)
         self.rows.update(part.rows)
+        self.sold.update(part.sold)
+        self.ledger.update(part.ledger)
         for table, digests in part.digests.items():
             self.digests[table].extend(digests)
         for state, (rate, invoice_id) in part.state_rate.items():
@@ -45,6 +49,8 @@ class Merged:
         for table, count in expected_rows.items():
             if rows[table] != count:
                 self.found.add(table, 0, "row count matches the plan", f"{rows[table]} != {count}")
+        if isinstance(plan, GrownPlan):
+            self._advanced(plan)
         # A table's digest covers its key ranges in plan order; the overall
         # digest covers the tables in schema order.
         table_digests, overall = store_digest(self.digests)
@@ -64,6 +70,27 @@ class Merged:
             seconds=round(seconds, 3),
             promoted_digest=promoted,
         )
+
+    def _advanced(self, plan: GrownPlan) -> None:
+        """An advanced store: every invoice and line item its days added was
+        checked with its customer, and every product's inventory ledger
+        balances with the units those line items sold."""
+        days = plan.customer_shards[-1]
+        for what, table, count in (
+            ("later invoices", "invoices", days.invoices),
+            ("later lines", "invoice_line_items", days.lines),
+        ):
+            if self.rows[what] != count:
+                self.found.add(
+                    table, 0, "every row the days added belongs to a customer",
+                    f"{self.rows[what]} checked of {count}",
+                )  # fmt: skip
+        for product_id, left in sorted(self.ledger.items()):
+            if left != self.sold.get(product_id, 0):
+                self.found.add(
+                    "inventory", product_id, "the inventory ledger balances",
+                    f"{left} units left, {self.sold.get(product_id, 0)} sold",
+                )  # fmt: skip
 
 
 #: The tables the foundation task reads itself (`foundation.verify_foundation`)

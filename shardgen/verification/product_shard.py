@@ -9,8 +9,9 @@ from array import array
 import msgspec
 
 from ..make.catalog_vocabulary import CATEGORIES
-from ..plan import Plan, ProductShard
-from ..schema import DECODERS
+from ..plan import GrownPlan, Plan, ProductShard
+from ..schema import DECODERS, Stock
+from ..store import key
 from .columns import DAY
 from .reader import ShardReader
 
@@ -37,6 +38,7 @@ def verify_products(reader: ShardReader, plan: Plan, shard: ProductShard) -> Non
     categories = _category_rules(reader)
     first, n = shard.product_first, shard.products
     product_day = array("i", bytes(4 * n))
+    on_hand: dict[int, int] = {}
     inventory_rows = array("b", bytes(n))
     for p in reader.scan("products", first, n):
         pid = p.id
@@ -71,6 +73,7 @@ def verify_products(reader: ShardReader, plan: Plan, shard: ProductShard) -> Non
             reader.orphan("inventory", i.id, "product_id → products", pid, first, n)
             continue
         inventory_rows[j] = min(inventory_rows[j] + 1, 100)
+        on_hand[pid] = i.quantity_on_hand
         if not 0 <= i.reserved_quantity <= i.quantity_on_hand:
             add("inventory", i.id, "0 <= reserved_quantity <= quantity_on_hand")
         if not product_day[j] <= i.last_received_date <= as_of:
@@ -79,7 +82,30 @@ def verify_products(reader: ShardReader, plan: Plan, shard: ProductShard) -> Non
             add("inventory", i.id, "nothing after as_of")
         if i.reorder_point < 0 or i.reorder_quantity < 0 or i.last_received_quantity < 0:
             add("inventory", i.id, "quantities >= 0")
+    if isinstance(plan, GrownPlan):
+        _ledger(reader, first, n, on_hand)
     for j in range(n):
         if product_day[j] and inventory_rows[j] != 1:
             add("products", first + j, "exactly one inventory row", str(inventory_rows[j]))
     reader.days = product_day.tobytes()
+
+
+def _ledger(reader: ShardReader, first: int, n: int, on_hand: dict[int, int]) -> None:
+    """Per product of an advanced store: the units its stock ledger says have
+    left since it opened (opening + received − on hand), for the merge to
+    compare with the units the days' line items sold."""
+    decode = msgspec.msgpack.Decoder(Stock).decode
+    seen = 0
+    for keys, values in reader.pairs("stock", key(first), key(first + n), n):
+        for k, v in zip(keys, values, strict=True):
+            product_id = int.from_bytes(k, "big")
+            seen += 1
+            try:
+                stock = decode(v)
+            except msgspec.DecodeError:
+                reader.found.add("inventory", product_id, "the inventory ledger balances")
+                continue
+            if product_id in on_hand:
+                reader.ledger[product_id] = stock.opening + stock.received - on_hand[product_id]
+    if seen != n:
+        reader.found.add("inventory", first, "the inventory ledger balances", "missing entries")

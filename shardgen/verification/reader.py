@@ -29,6 +29,10 @@ class Part(NamedTuple):
     found: Findings
     state_rate: dict[str, tuple[int, int]]  # state → (tax rate, first invoice id seen)
     days: bytes  # a product task's: its products' creation days (int32 by ID from its first)
+    #: An advanced store's inventory ledger: units its days' line items sold
+    #: (customer tasks), and units the stock ledger says left (product tasks).
+    sold: dict[int, int]
+    ledger: dict[int, int]
 
 
 class ShardReader:
@@ -42,11 +46,14 @@ class ShardReader:
         self.digests: dict[str, list[bytes]] = {}
         self.state_rate: dict[str, tuple[int, int]] = {}
         self.days = b""
+        self.sold: Counter[int] = Counter()
+        self.ledger: dict[int, int] = {}
 
     def part(self) -> Part:
         return Part(
-            self.task, dict(self.rows), self.digests, self.found, self.state_rate, self.days
-        )
+            self.task, dict(self.rows), self.digests, self.found, self.state_rate, self.days,
+            dict(self.sold), self.ledger,
+        )  # fmt: skip
 
     def pairs(
         self, db: str, low: bytes, high: bytes, expected: int = 0

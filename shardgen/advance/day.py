@@ -1,0 +1,481 @@
+"""One day of a business's activity, in one write transaction.
+
+The day's order is fixed: payments that fall due; invoices that turn
+overdue; customers suspended (an invoice more than 60 days overdue), active
+again (nothing overdue) or gone quiet; new customers and products at the
+recent rates; new invoices at the recent daily rate for active customers
+within their credit headroom; inventory leaving with the sales and restocked.
+Everything a day does is a pure function of (seed, plan, day) and the store
+as the day before left it: its draws come from the day's own generator, and
+what it reads it reads from the transaction. Every row it inserts or updates
+goes into the change feed (`Feed`) in the order it happens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import lmdb
+import msgspec
+import numpy as np
+
+from ..make.catalog import Catalog
+from ..make.customers import customer_shard
+from ..make.invoices import NET_TERMS, QUANTITIES, TYPE_DISCOUNT, TYPE_TERMS, TYPE_VOLUME
+from ..make.products import DAY, product_cores, product_shard
+from ..make.vocabulary import Q4_LIFT, STATE_TAX_BP, WEEKEND_WEIGHT
+from ..plan import EPOCH, LINE_WEIGHTS, CustomerShard, Plan, ProductShard, generator
+from ..schema import (
+    ADDRESSES,
+    DECODERS,
+    ENCODER,
+    LINE_ITEMS,
+    Account,
+    Change,
+    Customer,
+    Invoice,
+    InvoiceLineItem,
+    Stock,
+)
+from ..store import LINK, LINK_KEY, Store, encode_links, key
+from .fates import pay_days, uniforms
+from .ledger import (
+    AGENDA_KEY,
+    DELINQUENT,
+    OVERDUE,
+    PAY,
+    QUIET,
+    QUIET_DAYS,
+    agenda_key,
+    invoice_agenda,
+    quiet_day,
+)
+
+#: Shard indexes of the customers and products a day creates: past any plan's.
+DAY_SHARDS = 1 << 40
+#: A quiet customer goes inactive on its quiet day with this probability.
+QUIET_LEAVES = 0.5
+#: Customers drawn, at most, to find each new invoice its buyer.
+BUYER_TRIES = 20
+ACCOUNT = msgspec.msgpack.Decoder(Account)
+STOCK = msgspec.msgpack.Decoder(Stock)
+LINE_DRAWS = np.array([n for n, w in enumerate(LINE_WEIGHTS, 1) for _ in range(w)], np.int64)
+MAX_VOLUME = float(TYPE_VOLUME.max())
+
+
+class Rates(msgspec.Struct, frozen=True):
+    """The business's recent daily rates, from what generate recorded."""
+
+    customers: float
+    products: float
+    invoices: float
+
+
+class Business:
+    """What the days of one advance share: the plan, the catalog, the rates,
+    and the products the days have launched (read from the store once)."""
+
+    def __init__(self, store: Store, plan: Plan, catalog: Catalog, rates: Rates) -> None:
+        self.store = store
+        self.plan = plan
+        self.catalog = catalog
+        self.rates = rates
+        self.launched: list[tuple[int, int, str]] = []  # (id, price, name) past the plan's
+        for product in store.scan_from("products", plan.products + 1):
+            self.launched.append((product.id, product.price, product.name))
+        self.mean_weight = _mean_weight()
+
+
+class Feed:
+    """A day's changes, appended to the `changes` database in order."""
+
+    def __init__(self, store: Store, txn: lmdb.Transaction, seq: int) -> None:
+        self.txn = txn
+        self.db = store.dbs["changes"]
+        self.seq = seq
+        self.inserted: Counter[str] = Counter()
+        self.updated: Counter[str] = Counter()
+
+    def add(self, ts: int, table: str, row_id: int, before: bytes | None, after: bytes) -> None:
+        self.seq += 1
+        change = Change(
+            ts,
+            "u" if before is not None else "c",
+            table,
+            row_id,
+            None if before is None else msgspec.Raw(before),
+            msgspec.Raw(after),
+        )
+        self.txn.put(key(self.seq), ENCODER.encode(change), db=self.db, append=True)
+        (self.updated if before is not None else self.inserted)[table] += 1
+
+
+class Day:
+    """One day's activity on an open write transaction (`run`)."""
+
+    def __init__(self, business: Business, txn: lmdb.Transaction, day: int, feed: Feed) -> None:
+        self.business = business
+        self.store = business.store
+        self.dbs = business.store.dbs
+        self.txn = txn
+        self.day = day
+        self.feed = feed
+        self.start = day * DAY
+        self.draws = generator(business.plan.seed, "advance", day)
+        self.paid_by: set[int] = set()  # customers who paid an invoice today
+        self.sold: Counter[int] = Counter()  # product id → units
+
+    # -- reading and writing rows ------------------------------------------
+
+    def get(self, table: str, row_id: int) -> tuple[Any, bytes]:
+        raw = self.txn.get(key(row_id), db=self.dbs[table])
+        if raw is None:
+            raise AssertionError(f"{table} {row_id} is missing")
+        return DECODERS[table].decode(raw), bytes(raw)
+
+    def update(self, ts: int, table: str, row_id: int, before: bytes, record: Any) -> None:
+        after = ENCODER.encode(record)
+        self.txn.put(key(row_id), after, db=self.dbs[table])
+        self.feed.add(ts, table, row_id, before, after)
+
+    def insert(self, ts: int, table: str, record: Any) -> None:
+        after = ENCODER.encode(record)
+        self.txn.put(key(record.id), after, db=self.dbs[table], overwrite=False)
+        self.feed.add(ts, table, record.id, None, after)
+
+    def account(self, customer_id: int) -> Account:
+        raw = self.txn.get(key(customer_id), db=self.dbs["accounts"])
+        if raw is None:
+            raise AssertionError(f"customer {customer_id} has no account")
+        return ACCOUNT.decode(raw)
+
+    def put_account(self, customer_id: int, account: Account) -> None:
+        self.txn.put(key(customer_id), ENCODER.encode(account), db=self.dbs["accounts"])
+
+    def schedule(self, entries: list[tuple[int, int, int]]) -> None:
+        for entry in entries:
+            self.txn.put(agenda_key(*entry), b"", db=self.dbs["agenda"])
+
+    def due(self, kind: int) -> Iterator[int]:
+        """The IDs on today's agenda for `kind`, in order, each entry removed."""
+        db = self.dbs["agenda"]
+        low = agenda_key(self.day, kind, 0)
+        ids = []
+        with self.txn.cursor(db=db) as cursor:
+            if cursor.set_range(low):
+                for k in cursor.iternext(keys=True, values=False):
+                    day, found, row_id = AGENDA_KEY.unpack(k)
+                    if day != self.day or found != kind:
+                        break
+                    ids.append(row_id)
+        for row_id in ids:
+            self.txn.delete(agenda_key(self.day, kind, row_id), db=db)
+            yield row_id
+
+    # -- the day -----------------------------------------------------------
+
+    def run(self) -> None:
+        self.payments()
+        self.overdue()
+        self.customer_statuses()
+        self.new_customers()
+        self.new_products()
+        self.new_invoices()
+        self.inventory()
+
+    def payments(self) -> None:
+        ts = self.start + 10 * 3600
+        for invoice_id in self.due(PAY):
+            invoice, before = self.get("invoices", invoice_id)
+            if invoice.paid_date is not None:
+                continue
+            self.update(
+                ts, "invoices", invoice_id, before,
+                msgspec.structs.replace(invoice, status="paid", paid_date=self.day),
+            )  # fmt: skip
+            account = self.account(invoice.customer_id)
+            overdue = account.overdue - (invoice.status == "overdue")
+            self.put_account(
+                invoice.customer_id,
+                Account(account.unpaid - invoice.total, overdue, account.last_day),
+            )
+            self.paid_by.add(invoice.customer_id)
+
+    def overdue(self) -> None:
+        for invoice_id in self.due(OVERDUE):
+            invoice, before = self.get("invoices", invoice_id)
+            if invoice.status != "pending" or invoice.due_date >= self.day:
+                continue
+            self.update(
+                self.start, "invoices", invoice_id, before,
+                msgspec.structs.replace(invoice, status="overdue"),
+            )  # fmt: skip
+            account = self.account(invoice.customer_id)
+            self.put_account(
+                invoice.customer_id,
+                Account(account.unpaid, account.overdue + 1, account.last_day),
+            )
+
+    def customer_statuses(self) -> None:
+        """Suspended with an invoice over 60 days overdue; active again when
+        nothing is overdue; inactive, perhaps, after 180 quiet days."""
+        suspend = set()
+        for invoice_id in self.due(DELINQUENT):
+            invoice, _ = self.get("invoices", invoice_id)
+            if invoice.paid_date is None:
+                suspend.add(invoice.customer_id)
+        for customer_id in sorted(suspend):
+            self.set_status(customer_id, "suspended", frozenset(("active", "inactive")))
+        for customer_id in sorted(self.paid_by - suspend):
+            if self.account(customer_id).overdue == 0 and self.set_status(
+                customer_id, "active", frozenset(("suspended",))
+            ):
+                last = self.account(customer_id).last_day
+                self.schedule([(quiet_day(last, self.day), QUIET, customer_id)])
+        quiet = [c for c in self.due(QUIET) if self.account(c).last_day + QUIET_DAYS <= self.day]
+        if quiet:
+            ids = np.array(quiet, np.int64) * 100_000 + self.day % 100_000
+            leaves = uniforms(self.business.plan.seed, "quiet", ids, 1)[:, 0] < QUIET_LEAVES
+            for customer_id in np.array(quiet)[leaves].tolist():
+                self.set_status(customer_id, "inactive", frozenset(("active",)))
+
+    def set_status(self, customer_id: int, status: str, from_: frozenset[str]) -> bool:
+        customer, before = self.get("customers", customer_id)
+        if customer.status not in from_:
+            return False
+        self.update(
+            self.start, "customers", customer_id, before,
+            msgspec.structs.replace(customer, status=status, updated_at=self.start),
+        )  # fmt: skip
+        return True
+
+    def arrivals(self, rate: float) -> int:
+        """How many arrive today at a daily `rate`: a Poisson draw."""
+        return int(self.draws.poisson(rate)) if rate > 0 else 0
+
+    def new_customers(self) -> None:
+        count = self.arrivals(self.business.rates.customers)
+        if not count:
+            return
+        store, plan = self.store, self.business.plan
+        shard = CustomerShard(
+            DAY_SHARDS + self.day, _next_id(self.txn, store, "customers"), count,
+            _next_id(self.txn, store, "customer_addresses"), 0, 0, 0, 0, 0,
+        )  # fmt: skip
+        made = customer_shard(plan, shard, self.business.catalog)
+        when = self.draws.integers(8 * 3600, 18 * 3600, count).tolist()
+        for customer, offset in zip(made.customers, when, strict=True):
+            at = self.start + offset
+            row = msgspec.structs.replace(customer, status="active", created_at=at, updated_at=at)
+            self.insert(at, "customers", row)
+            self.put_account(row.id, Account(0, 0, self.day))
+            self.schedule([(quiet_day(self.day, self.day), QUIET, row.id)])
+        created = {c.id: self.start + o for c, o in zip(made.customers, when, strict=True)}
+        for address in made.addresses:
+            at = created[address.customer_id]
+            self.insert(at, "customer_addresses", msgspec.structs.replace(address, created_at=at))
+        links = [link for link in made.links if link[0] == ADDRESSES]
+        with self.txn.cursor(db=self.dbs["links"]) as cursor:
+            cursor.putmulti(encode_links(links))
+
+    def new_products(self) -> None:
+        count = self.arrivals(self.business.rates.products)
+        if not count:
+            return
+        plan, first = self.business.plan, _next_id(self.txn, self.store, "products")
+        launch = msgspec.structs.replace(plan, as_of=_iso(self.day))
+        shard = ProductShard(DAY_SHARDS + self.day, first, count)
+        cores = [c._replace(created_day=self.day) for c in product_cores(launch, shard)]
+        products, inventory = product_shard(launch, shard, cores)
+        for product, stock in zip(products, inventory, strict=True):
+            at = max(product.created_at, self.start)
+            self.insert(at, "products", msgspec.structs.replace(product, active=True))
+            self.insert(at, "inventory", stock)
+            self.txn.put(
+                key(stock.id),
+                ENCODER.encode(Stock(stock.quantity_on_hand, self.day, 0)),
+                db=self.dbs["stock"],
+            )
+            self.business.launched.append((product.id, product.price, product.name))
+
+    def new_invoices(self) -> None:
+        business = self.business
+        weight = _day_weight(self.day) / business.mean_weight
+        count = self.arrivals(business.rates.invoices * weight)
+        customers = _next_id(self.txn, self.store, "customers") - 1
+        for _ in range(count):
+            for _try in range(BUYER_TRIES):
+                customer_id = int(self.draws.integers(1, customers + 1))
+                if self.sell_to(customer_id):
+                    break
+
+    def sell_to(self, customer_id: int) -> bool:
+        """Issue an invoice to a customer if it is active and it fits within
+        its credit headroom; False if it cannot buy."""
+        customer, _ = self.get("customers", customer_id)
+        kind = customer.customer_type_id - 1
+        if customer.status != "active" or customer.created_at // DAY > self.day:
+            return False
+        if self.draws.random() * MAX_VOLUME >= TYPE_VOLUME[kind]:
+            return False
+        account = self.account(customer_id)
+        headroom = customer.credit_limit - account.unpaid
+        if headroom <= 0:
+            return False
+        address_id, rate = self.billing(customer_id)
+        lines = self.lines(kind)
+        for attempt in range(3):
+            if attempt == 1:
+                lines = [(p, price, name, 1) for p, price, name, _ in lines]
+            elif attempt == 2:
+                lines = lines[:1]
+            totals = [
+                (q * price * (100 - int(TYPE_DISCOUNT[kind])) + 50) // 100
+                for _, price, _, q in lines
+            ]
+            subtotal = sum(totals)
+            tax = (subtotal * rate + 5_000) // 10_000
+            if subtotal + tax <= headroom:
+                break
+        else:
+            return False
+        self.issue(customer, address_id, rate, lines, totals, subtotal, tax, account)
+        return True
+
+    def billing(self, customer_id: int) -> tuple[int, int]:
+        """The customer's primary billing address and its state's tax rate."""
+        raw = self.txn.get(LINK_KEY.pack(ADDRESSES, customer_id), db=self.dbs["links"])
+        if raw is None:
+            raise AssertionError(f"customer {customer_id} has no addresses")
+        first, count = LINK.unpack(raw)
+        for address_id in range(first, first + count):
+            address, _ = self.get("customer_addresses", address_id)
+            if address.is_primary:
+                return address_id, STATE_TAX_BP[address.state]
+        raise AssertionError(f"customer {customer_id} has no primary address")
+
+    def lines(self, kind: int) -> list[tuple[int, int, str, int]]:
+        """1-4 (product id, price, name, quantity), by popularity, no repeats."""
+        business, draws = self.business, self.draws
+        catalog, launched = business.catalog, business.launched
+        sellable = catalog.sellable(self.day)
+        count = int(LINE_DRAWS[int(draws.random() * len(LINE_DRAWS))])
+        picked: dict[int, tuple[int, str]] = {}
+        for _ in range(count):
+            u = draws.random()
+            if draws.random() * (sellable + len(launched)) < len(launched):
+                product_id, price, name = launched[int(u * len(launched))]
+            else:
+                product_id = catalog.pick(u, sellable)
+                price, name, _ = catalog.product(product_id)
+            picked.setdefault(product_id, (price, name))
+        quantities = QUANTITIES[(draws.random(len(picked)) * len(QUANTITIES)).astype(np.int64)]
+        return [
+            (product_id, price, name, q)
+            for (product_id, (price, name)), q in zip(
+                picked.items(), quantities.tolist(), strict=True
+            )
+        ]
+
+    def issue(
+        self,
+        customer: Customer,
+        address_id: int,
+        rate: int,
+        lines: list[tuple[int, int, str, int]],
+        totals: list[int],
+        subtotal: int,
+        tax: int,
+        account: Account,
+    ) -> None:
+        kind = customer.customer_type_id - 1
+        invoice_id = _next_id(self.txn, self.store, "invoices")
+        line_first = _next_id(self.txn, self.store, "invoice_line_items")
+        terms = int(TYPE_TERMS[kind])
+        due = self.day + terms
+        at = self.start + 8 * 3600 + int(self.draws.random() * 36_000)
+        total = subtotal + tax
+        invoice = Invoice(
+            invoice_id, customer.id, address_id, f"INV-{invoice_id:08d}", self.day, due,
+            NET_TERMS[kind], "pending", None, subtotal, rate, tax, total, at,
+        )  # fmt: skip
+        self.insert(at, "invoices", invoice)
+        discount = int(TYPE_DISCOUNT[kind])
+        for number, ((product_id, price, name, q), line_total) in enumerate(
+            zip(lines, totals, strict=True), 1
+        ):
+            line = InvoiceLineItem(
+                line_first + number - 1, invoice_id, number, product_id, name, q, price,
+                discount, line_total,
+            )  # fmt: skip
+            self.insert(at, "invoice_line_items", line)
+            self.sold[product_id] += q
+        self.txn.put(
+            LINK_KEY.pack(LINE_ITEMS, invoice_id), LINK.pack(line_first, len(lines)),
+            db=self.dbs["links"],
+        )  # fmt: skip
+        self.txn.put(key(customer.id) + key(invoice_id), b"", db=self.dbs["later"])
+        self.put_account(customer.id, Account(account.unpaid + total, account.overdue, self.day))
+        pay = pay_days(
+            self.business.plan.seed, np.array([invoice_id], np.int64),
+            np.array([kind], np.int64), np.zeros(1, np.bool_), np.array([due], np.int64),
+            self.day,
+        )  # fmt: skip
+        self.schedule(invoice_agenda(invoice_id, int(pay[0]), due, self.day))
+        self.schedule([(self.day + QUIET_DAYS, QUIET, customer.id)])
+
+    def inventory(self) -> None:
+        """Sold units leave; below the reorder point, stock arrives that day."""
+        ts = self.start + 18 * 3600
+        for product_id in sorted(self.sold):
+            row, before = self.get("inventory", product_id)
+            on_hand = row.quantity_on_hand - self.sold[product_id]
+            received = 0
+            if on_hand < row.reorder_point:
+                shipments = math.ceil((row.reorder_point - on_hand) / row.reorder_quantity)
+                received = max(1, shipments) * row.reorder_quantity
+                on_hand += received
+            changed = msgspec.structs.replace(
+                row,
+                quantity_on_hand=on_hand,
+                reserved_quantity=min(row.reserved_quantity, on_hand),
+                updated_at=ts,
+            )
+            if received:
+                changed = msgspec.structs.replace(
+                    changed, last_received_date=self.day, last_received_quantity=received
+                )
+                stock = STOCK.decode(self.txn.get(key(product_id), db=self.dbs["stock"]) or b"")
+                self.txn.put(
+                    key(product_id),
+                    ENCODER.encode(Stock(stock.opening, stock.day, stock.received + received)),
+                    db=self.dbs["stock"],
+                )
+            self.update(ts, "inventory", product_id, before, changed)
+
+
+def _next_id(txn: lmdb.Transaction, store: Store, table: str) -> int:
+    with txn.cursor(db=store.dbs[table]) as cursor:
+        return int.from_bytes(cursor.key(), "big") + 1 if cursor.last() else 1
+
+
+def _iso(day: int) -> str:
+    return (EPOCH + dt.timedelta(days=day)).isoformat()
+
+
+def _day_weight(day: int) -> float:
+    """A day's share of invoices: fewer on weekends, more in the fourth quarter."""
+    date = EPOCH + dt.timedelta(days=day)
+    weight = WEEKEND_WEIGHT if date.weekday() >= 5 else 1.0
+    return weight * (Q4_LIFT if date.month >= 10 else 1.0)
+
+
+def _mean_weight() -> float:
+    """The mean day weight over a year, so a week's invoices match the rate."""
+    start = dt.date(2001, 1, 1)
+    days = [(start + dt.timedelta(days=i) - EPOCH).days for i in range(364)]
+    return sum(map(_day_weight, days)) / len(days)
