@@ -19,6 +19,8 @@ def _started_as_command() -> bool:
 
 
 try:  # importing numpy, Faker and LMDB takes a few tenths of a second
+    from .advance.feed import changes
+    from .advance.run import AdvanceSummary, advance
     from .errors import (
         DamagedStoreError,
         LockedError,
@@ -59,6 +61,7 @@ def open(path: str | os.PathLike[str]) -> Store:
 
 __all__ = [
     "VOLUMES",
+    "AdvanceSummary",
     "BusinessReport",
     "DamagedStoreError",
     "LockedError",
@@ -76,6 +79,8 @@ __all__ = [
     "UsageError",
     "Violation",
     "__version__",
+    "advance",
+    "changes",
     "export",
     "generate",
     "log",

@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .advance.feed import changes, write_changes
+from .advance.run import advance, render_advance
 from .errors import ShardgenError
 from .events import line, log, record
 from .exports import FORMATS, export
@@ -66,6 +68,7 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, summary, add_options in (
         ("generate", "generate, verify and promote a dataset", _generate_options),
+        ("advance", "continue the business day by day to a later date", _advance_options),
         ("verify", "check every rule and print the digest", _verify_options),
         ("stats", "profile the dataset against its targets", _stats_options),
         (
@@ -75,6 +78,7 @@ def build_parser() -> Parser:
         ),
         ("export", "export the data contract", _export_options),
         ("log", "show the event log", _log_options),
+        ("changes", "the change feed of advanced days, as JSON lines", _changes_options),
         ("reset", "remove a store and its staging leftovers", _reset_options),
     ):
         add_options(commands.add_parser(name, parents=[common], help=summary))
@@ -191,6 +195,29 @@ def _parquet_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _advance_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("path", type=Path, help="the store to advance (replaced once verified)")
+    when = command.add_mutually_exclusive_group(required=True)
+    when.add_argument("--to", metavar="YYYY-MM-DD", help="the day to advance to")
+    when.add_argument("--days", type=int, metavar="N", help="advance by N days")
+    command.add_argument(
+        "--workers", type=int, help="processes verifying the advanced store (default: CPU count)"
+    )
+    command.add_argument(
+        "--resume", action="store_true", help="continue an interrupted advance (PATH.staging)"
+    )
+    command.add_argument("--json", action="store_true", help="print the summary as JSON")
+    command.add_argument("--quiet", action="store_true", help="no progress line")
+
+
+def _changes_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("path", type=Path)
+    command.add_argument("--since", metavar="YYYY-MM-DD", help="changes after the end of this day")
+    command.add_argument("--until", metavar="YYYY-MM-DD", help="changes up to the end of this day")
+    command.add_argument("--out", type=Path, help="write the JSON lines to FILE (default: stdout)")
+    command.add_argument("--force", action="store_true", help="replace --out if it exists")
+
+
 def _log_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("path", type=Path)
     command.add_argument("--json", action="store_true", help="one JSON object per event")
@@ -281,6 +308,12 @@ def _interrupted(args: argparse.Namespace | None, words: list[str]) -> str:
             return f"interrupted; {before}; run the same command again to start over"
         again = shlex.join(["shardgen", *[w for w in words if w != "--resume"], "--resume"])
         return f"interrupted; {before}; `{again}` continues"
+    if args is not None and command == "advance":
+        store: Path = args.path
+        if not staging_path(store).exists():
+            return f"interrupted; {store} is unchanged"
+        again = shlex.join(["shardgen", *[w for w in words if w != "--resume"], "--resume"])
+        return f"interrupted; {store} is unchanged; `{again}` continues from the last whole day"
     if command == "export":
         return "interrupted; the export target was left as it was"
     if command == "report":
@@ -327,6 +360,49 @@ def cmd_generate(args: argparse.Namespace) -> int:
         print(json.dumps(to_builtins(summary), indent=2))
         return 0
     print(render_summary(summary))
+    return 0
+
+
+def cmd_advance(args: argparse.Namespace) -> int:
+    show = not args.quiet and not args.json and sys.stderr.isatty()
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        seconds = time.monotonic() - started
+        left = (total - done) * seconds / done if done else 0.0
+        print(
+            f"\r  day {done}/{total} ({100 * done // max(total, 1)}%), {left:,.0f} s left   ",
+            end="",
+            file=sys.stderr,
+        )
+
+    summary = advance(
+        args.path, to=args.to, days=args.days, workers=args.workers, resume=args.resume,
+        progress=progress if show else None,
+    )  # fmt: skip
+    if show:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(to_builtins(summary), indent=2))
+    else:
+        print(render_advance(summary))
+    return 0
+
+
+def cmd_changes(args: argparse.Namespace) -> int:
+    lines = changes(args.path, since=args.since, until=args.until)
+    out: Path | None = args.out
+    if out is None:
+        write_changes(lines, sys.stdout)
+        return 0
+    from .guard import writing
+
+    with (
+        writing(out, what="--out", source=args.path, force=args.force) as partial,
+        partial.open("x", encoding="utf-8") as file,
+    ):
+        count = write_changes(lines, file)
+    print(f"wrote {count:,} changes to {out}")
     return 0
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from .schema import Event, RunStarted, ShardCommitted, to_builtins
+from .schema import AdvanceStarted, DayAdvanced, Event, RunStarted, ShardCommitted, to_builtins
 from .store import Store, isolated
 
 
@@ -70,6 +70,17 @@ def _detail(event: Event) -> str:
             f"{event.entity} #{event.shard} ids {event.first_id}-{event.last_id} "
             f"{sum(event.rows.values()):,} rows {event.seconds:.3f} s "
             f"pid {event.pid} digest {event.digest[:12]}"
+        )
+    if isinstance(event, AdvanceStarted):
+        resumed = " (resumed)" if event.resumed else ""
+        return (
+            f"from {event.from_as_of} to {event.to_as_of}{resumed} "
+            f"shardgen {event.versions.shardgen} faker {event.versions.faker}"
+        )
+    if isinstance(event, DayAdvanced):
+        return (
+            f"{event.day} inserted {sum(event.inserted.values()):,} "
+            f"updated {sum(event.updated.values()):,} rows {event.seconds:.3f} s"
         )
     fields = msgspec.structs.asdict(event)
     fields.pop("at")

@@ -294,13 +294,14 @@ class Stock(msgspec.Struct, frozen=True, array_like=True, gc=False):
 
 class Change(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """One row an advance inserted ("c") or updated ("u"), in the `changes`
-    database by sequence number: the record's encodings before and after."""
+    database by sequence number: the record's encodings before (msgpack nil
+    for an insert) and after."""
 
     ts: int
     op: str
     table: str
     key: int
-    before: msgspec.Raw | None
+    before: msgspec.Raw
     after: msgspec.Raw
 
 

@@ -107,7 +107,7 @@ class Feed:
             "u" if before is not None else "c",
             table,
             row_id,
-            None if before is None else msgspec.Raw(before),
+            msgspec.Raw(b"\xc0" if before is None else before),
             msgspec.Raw(after),
         )
         self.txn.put(key(self.seq), ENCODER.encode(change), db=self.db, append=True)

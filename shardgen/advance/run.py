@@ -25,6 +25,7 @@ from ..plan import EPOCH, LATEST_AS_OF, Plan, check_workers, parse_as_of
 from ..run.monitor import Monitor
 from ..schema import (
     ENCODER,
+    TABLES,
     Advanced,
     AdvanceStarted,
     DayAdvanced,
@@ -97,6 +98,25 @@ def advance(
             raise
         finally:
             store.close()
+
+
+def render_advance(summary: AdvanceSummary) -> str:
+    """The summary as text: the days, the rows per table, the digest."""
+    out = [
+        f"advanced {summary.path} from {summary.from_as_of} to {summary.as_of} "
+        f"({summary.days} day(s)):",
+        f"  {'table':<20} {'inserted':>10} {'updated':>10}",
+    ]
+    for table in TABLES:
+        new, changed = summary.inserted.get(table, 0), summary.updated.get(table, 0)
+        if new or changed:
+            out.append(f"  {table:<20} {new:>10,} {changed:>10,}")
+    out.append(
+        f"{summary.changes:,} changes in {summary.seconds:.2f} s, peak memory "
+        f"{summary.peak_uss / 2**20:,.0f} MB USS"
+    )
+    out += ["verified: every rule holds", f"digest {summary.digest}"]
+    return "\n".join(out)
 
 
 def _where(path: Path) -> str:

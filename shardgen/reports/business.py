@@ -117,7 +117,7 @@ def _report_at(path: Path) -> BusinessReport:
 def report_store(store: Store) -> BusinessReport:
     """The reports of an open store: one streaming pass over five of its tables."""
     started = time.perf_counter()
-    plan = store.plan()
+    plan = store.scope()  # an advanced store: as of the day it was advanced to
     n_customers = max(plan.customers, store.max_id("customers")) + 1
     state_names, state_of = _primary_states(store, n_customers)
     customers, active, credit = _customer_totals(store, state_of, len(state_names))

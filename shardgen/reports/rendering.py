@@ -71,10 +71,24 @@ def render_stats(s: Stats) -> str:
     """The stats as text for a terminal: the targets first, then the distributions."""
     missed = sum(1 for t in s.targets if not t.ok)
     verdict = "all targets met" if not missed else f"{missed} of {len(s.targets)} targets MISSED"
+    if s.generated_as_of:
+        # The targets describe a generated store: an advanced one drifts.
+        verdict = (
+            f"advanced from {s.generated_as_of}; {len(s.targets) - missed} of "
+            f"{len(s.targets)} of generate's targets still hold, the others drifted"
+        )
     out = [f"{s.path} (as of {s.as_of}): {verdict}", "", "Targets"]
     out += aligned(
         ("target", "actual", "wanted", ""),
-        [(t.name, _actual(t), t.target, "ok" if t.ok else "MISS") for t in s.targets],
+        [
+            (
+                t.name,
+                _actual(t),
+                t.target,
+                "ok" if t.ok else "drift" if s.generated_as_of else "MISS",
+            )
+            for t in s.targets
+        ],
         {1},
     )
     out += ["", "Rows"]

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from ..make.vocabulary import INVOICE_AGE_BANDS, STATUSES, geography
-from ..plan import ADDRESS_WEIGHTS, EPOCH, LINE_WEIGHTS
+from ..plan import ADDRESS_WEIGHTS, EPOCH, LINE_WEIGHTS, GrownPlan
 from ..store import Store, isolated, reading
 from .targets import (
     AGE_BAND_LABELS,
@@ -68,6 +68,9 @@ class Stats(msgspec.Struct):
     monthly_invoices: dict[str, int]
     credit_limit_range: tuple[float, float]
     seconds: float
+    #: An advanced store's generated as_of ("" for a generated store): the
+    #: targets are generate's, and the days since let the business drift.
+    generated_as_of: str = ""
 
 
 def stats(path: str | os.PathLike[str]) -> Stats:
@@ -115,7 +118,7 @@ def stats_store(store: Store) -> Stats:
     Product categories and inventory are only counted, from LMDB's entry counts.
     """
     started = time.perf_counter()
-    plan = store.plan()
+    plan = store.scope()  # an advanced store: as of the day it was advanced to
     as_of = plan.as_of_day
     rows: dict[str, int] = {}
     n_customers = max(plan.customers, store.max_id("customers")) + 1
@@ -140,6 +143,7 @@ def stats_store(store: Store) -> Stats:
     return Stats(
         path=str(store.path),
         as_of=plan.as_of,
+        generated_as_of=plan.generated_as_of if isinstance(plan, GrownPlan) else "",
         rows={table: rows[table] for table in order},
         targets=targets(
             _measures(rows, customers, addresses, invoices, lines_per_invoice, best, dates)
