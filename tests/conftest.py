@@ -8,16 +8,20 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 import shardgen
 from shardgen.pipeline import Summary
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 AS_OF = "2026-06-30"
 
@@ -71,11 +75,12 @@ def _postgres_bin() -> Path | None:
     return versions[-1].parent if versions else None
 
 
-def _unavailable(reason: str) -> NoReturn:
-    """Fail in CI, where the server is installed (.ci/run); skip elsewhere."""
+def _unavailable(reason: str, tests: str = "PostgreSQL tests") -> NoReturn:
+    """Fail in CI, where tools/test installs what `tests` need (.ci/run); skip
+    elsewhere."""
     if os.environ.get("CI"):
-        pytest.fail(f"PostgreSQL tests cannot run in CI: {reason}", pytrace=False)
-    pytest.skip(f"PostgreSQL tests need a local server: {reason}")
+        pytest.fail(f"{tests} cannot run in CI: {reason}", pytrace=False)
+    pytest.skip(f"{tests} cannot run here: {reason}")
 
 
 @pytest.fixture(scope="session")
@@ -169,3 +174,32 @@ def reference(reference_db: Path) -> dict[str, list[tuple[Any, ...]]]:
     from .test_exports_files import read_sqlite
 
     return read_sqlite(reference_db)
+
+
+# -- a headless browser ---------------------------------------------------------
+
+TOOLS = Path(__file__).resolve().parent.parent / "tools"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright as tools/screenshot_report.py
+    drives it: one browser for a test module, closed after it."""
+    if str(TOOLS) not in sys.path:
+        sys.path.insert(0, str(TOOLS))
+    import screenshot_report
+
+    tests = "Browser tests"
+    try:
+        from playwright.sync_api import Error as BrowserError
+    except ImportError:
+        _unavailable("playwright is not installed (pip install -e '.[test]')", tests)
+    executable = screenshot_report.find_chromium()
+    if executable is None:
+        _unavailable("Chromium not found (apt-get install chromium)", tests)
+    with contextlib.ExitStack() as stack:
+        try:
+            opened = stack.enter_context(screenshot_report.chromium(executable))
+        except BrowserError as error:
+            _unavailable(f"{executable} failed: {screenshot_report.first_line(error)}", tests)
+        yield opened
