@@ -6,7 +6,7 @@ import platform
 
 from .schema import SCHEMA_VERSION, Versions
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 
 def versions() -> Versions:

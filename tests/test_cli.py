@@ -16,7 +16,7 @@ from shardgen.cli import build_parser
 from .conftest import AS_OF
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["generate", "verify", "stats", "report", "export", "log", "reset"]
+COMMANDS = ["generate", "advance", "verify", "stats", "report", "export", "log", "changes", "reset"]
 
 
 def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

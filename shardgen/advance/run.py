@@ -23,6 +23,7 @@ from ..guard import promote, refuse_link, remove_store, run_lock
 from ..make.catalog import catalog_for
 from ..plan import EPOCH, LATEST_AS_OF, Plan, check_workers, parse_as_of
 from ..run.monitor import Monitor
+from ..run.shards import Task, inject_fault
 from ..schema import (
     ENCODER,
     TABLES,
@@ -158,26 +159,40 @@ def _end_day(now: str, to: str | dt.date | None, days: int | None, resume: bool)
 
 
 def _open_staging(target: Path, staging: Path, resume: bool, end: int) -> Store:
-    """The copy the days are written into: a fresh one, or (`resume`) the
-    interrupted advance's, which must be going to the same day."""
+    """The copy the days are written into: the interrupted advance's, when
+    there is one going to the same day from the same dataset (`resume`
+    insists on it), or a fresh copy of the store."""
     size = max(recorded_map_size(target), DEFAULT_MAP_SIZE)
-    if resume:
-        refuse_link(staging)
-        if not staging.exists():
-            raise UsageError(f"nothing to resume: {staging} does not exist; run without --resume")
+    refuse_link(staging)
+    if staging.exists():
         store = Store.reopen(staging, map_size=size)
-        started = [e for _, e in store.events() if isinstance(e, AdvanceStarted)]
-        if not started or started[-1].to_as_of != _iso(end):
-            store.close()
-            raise UsageError(
-                f"--resume: {staging} is not an interrupted advance to {_iso(end)}; rerun "
-                "without --resume to start over"
-            )
-        return store
+        if _continues(store, target, end):
+            return store
+        store.close()
+    if resume:
+        raise UsageError(
+            f"nothing to resume: {staging} is not an interrupted advance of {target} to "
+            f"{_iso(end)}; run without --resume"
+        )
     remove_store(staging)
     with Store.open(target) as source:
         source.env.copy(str(staging))
     return Store.reopen(staging, map_size=size)
+
+
+def _continues(store: Store, target: Path, end: int) -> bool:
+    """Is `store` an interrupted advance of the dataset at `target` to `end`?"""
+    events = [e for _, e in store.events()]
+    started = [e for e in events if isinstance(e, AdvanceStarted)]
+    if not started or started[-1].to_as_of != _iso(end):
+        return False
+    made_from = next((e.digest for e in reversed(events) if isinstance(e, RunPromoted)), None)
+    return made_from is not None and made_from == isolated(target, _promoted, target)
+
+
+def _promoted(path: Path) -> str | None:
+    with Store.open(path) as store:
+        return store.promoted_digest()
 
 
 def _iso(day: int) -> str:
@@ -293,6 +308,7 @@ def _one_day(store: Store, business: Business, day: int, seq: int) -> int:
     with store.write() as txn:
         feed = Feed(store, txn, seq)
         Day(business, txn, day, feed).run()
+        inject_fault(Task("advance", day))  # a test's kill, mid-transaction
         grown = {
             table: int(txn.stat(store.dbs[table])["entries"]) - count
             for table, count in plan.rows().items()

@@ -97,11 +97,12 @@ def generate_rows(plan: Plan, task: Task, catalog: Catalog | None = None) -> Row
 
 
 #: Test hook: "ENTITY:SHARD:ACTION" makes that shard fail ("fail": raise),
-#: or kill its process with SIGKILL mid-transaction ("kill"). See docs/errors.md.
+#: or kill its process with SIGKILL mid-transaction ("kill"); "advance:DAY:..."
+#: does so to an advance's day (days since 1970-01-01). See docs/errors.md.
 FAULT_VARIABLE = "SHARDGEN_FAULT"
 
 
-def _inject_fault(task: Task) -> None:
+def inject_fault(task: Task) -> None:
     spec = os.environ.get(FAULT_VARIABLE)
     if not spec:
         return
@@ -205,7 +206,7 @@ def write_shard(store: Store, shard: EncodedShard, catalog_file: CatalogFile | N
         store.put_encoded(txn, "links", shard.links)
         for database, pairs in shard.state:
             store.put_encoded(txn, database, pairs)
-        _inject_fault(task)
+        inject_fault(task)
         rows = {table: len(pairs) for table, pairs in shard.tables.items()}
         seconds = shard.seconds + time.perf_counter() - started
         store.append_event(

@@ -1,0 +1,340 @@
+"""Advance: a generated store continued day by day, on real stores.
+
+Path independence (two steps equal one, any worker count), a killed advance
+resumed, a store without what advance needs refused with advice that works,
+verify's advance rules on tampered stores, and the library around it
+(children, stats, report, log, exports)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import lmdb
+import msgspec
+import pytest
+
+import shardgen
+from shardgen.advance.ledger import recent_key
+from shardgen.pipeline import Summary
+from shardgen.plan import EPOCH
+from shardgen.schema import DECODERS, ENCODER
+from shardgen.store import key
+
+from .conftest import AS_OF
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Where the module's stores are advanced to: a month, and a day before it.
+END = "2026-07-30"
+MIDDLE = "2026-07-12"
+
+
+def run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "shardgen", *map(str, args)],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def assert_one_line(result: subprocess.CompletedProcess[str], code: int, needle: str) -> None:
+    assert result.returncode == code, (result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert needle in lines[0], lines[0]
+
+
+def day_of(date: str) -> int:
+    return (dt.date.fromisoformat(date) - EPOCH).days
+
+
+@pytest.fixture(scope="module")
+def advanced(
+    large_store: tuple[Path, Summary], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path, shardgen.AdvanceSummary]:
+    """The large store as generated (a copy) and advanced to END in one step."""
+    folder = tmp_path_factory.mktemp("advanced")
+    before, after = folder / "before.lmdb", folder / "after.lmdb"
+    shutil.copyfile(large_store[0], before)
+    shutil.copyfile(large_store[0], after)
+    summary = shardgen.advance(after, to=END, workers=1)
+    return before, after, summary
+
+
+def test_two_steps_give_the_bytes_of_one_with_any_worker_count(
+    advanced: tuple[Path, Path, shardgen.AdvanceSummary], tmp_path: Path
+) -> None:
+    before, after, summary = advanced
+    assert summary.as_of == END and summary.days == 30
+    assert summary.inserted["invoices"] > 0 and summary.updated["invoices"] > 0
+    two = tmp_path / "two.lmdb"
+    shutil.copyfile(before, two)
+    first = shardgen.advance(two, to=MIDDLE, workers=2)
+    assert first.digest != summary.digest
+    second = shardgen.advance(two, days=day_of(END) - day_of(MIDDLE), workers=2)
+    assert second.digest == summary.digest
+    report = shardgen.verify(two, workers=2)
+    assert report.ok and report.digest == summary.digest
+    # The same changes, in the same order, whichever way the days were run.
+    assert list(shardgen.changes(two)) == list(shardgen.changes(after))
+
+
+def test_every_rule_holds_on_the_advanced_store_as_of_its_new_day(
+    advanced: tuple[Path, Path, shardgen.AdvanceSummary],
+) -> None:
+    before, after, summary = advanced
+    report = shardgen.verify(after)
+    assert report.ok, report.violations[:5]
+    grown = summary.inserted
+    original = shardgen.verify(before).rows
+    assert report.rows["invoices"] == original["invoices"] + grown["invoices"]
+    assert report.rows["invoice_line_items"] == (
+        original["invoice_line_items"] + grown["invoice_line_items"]
+    )
+    changes = [msgspec.json.decode(line) for line in shardgen.changes(after)]
+    with shardgen.open(after) as data:
+        assert data.as_of() == END
+        # A customer's invoices include those the days issued to it.
+        new = next(c for c in changes if c["table"] == "invoices" and c["op"] == "c")
+        customer = new["after"]["customer_id"]
+        ids = [invoice.id for invoice in data.children("invoices", customer)]
+        assert new["key"]["id"] in ids
+        lines = data.children("line_items", new["key"]["id"])
+        invoice = data.get("invoices", new["key"]["id"])
+        assert sum(line.line_total for line in lines) == invoice.subtotal
+
+
+def test_stats_report_and_log_show_the_business_moving(
+    advanced: tuple[Path, Path, shardgen.AdvanceSummary],
+) -> None:
+    before, after, _ = advanced
+    profile = shardgen.stats(after)
+    assert profile.as_of == END and profile.generated_as_of == AS_OF
+    figures = shardgen.report(after)
+    assert figures.as_of == END
+    text = run("report", after).stdout
+    assert "2026-07" in text and f"as of {END}" in text
+    assert "2026-07" not in run("report", before).stdout  # as of June: no July yet
+    stats_text = run("stats", after).stdout
+    assert f"advanced from {AS_OF}" in stats_text and "MISS" not in stats_text
+    log = run("log", after).stdout
+    assert "advance_started" in log and f"from {AS_OF} to {END}" in log
+    assert log.count("day_advanced") == 30
+
+
+def test_the_feed_turns_the_first_export_into_the_second(
+    advanced: tuple[Path, Path, shardgen.AdvanceSummary], tmp_path: Path
+) -> None:
+    before, after, summary = advanced
+    first, second = tmp_path / "t0.sqlite", tmp_path / "t1.sqlite"
+    shardgen.export(before, format="sqlite", to=first)
+    shardgen.export(after, format="sqlite", to=second)
+    feed = tmp_path / "feed.jsonl"
+    result = run("changes", after, "--since", AS_OF, "--until", END, "--out", feed)
+    assert result.returncode == 0, result.stderr
+    changes = [msgspec.json.decode(line) for line in feed.read_text().splitlines()]
+    assert len(changes) == summary.changes
+    assert [c["seq"] for c in changes] == list(range(1, len(changes) + 1))
+    with sqlite3.connect(first) as db:
+        db.execute("PRAGMA foreign_keys = OFF")
+        for change in changes:
+            row = change["after"]
+            columns = ", ".join(row)
+            if change["op"] == "c":
+                marks = ", ".join("?" * len(row))
+                db.execute(
+                    f"INSERT INTO {change['table']} ({columns}) VALUES ({marks})",
+                    list(row.values()),
+                )
+            else:
+                old = db.execute(
+                    f"SELECT {columns} FROM {change['table']} WHERE id = ?", [change["key"]["id"]]
+                ).fetchone()
+                assert old == tuple(change["before"].values()), change["seq"]
+                sets = ", ".join(f"{c} = ?" for c in row)
+                db.execute(
+                    f"UPDATE {change['table']} SET {sets} WHERE id = ?",
+                    [*row.values(), change["key"]["id"]],
+                )
+    with sqlite3.connect(first) as a, sqlite3.connect(second) as b:
+        tables = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        for (table,) in b.execute(tables):
+            query = f"SELECT * FROM {table} ORDER BY 1"
+            assert a.execute(query).fetchall() == b.execute(query).fetchall(), table
+
+
+def test_changes_since_and_until_pick_the_days(
+    advanced: tuple[Path, Path, shardgen.AdvanceSummary],
+) -> None:
+    _, after, _ = advanced
+    every = list(shardgen.changes(after))
+    early = list(shardgen.changes(after, until=MIDDLE))
+    late = list(shardgen.changes(after, since=MIDDLE))
+    assert early + late == every and early and late
+    assert all(msgspec.json.decode(line)["ts"] <= f"{MIDDLE}T23:59:59Z" for line in early)
+    assert list(shardgen.changes(after, since=END)) == []
+
+
+def test_a_killed_advance_leaves_the_store_and_resume_continues(
+    large_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    target, straight = tmp_path / "killed.lmdb", tmp_path / "straight.lmdb"
+    shutil.copyfile(large_store[0], target)
+    shutil.copyfile(large_store[0], straight)
+    expected = shardgen.advance(straight, days=5, workers=1).digest
+    digest = large_store[1].digest
+    kill = {"SHARDGEN_FAULT": f"advance:{day_of(AS_OF) + 3}:kill"}
+    result = run("advance", target, "--days", "5", "--workers", "1", env=kill)
+    assert result.returncode == -9
+    report = shardgen.verify(target)
+    assert report.ok and report.digest == digest  # the store as it was
+    staging = target.with_name(target.name + ".staging")
+    with shardgen.open(staging) as copy:
+        assert copy.as_of() == "2026-07-02"  # the last whole day
+    assert shardgen.verify(staging).ok  # consistent at that day
+    # Another advance's copy is not continued: --resume says so.
+    other = run("advance", target, "--days", "3", "--resume", "--workers", "1")
+    assert_one_line(other, 2, "nothing to resume")
+    assert staging.exists()
+    # The same command again continues from the last whole day.
+    again = run("advance", target, "--days", "5", "--resume", "--workers", "1")
+    assert again.returncode == 0, again.stderr
+    assert shardgen.verify(target).digest == expected
+    assert not staging.exists()
+    log = run("log", target).stdout
+    assert "(resumed)" in log and log.count("day_advanced") == 5
+
+
+def test_a_store_without_what_advance_needs_is_refused_with_advice_that_works(
+    make_store: object, tmp_path: Path
+) -> None:
+    path, _ = make_store("small", seed=3)  # type: ignore[operator]
+    env = lmdb.open(str(path), subdir=False, max_dbs=32, lock=True)
+    with env.begin(write=True) as txn:
+        txn.drop(env.open_db(b"agenda", txn=txn), delete=True)
+        meta = env.open_db(b"meta", txn=txn)
+        for name in [k for k, _ in txn.cursor(db=meta) if k.startswith(b"recent:")]:
+            txn.delete(name, db=meta)
+    env.close()
+    result = run("advance", path, "--days", "1")
+    assert_one_line(result, 2, "regenerate it with this shardgen")
+    advice = result.stderr.split("`")[1].replace("...", f"--volume small --seed 3 --as-of {AS_OF}")
+    assert run(*advice.split()[1:]).returncode == 0
+    assert run("advance", path, "--days", "1").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (("--days", "0"), 2, "--days must be a whole number of days"),
+        (("--to", "2026-06-01"), 2, "is already at 2026-06-30"),
+        (("--to", "2026-13-01"), 2, "is not a valid date"),
+        (("--to", "2200-01-01"), 2, "out of range"),
+    ],
+)
+def test_bad_advance_input_is_one_line(
+    small_store: Path, tmp_path: Path, args: tuple[str, ...], code: int, needle: str
+) -> None:
+    copy = tmp_path / "s.lmdb"
+    shutil.copyfile(small_store, copy)
+    assert_one_line(run("advance", copy, *args), code, needle)
+    assert shardgen.verify(copy).digest == shardgen.verify(small_store).digest
+
+
+def test_advice_to_advance_later_works(small_store: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "s.lmdb"
+    shutil.copyfile(small_store, copy)
+    result = run("advance", copy, "--to", AS_OF)
+    suggested = result.stderr.rsplit("such as ", 1)[1].strip()
+    assert run("advance", copy, "--to", suggested).returncode == 0
+    assert_one_line(run("advance", tmp_path / "none.lmdb", "--days", "1"), 1, "no store at")
+
+
+def test_bad_changes_input_is_one_line(
+    advanced: tuple[Path, Path, shardgen.AdvanceSummary], tmp_path: Path
+) -> None:
+    _, after, _ = advanced
+    assert_one_line(run("changes", after, "--since", "2026-07-10", "--until", "2026-07-01"), 2,
+                    "is before --since")  # fmt: skip
+    assert_one_line(run("changes", after, "--since", "July"), 2, "--since 'July' is not")
+    out = tmp_path / "feed.jsonl"
+    out.write_text("mine")
+    assert_one_line(run("changes", after, "--out", out), 2, "pass --force")
+    assert out.read_text() == "mine"
+    assert_one_line(run("changes", after, "--out", after), 2, "is the store being read")
+    assert run("changes", after, "--out", out, "--force", "--until", "2026-07-01").returncode == 0
+    assert out.read_text().count("\n") == len(list(shardgen.changes(after, until="2026-07-01")))
+
+
+def _tampered(path: Path, table: str, row_id: int, **fields: object) -> None:
+    env = lmdb.open(str(path), subdir=False, max_dbs=32, lock=True)
+    with env.begin(write=True) as txn:
+        db = env.open_db(table.encode(), txn=txn)
+        record = DECODERS[table].decode(txn.get(key(row_id), db=db))
+        txn.put(key(row_id), ENCODER.encode(msgspec.structs.replace(record, **fields)), db=db)
+    env.close()
+
+
+def test_verify_finds_what_breaks_the_advance_rules(
+    advanced: tuple[Path, Path, shardgen.AdvanceSummary], tmp_path: Path
+) -> None:
+    _, after, _ = advanced
+    changes = [msgspec.json.decode(line) for line in shardgen.changes(after)]
+    sold = next(c for c in changes if c["table"] == "inventory")["key"]["id"]
+    buyer = next(c for c in changes if c["table"] == "invoices" and c["op"] == "c")
+    cases = [
+        ("inventory", sold, {"quantity_on_hand": 10**6}, "the inventory ledger balances"),
+        (
+            "customers", buyer["after"]["customer_id"],
+            {"status": "inactive", "updated_at": (day_of(END) - 1) * 86_400},
+            "an inactive customer bought nothing in its quiet period",
+        ),
+    ]  # fmt: skip
+    for table, row_id, fields, rule in cases:
+        copy = tmp_path / f"{table}.lmdb"
+        shutil.copyfile(after, copy)
+        _tampered(copy, table, row_id, **fields)
+        report = shardgen.verify(copy)
+        assert rule in report.violations_by_rule, (rule, report.violations_by_rule)
+    copy = tmp_path / "later.lmdb"
+    shutil.copyfile(after, copy)
+    env = lmdb.open(str(copy), subdir=False, max_dbs=32, lock=True)
+    with env.begin(write=True) as txn:
+        later = env.open_db(b"later", txn=txn)
+        first, _ = next(iter(txn.cursor(db=later)))
+        txn.delete(first, db=later)
+    env.close()
+    rule = "every row the days added belongs to a customer"
+    assert rule in shardgen.verify(copy).violations_by_rule
+
+
+def test_recent_rates_come_from_every_shard(large_store: tuple[Path, Summary]) -> None:
+    with shardgen.open(large_store[0]) as data:
+        plan = data.plan()
+        for shard in plan.customer_shards:
+            assert data.state(recent_key("customers", shard.index).decode()) is not None
+        for shard in plan.product_shards:
+            assert data.state(recent_key("products", shard.index).decode()) is not None
+
+
+def test_an_advanced_store_exports_what_check_export_accepts(
+    advanced: tuple[Path, Path, shardgen.AdvanceSummary], tmp_path: Path
+) -> None:
+    _, after, _ = advanced
+    out = tmp_path / "after.sqlite"
+    shardgen.export(after, format="sqlite", to=out)
+    check = subprocess.run(
+        [sys.executable, ROOT / "tools" / "check_export.py", "--as-of", END, out],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    one, two = tmp_path / "one", tmp_path / "two"
+    shardgen.export(after, format="csv", to=one, workers=1)
+    shardgen.export(after, format="csv", to=two, workers=2)
+    for file in sorted(one.iterdir()):
+        assert file.read_bytes() == (two / file.name).read_bytes(), file.name
