@@ -126,6 +126,7 @@ class GrownPlan(Plan, frozen=True):
     generated_as_of: str = ""
     generated_customer_shards: int = 0
     generated_product_shards: int = 0
+    changes: int = 0  # in the change feed
 
     @property
     def generated_as_of_day(self) -> int:
@@ -138,8 +139,9 @@ class GrownPlan(Plan, frozen=True):
         return shard.index >= self.generated_product_shards
 
 
-def grown(plan: Plan, as_of: str, rows: dict[str, int]) -> GrownPlan:
-    """`plan` as a store advanced to `as_of` stands, with `rows` more per table."""
+def grown(plan: Plan, as_of: str, rows: dict[str, int], changes: int = 0) -> GrownPlan:
+    """`plan` as a store advanced to `as_of` stands, with `rows` more per table
+    and `changes` in its change feed."""
     last = plan.customer_shards[-1]
     products = plan.products
     customers = CustomerShard(
@@ -164,6 +166,7 @@ def grown(plan: Plan, as_of: str, rows: dict[str, int]) -> GrownPlan:
         generated_as_of=plan.as_of,
         generated_customer_shards=len(plan.customer_shards),
         generated_product_shards=len(plan.product_shards),
+        changes=changes,
     )
 
 

@@ -23,7 +23,7 @@ import shardgen
 from shardgen.advance.ledger import recent_key
 from shardgen.pipeline import Summary
 from shardgen.plan import EPOCH
-from shardgen.schema import DECODERS, ENCODER
+from shardgen.schema import DECODERS, ENCODER, Change
 from shardgen.store import key
 
 from .conftest import AS_OF
@@ -310,6 +310,40 @@ def test_verify_finds_what_breaks_the_advance_rules(
         txn.delete(first, db=later)
     env.close()
     rule = "every row the days added belongs to a customer"
+    assert rule in shardgen.verify(copy).violations_by_rule
+
+
+def test_verify_finds_a_change_feed_that_is_not_the_days(
+    advanced: tuple[Path, Path, shardgen.AdvanceSummary], tmp_path: Path
+) -> None:
+    _, after, _ = advanced
+    rule = "the change feed holds only the days' transitions"
+    assert shardgen.verify(after).ok
+    changes = [msgspec.json.decode(line) for line in shardgen.changes(after)]
+    paid = next(c for c in changes if c["op"] == "u" and c["after"]["status"] == "paid")
+    decode = msgspec.msgpack.Decoder(Change).decode
+    for name, edit in (
+        ("total", lambda r: msgspec.structs.replace(r, total=r.total + 1)),
+        ("status", lambda r: msgspec.structs.replace(r, status="pending", paid_date=None)),
+    ):
+        copy = tmp_path / f"{name}.lmdb"
+        shutil.copyfile(after, copy)
+        env = lmdb.open(str(copy), subdir=False, max_dbs=32, lock=True)
+        with env.begin(write=True) as txn:
+            db = env.open_db(b"changes", txn=txn)
+            change = decode(txn.get(key(paid["seq"]), db=db))
+            row = edit(DECODERS["invoices"].decode(change.after))
+            edited = msgspec.structs.replace(change, after=msgspec.Raw(ENCODER.encode(row)))
+            txn.put(key(paid["seq"]), ENCODER.encode(edited), db=db)
+        env.close()
+        found = shardgen.verify(copy).violations
+        assert any(v.rule == rule and v.id == paid["seq"] for v in found), name
+    copy = tmp_path / "gap.lmdb"
+    shutil.copyfile(after, copy)
+    env = lmdb.open(str(copy), subdir=False, max_dbs=32, lock=True)
+    with env.begin(write=True) as txn:
+        txn.delete(key(5), db=env.open_db(b"changes", txn=txn))
+    env.close()
     assert rule in shardgen.verify(copy).violations_by_rule
 
 

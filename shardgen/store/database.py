@@ -245,7 +245,9 @@ class Store:
         store that plan grown by the days (`plan.grown`)."""
         plan = self.plan()
         advanced = self.advanced()
-        return plan if advanced is None else grown(plan, advanced.as_of, advanced.grown)
+        if advanced is None:
+            return plan
+        return grown(plan, advanced.as_of, advanced.grown, advanced.changes)
 
     def check_schema(self) -> None:
         version = self.meta().schema_version

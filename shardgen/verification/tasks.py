@@ -14,10 +14,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import RunError, ShardgenError
-from ..plan import Plan, default_workers
+from ..plan import GrownPlan, Plan, default_workers
 from ..run.pool import Coordinator, Pool, coordinator, worker_started
 from ..run.shards import Task
 from ..store import Identity, Store, isolated, quiet_stderr, reading
+from . import changes
 from .customer_shard import verify_customers
 from .foundation import verify_foundation
 from .merge import Merged
@@ -28,8 +29,10 @@ from .report import Report
 
 def verify_tasks(plan: Plan) -> list[Task]:
     """The tasks of a verify, in the order their parts are merged."""
+    feed = changes.tasks(plan) if isinstance(plan, GrownPlan) else 0
     return [
         Task("foundation", 0),
+        *(Task("changes", i) for i in range(feed)),
         *(Task("products", s.index) for s in plan.product_shards),
         *(Task("customers", s.index) for s in plan.customer_shards),
     ]
@@ -141,6 +144,9 @@ def _verify_part(source: _Source, task: Task) -> Part:
         reader = ShardReader(view, task)
         if task.entity == "foundation":
             verify_foundation(reader, plan)
+        elif task.entity == "changes":
+            assert isinstance(plan, GrownPlan)
+            changes.verify_changes(reader, plan, task.shard)
         elif task.entity == "products":
             verify_products(reader, plan, plan.product_shards[task.shard])
         else:
