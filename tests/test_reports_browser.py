@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -235,3 +236,30 @@ def test_the_screenshot_tool_says_what_to_fix(
         lines = [line for line in done.stderr.splitlines() if "screenshot_report" in line]
         assert len(lines) == 1 and needle in lines[0], done.stderr
         assert "Traceback" not in done.stderr and not png.exists()
+
+
+def test_an_advanced_store_shows_its_new_month(
+    browser: Browser, large_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    """Advanced by a month, the page is as of the new day and its monthly
+    revenue chart has the new month, with sales."""
+    store = tmp_path / "advanced.lmdb"
+    shutil.copyfile(large_store[0], store)
+    assert run("advance", store, "--to", "2026-07-30").returncode == 0
+    html = tmp_path / "advanced.html"
+    done = run("report", store, "--html", html)
+    assert done.returncode == 0, done.stderr
+    july = text_row(done.stdout, "2026-07 Jul")
+    assert int(july[1].replace(",", "")) > 0
+    with visit(browser, html) as opened:
+        assert opened.requests == [html.resolve().as_uri()] and opened.errors == []
+        body = opened.page.inner_text("body")
+        assert "as of 2026-07-30" in body
+        charts: list[dict[str, Any]] = opened.page.evaluate(CHARTS)
+        months = next(c for c in charts if "month" in (c["title"] or "").lower())
+        assert months["width"] > 0 and months["height"] > 0 and months["cut"] == []
+        labels = opened.page.evaluate(
+            """() => [...document.querySelectorAll("svg")].flatMap(s =>
+                [...s.querySelectorAll("text")].map(t => t.textContent))"""
+        )
+        assert any("Jul" in label for label in labels), labels
