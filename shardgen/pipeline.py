@@ -29,6 +29,7 @@ from .run.executors import Executor, open_executor
 from .run.monitor import Monitor
 from .run.shards import tasks_for
 from .schema import (
+    AdvanceStarted,
     MemorySample,
     RunFailed,
     RunPromoted,
@@ -299,6 +300,13 @@ def _open_staging(
             "rerun with the same options, or without --resume to start over"
         )
     events = [event for _, event in store.events()]
+    if any(isinstance(e, AdvanceStarted) for e in events):
+        store.close()
+        raise UsageError(
+            f"--resume: {staging} is an interrupted advance, not a generate run: continue it "
+            "with the same `shardgen advance` command, or discard it with `shardgen reset "
+            f"--partial {staging.with_name(staging.name.removesuffix('.staging'))}`"
+        )
     first = next((e for e in events if isinstance(e, RunStarted)), None)
     now = versions()
     if first is not None and data_versions(first.versions) != data_versions(now):

@@ -372,3 +372,20 @@ def test_an_advanced_store_exports_what_check_export_accepts(
     shardgen.export(after, format="csv", to=two, workers=2)
     for file in sorted(one.iterdir()):
         assert file.read_bytes() == (two / file.name).read_bytes(), file.name
+
+
+def test_generate_resume_refuses_an_interrupted_advance(
+    large_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    target = tmp_path / "store.lmdb"
+    shutil.copyfile(large_store[0], target)
+    kill = {"SHARDGEN_FAULT": f"advance:{day_of(AS_OF) + 2}:kill"}
+    assert run("advance", target, "--days", "3", env=kill).returncode == -9
+    options = ("--volume", "large", "--seed", "7", "--as-of", AS_OF, "--out", target)
+    result = run("generate", *options, "--resume")
+    assert_one_line(result, 2, "is an interrupted advance")
+    assert shardgen.verify(target).digest == large_store[1].digest
+    advice = result.stderr.rsplit("`", 2)[1].split()
+    assert run(*advice[1:]).returncode == 0
+    assert not target.with_name(target.name + ".staging").exists()
+    assert shardgen.verify(target).digest == large_store[1].digest
