@@ -128,6 +128,7 @@ class Day:
         self.draws = generator(business.plan.seed, "advance", day)
         self.paid_by: set[int] = set()  # customers who paid an invoice today
         self.sold: Counter[int] = Counter()  # product id → units
+        self.issued: list[tuple[int, int, int]] = []  # new invoices' (id, type, due day)
 
     # -- reading and writing rows ------------------------------------------
 
@@ -312,6 +313,15 @@ class Day:
                 customer_id = int(self.draws.integers(1, customers + 1))
                 if self.sell_to(customer_id):
                     break
+        if self.issued:
+            # Each invoice's fate, from its own seed: the days on its agenda.
+            ids, kinds, due = (np.array(c, np.int64) for c in zip(*self.issued, strict=True))
+            unpaid = np.zeros(len(ids), np.bool_)
+            pays = pay_days(business.plan.seed, ids, kinds, unpaid, due, self.day)
+            for invoice_id, pay, due_day in zip(
+                ids.tolist(), pays.tolist(), due.tolist(), strict=True
+            ):
+                self.schedule(invoice_agenda(invoice_id, pay, due_day, self.day))
 
     def sell_to(self, customer_id: int) -> bool:
         """Issue an invoice to a customer if it is active and it fits within
@@ -359,27 +369,28 @@ class Day:
         raise AssertionError(f"customer {customer_id} has no primary address")
 
     def lines(self, kind: int) -> list[tuple[int, int, str, int]]:
-        """1-4 (product id, price, name, quantity), by popularity, no repeats."""
+        """1-4 (product id, price, name, quantity), by popularity, no repeats:
+        a product launched by an advance in its share of all those on sale."""
         business, draws = self.business, self.draws
         catalog, launched = business.catalog, business.launched
         sellable = catalog.sellable(self.day)
-        count = int(LINE_DRAWS[int(draws.random() * len(LINE_DRAWS))])
-        picked: dict[int, tuple[int, str]] = {}
-        for _ in range(count):
-            u = draws.random()
-            if draws.random() * (sellable + len(launched)) < len(launched):
-                product_id, price, name = launched[int(u * len(launched))]
+        u = draws.random(13)  # the count, then per line: the pick, new or not, the quantity
+        count = int(LINE_DRAWS[int(u[0] * len(LINE_DRAWS))])
+        picks, new, amounts = u[1 : 1 + count], u[5 : 5 + count], u[9 : 9 + count]
+        is_new = new * (sellable + len(launched)) < len(launched)
+        old = catalog.picks(picks[~is_new], np.full(int((~is_new).sum()), sellable, np.int64))
+        names = iter(catalog.names_at(old))
+        prices = iter(catalog.prices[old].tolist())
+        olds = iter((old + 1).tolist())
+        quantities = QUANTITIES[(amounts * len(QUANTITIES)).astype(np.int64)].tolist()
+        picked: dict[int, tuple[int, str, int]] = {}
+        for line in range(count):
+            if is_new[line]:
+                product_id, price, name = launched[int(picks[line] * len(launched))]
             else:
-                product_id = catalog.pick(u, sellable)
-                price, name, _ = catalog.product(product_id)
-            picked.setdefault(product_id, (price, name))
-        quantities = QUANTITIES[(draws.random(len(picked)) * len(QUANTITIES)).astype(np.int64)]
-        return [
-            (product_id, price, name, q)
-            for (product_id, (price, name)), q in zip(
-                picked.items(), quantities.tolist(), strict=True
-            )
-        ]
+                product_id, price, name = next(olds), next(prices), next(names)
+            picked.setdefault(product_id, (price, name, quantities[line]))
+        return [(product_id, *sale) for product_id, sale in picked.items()]
 
     def issue(
         self,
@@ -420,12 +431,7 @@ class Day:
         )  # fmt: skip
         self.txn.put(key(customer.id) + key(invoice_id), b"", db=self.dbs["later"])
         self.put_account(customer.id, Account(account.unpaid + total, account.overdue, self.day))
-        pay = pay_days(
-            self.business.plan.seed, np.array([invoice_id], np.int64),
-            np.array([kind], np.int64), np.zeros(1, np.bool_), np.array([due], np.int64),
-            self.day,
-        )  # fmt: skip
-        self.schedule(invoice_agenda(invoice_id, int(pay[0]), due, self.day))
+        self.issued.append((invoice_id, kind, due))
         self.schedule([(self.day + QUIET_DAYS, QUIET, customer.id)])
 
     def inventory(self) -> None:
