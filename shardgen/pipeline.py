@@ -13,7 +13,7 @@ import datetime as dt
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -182,16 +182,8 @@ def generate(
     staging = staging_path(target)
     with open_executor(executor, scheduler, workers) as pool, run_lock(target, "shardgen generate"):
         store, done = _open_staging(staging, plan, resume, map_size)
-        try:
+        with failures_logged(store, f"target {target} left unchanged"):
             summary = _run(store, plan, target, pool, memory_limit, done, started, progress)
-        except BaseException as exc:
-            message = str(exc) or type(exc).__name__
-            with contextlib.suppress(Exception):
-                store.log(RunFailed(at=time.time(), error=message))
-                store.log(RunRolledBack(at=time.time(), reason=f"target {target} left unchanged"))
-            raise
-        finally:
-            store.close()
         if export is None or to is None:
             return summary
         # Still under the run lock: the file just verified and promoted is
@@ -348,24 +340,7 @@ def _run(
         # (a Dask cluster's threads are elsewhere: then the local default).
         workers = pool.workers if pool.name == "local" else default_workers(plan)
         report = verify_store(store, check, workers)
-    store.log(
-        VerifyFinished(
-            at=time.time(), ok=report.ok, violations=report.violation_count,
-            digest=report.digest, seconds=report.seconds,
-        )
-    )  # fmt: skip
-    if not report.ok:
-        raise RunError(_failure(report, store.path))
-    seconds = round(time.perf_counter() - started, 3)
-    store.log(
-        RunPromoted(
-            at=time.time(), digest=report.digest, seconds=seconds,
-            peak_rss=monitor.peak_rss, peak_uss=monitor.peak_uss, peak_anon=monitor.peak_anon,
-        )
-    )  # fmt: skip
-    store.sync()
-    store.close()
-    promote(store.path, target)
+    seconds = promote_verified(store, target, report, started, monitor, _failure)
     return Summary(
         path=str(target),
         digest=report.digest,
@@ -383,6 +358,54 @@ def _run(
         cluster_peak_uss=pool.peak_uss,
         cluster_peak_anon=pool.peak_anon,
     )
+
+
+@contextlib.contextmanager
+def failures_logged(store: Store, unchanged: str) -> Iterator[None]:
+    """A run in the block: if it fails or is interrupted, the log says so and
+    that the target was left unchanged (`unchanged`); the store is closed."""
+    try:
+        yield
+    except BaseException as exc:
+        message = str(exc) or type(exc).__name__
+        with contextlib.suppress(Exception):
+            store.log(RunFailed(at=time.time(), error=message))
+            store.log(RunRolledBack(at=time.time(), reason=unchanged))
+        raise
+    finally:
+        store.close()
+
+
+def promote_verified(
+    store: Store,
+    target: Path,
+    report: Report,
+    started: float,
+    monitor: Monitor,
+    failure: Callable[[Report, Path], str],
+) -> float:
+    """Log the staging store's verify; if it holds, promote it over `target`
+    (logged with the run's seconds, returned, and peaks); if not, the run
+    fails with `failure(report, staging path)`."""
+    store.log(
+        VerifyFinished(
+            at=time.time(), ok=report.ok, violations=report.violation_count,
+            digest=report.digest, seconds=report.seconds,
+        )
+    )  # fmt: skip
+    if not report.ok:
+        raise RunError(failure(report, store.path))
+    seconds = round(time.perf_counter() - started, 3)
+    store.log(
+        RunPromoted(
+            at=time.time(), digest=report.digest, seconds=seconds,
+            peak_rss=monitor.peak_rss, peak_uss=monitor.peak_uss, peak_anon=monitor.peak_anon,
+        )
+    )  # fmt: skip
+    store.sync()
+    store.close()
+    promote(store.path, target)
+    return seconds
 
 
 def _memory_check(monitor: Monitor, memory_limit: int | None) -> Callable[[], None]:

@@ -389,3 +389,19 @@ def test_generate_resume_refuses_an_interrupted_advance(
     assert run(*advice[1:]).returncode == 0
     assert not target.with_name(target.name + ".staging").exists()
     assert shardgen.verify(target).digest == large_store[1].digest
+
+
+def test_an_advance_that_does_not_verify_leaves_the_store(
+    large_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    target = tmp_path / "bad.lmdb"
+    shutil.copyfile(large_store[0], target)
+    _tampered(target, "invoices", 1, total=1)  # no longer subtotal + tax
+    before = target.read_bytes()
+    result = run("advance", target, "--days", "2")
+    assert_one_line(result, 1, "after advancing; first: invoices 1: total = subtotal + tax_amount")
+    assert target.read_bytes() == before
+    staging = target.with_name(target.name + ".staging")
+    assert f"kept at {staging}" in result.stderr and staging.exists()
+    log = run("log", staging).stdout
+    assert "run_failed" in log and "run_rolled_back" in log

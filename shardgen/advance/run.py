@@ -8,7 +8,6 @@ the copy at its last completed day: `resume=True` continues from there.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import time
@@ -18,9 +17,10 @@ from pathlib import Path
 
 import msgspec
 
-from ..errors import RunError, UsageError
-from ..guard import promote, refuse_link, remove_store, run_lock
+from ..errors import UsageError
+from ..guard import refuse_link, remove_store, run_lock
 from ..make.catalog import catalog_for
+from ..pipeline import failures_logged, promote_verified
 from ..plan import EPOCH, LATEST_AS_OF, Plan, check_workers, parse_as_of
 from ..run.monitor import Monitor
 from ..run.shards import Task, inject_fault
@@ -31,13 +31,10 @@ from ..schema import (
     AdvanceStarted,
     DayAdvanced,
     Recent,
-    RunFailed,
     RunPromoted,
-    RunRolledBack,
-    VerifyFinished,
 )
 from ..store import DEFAULT_MAP_SIZE, Store, isolated, recorded_map_size, staging_path
-from ..verification import verify_store
+from ..verification import Report, verify_store
 from ..versions import versions
 from .day import Business, Day, Feed, Rates
 from .ledger import RECENT_DAYS, RECENT_SIGNUP_DAYS
@@ -89,16 +86,8 @@ def advance(
         end = _end_day(now, to, days, resume)
         staging = staging_path(target)
         store = _open_staging(target, staging, resume, end)
-        try:
+        with failures_logged(store, f"{target} left unchanged"):
             return _run(store, target, now, end, workers, started, progress)
-        except BaseException as exc:
-            message = str(exc) or type(exc).__name__
-            with contextlib.suppress(Exception):
-                store.log(RunFailed(at=time.time(), error=message))
-                store.log(RunRolledBack(at=time.time(), reason=f"{target} left unchanged"))
-            raise
-        finally:
-            store.close()
 
 
 def render_advance(summary: AdvanceSummary) -> str:
@@ -135,6 +124,16 @@ def _where(path: Path) -> str:
                 f"regenerate it with this shardgen (`shardgen generate ... --out {path}`)"
             )
         return store.as_of()
+
+
+def _failure(report: Report, staging: Path) -> str:
+    top = report.violations[0] if report.violations else None
+    where = f"; first: {top.table} {top.id}: {top.rule}" if top else ""
+    target = staging.with_name(staging.name.removesuffix(".staging"))
+    return (
+        f"verify found {report.violation_count} violation(s) after advancing{where}; "
+        f"{target} is unchanged, the advanced copy is kept at {staging} for inspection"
+    )
 
 
 def _recent_name(plan: Plan) -> str:
@@ -246,30 +245,8 @@ def _run(
             if progress:
                 progress(day - first, end - first)
         report = verify_store(store, None, workers)
-    store.log(
-        VerifyFinished(
-            at=time.time(), ok=report.ok, violations=report.violation_count,
-            digest=report.digest, seconds=report.seconds,
-        )
-    )  # fmt: skip
-    if not report.ok:
-        top = report.violations[0] if report.violations else None
-        where = f"; first: {top.table} {top.id}: {top.rule}" if top else ""
-        raise RunError(
-            f"verify found {report.violation_count} violation(s) after advancing{where}; "
-            f"{target} is unchanged, the advanced copy is kept at {store.path} for inspection"
-        )
-    seconds = round(time.perf_counter() - started, 3)
-    store.log(
-        RunPromoted(
-            at=time.time(), digest=report.digest, seconds=seconds,
-            peak_rss=monitor.peak_rss, peak_uss=monitor.peak_uss, peak_anon=monitor.peak_anon,
-        )
-    )  # fmt: skip
     inserted, updated = _totals(store, now)
-    store.sync()
-    store.close()
-    promote(store.path, target)
+    seconds = promote_verified(store, target, report, started, monitor, _failure)
     return AdvanceSummary(
         path=str(target), from_as_of=now, as_of=_iso(end), days=end - first,
         inserted=inserted, updated=updated, changes=seq - first_seq, digest=report.digest,
