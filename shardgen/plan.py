@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import os
 from collections.abc import Sequence
 
@@ -220,6 +221,31 @@ def quota(total: int, weights: Sequence[int | float]) -> list[int]:
     order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - parts[i]), i))
     for i in order[:short]:
         parts[i] += 1
+    return parts
+
+
+#: Shard indexes from here on are an advance's arrivals (a day's new
+#: customers or products), past any plan's shards.
+ARRIVALS = 1 << 40
+
+
+def split(
+    total: int, weights: Sequence[int | float], columns: np.random.Generator, index: int
+) -> list[int]:
+    """`quota` for a generated shard. For an advance's arrivals (a shard
+    `index` from ARRIVALS on: a day's few new rows) a systematic split from a
+    random offset, so that even one arrival is of each kind in its share."""
+    if index < ARRIVALS:
+        return quota(total, weights)
+    weight_sum = sum(weights)
+    offset = float(columns.random())
+    parts, previous, cum = [], 0, 0.0
+    for weight in weights:
+        cum += weight
+        edge = math.floor(total * cum / weight_sum + offset)
+        parts.append(edge - previous)
+        previous = edge
+    parts[-1] += total - previous
     return parts
 
 

@@ -306,8 +306,9 @@ class Change(msgspec.Struct, frozen=True, array_like=True, gc=False):
 
 
 class Recent(msgspec.Struct, frozen=True, array_like=True):
-    """What one generated shard created in the 30 days up to as_of (meta
-    b"recent" + entity + shard): the business's recent daily rates."""
+    """What one generated shard created recently (meta b"recent:" + entity
+    + shard): invoices in the 30 days up to as_of, customers and products in
+    the year up to as_of; the business's recent daily rates."""
 
     customers: int
     products: int

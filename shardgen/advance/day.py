@@ -28,7 +28,7 @@ from ..make.customers import customer_shard
 from ..make.invoices import NET_TERMS, QUANTITIES, TYPE_DISCOUNT, TYPE_TERMS, TYPE_VOLUME
 from ..make.products import DAY, product_cores, product_shard
 from ..make.vocabulary import Q4_LIFT, STATE_TAX_BP, WEEKEND_WEIGHT
-from ..plan import EPOCH, LINE_WEIGHTS, CustomerShard, Plan, ProductShard, generator
+from ..plan import ARRIVALS, EPOCH, LINE_WEIGHTS, CustomerShard, Plan, ProductShard, generator
 from ..schema import (
     ADDRESSES,
     DECODERS,
@@ -50,15 +50,16 @@ from .ledger import (
     PAY,
     QUIET,
     QUIET_DAYS,
+    RECENT_DAYS,
     agenda_key,
     invoice_agenda,
     quiet_day,
 )
 
-#: Shard indexes of the customers and products a day creates: past any plan's.
-DAY_SHARDS = 1 << 40
 #: A quiet customer goes inactive on its quiet day with this probability.
 QUIET_LEAVES = 0.5
+#: A quiet customer that stays active is looked at again after this many days.
+QUIET_AGAIN = 30
 #: Customers drawn, at most, to find each new invoice its buyer.
 BUYER_TRIES = 20
 ACCOUNT = msgspec.msgpack.Decoder(Account)
@@ -87,7 +88,7 @@ class Business:
         self.launched: list[tuple[int, int, str]] = []  # (id, price, name) past the plan's
         for product in store.scan_from("products", plan.products + 1):
             self.launched.append((product.id, product.price, product.name))
-        self.mean_weight = _mean_weight()
+        self.mean_weight = _mean_weight(plan.as_of_day)
 
 
 class Feed:
@@ -241,8 +242,11 @@ class Day:
         if quiet:
             ids = np.array(quiet, np.int64) * 100_000 + self.day % 100_000
             leaves = uniforms(self.business.plan.seed, "quiet", ids, 1)[:, 0] < QUIET_LEAVES
-            for customer_id in np.array(quiet)[leaves].tolist():
+            stays = np.array(quiet)
+            for customer_id in stays[leaves].tolist():
                 self.set_status(customer_id, "inactive", frozenset(("active",)))
+            # Still active and quiet: its turn comes again in a month.
+            self.schedule([(self.day + QUIET_AGAIN, QUIET, c) for c in stays[~leaves].tolist()])
 
     def set_status(self, customer_id: int, status: str, from_: frozenset[str]) -> bool:
         customer, before = self.get("customers", customer_id)
@@ -264,7 +268,7 @@ class Day:
             return
         store, plan = self.store, self.business.plan
         shard = CustomerShard(
-            DAY_SHARDS + self.day, _next_id(self.txn, store, "customers"), count,
+            ARRIVALS + self.day, _next_id(self.txn, store, "customers"), count,
             _next_id(self.txn, store, "customer_addresses"), 0, 0, 0, 0, 0,
         )  # fmt: skip
         made = customer_shard(plan, shard, self.business.catalog)
@@ -289,7 +293,7 @@ class Day:
             return
         plan, first = self.business.plan, _next_id(self.txn, self.store, "products")
         launch = msgspec.structs.replace(plan, as_of=_iso(self.day))
-        shard = ProductShard(DAY_SHARDS + self.day, first, count)
+        shard = ProductShard(ARRIVALS + self.day, first, count)
         cores = [c._replace(created_day=self.day) for c in product_cores(launch, shard)]
         products, inventory = product_shard(launch, shard, cores)
         for product, stock in zip(products, inventory, strict=True):
@@ -408,7 +412,7 @@ class Day:
         line_first = _next_id(self.txn, self.store, "invoice_line_items")
         terms = int(TYPE_TERMS[kind])
         due = self.day + terms
-        at = self.start + 8 * 3600 + int(self.draws.random() * 36_000)
+        at = max(self.start + 8 * 3600 + int(self.draws.random() * 36_000), customer.created_at)
         total = subtotal + tax
         invoice = Invoice(
             invoice_id, customer.id, address_id, f"INV-{invoice_id:08d}", self.day, due,
@@ -480,8 +484,9 @@ def _day_weight(day: int) -> float:
     return weight * (Q4_LIFT if date.month >= 10 else 1.0)
 
 
-def _mean_weight() -> float:
-    """The mean day weight over a year, so a week's invoices match the rate."""
-    start = dt.date(2001, 1, 1)
-    days = [(start + dt.timedelta(days=i) - EPOCH).days for i in range(364)]
+def _mean_weight(as_of: int) -> float:
+    """The mean day weight of the days the recent invoice rate was measured
+    over (the RECENT_DAYS up to the generated as_of): a day of that weight
+    gets the rate, a weekend day or a Q4 day its share of it."""
+    days = range(as_of - RECENT_DAYS + 1, as_of + 1)
     return sum(map(_day_weight, days)) / len(days)

@@ -20,6 +20,9 @@ Ints = NDArray[np.int64]
 NEVER = -1
 #: Days a late payment comes after the due date (or after today), on average.
 LATE_MEAN_DAYS = 20
+#: Of the invoices a type does not pay by as_of in generate (neither on time
+#: nor late), the share never paid: most are paid later, some never (bad debt).
+NEVER_SHARE = 0.1
 #: A suspended customer pays on time this much less often (as at generation).
 SUSPENDED_ON_TIME = 0.6
 _ON_TIME = np.array([t.pay_on_time for t in CUSTOMER_TYPES], np.float64)
@@ -54,17 +57,19 @@ def pay_days(
 
     By the customer type's behaviour: an invoice not yet due is paid by its
     due date with the type's on-time share (less for a suspended customer),
-    later with its late share, and otherwise never; one already past due is
-    paid late, as the late share is of those not paid on time, or never.
+    and otherwise late, but for a small share never paid (NEVER_SHARE of the
+    share generate leaves unpaid); one already past due is paid late, or
+    never with that share of those not paid on time. Late is the due date (or
+    tomorrow) and an exponential delay of LATE_MEAN_DAYS on average.
     `types` index CUSTOMER_TYPES.
     """
     u = uniforms(seed, "fate", ids, 3)
     on_time = _ON_TIME[types] * np.where(suspended, SUSPENDED_ON_TIME, 1.0)
-    late = _LATE[types]
+    never = (1.0 - _ON_TIME[types] - _LATE[types]) * NEVER_SHARE
     not_due = due > today
     span = np.maximum(due - today, 1)
     in_time = today + 1 + (u[:, 1] * span).astype(np.int64)
-    pays_late = np.where(not_due, u[:, 0] < on_time + late, u[:, 0] < late / (1.0 - on_time))
+    pays_late = np.where(not_due, u[:, 0] < 1.0 - never, u[:, 0] < 1.0 - never / (1.0 - on_time))
     delay = (-LATE_MEAN_DAYS * np.log1p(-u[:, 2])).astype(np.int64)
     later = np.maximum(due, today) + 1 + delay
     return np.where(

@@ -54,7 +54,10 @@ def invoice_agenda(
     entries = []
     if pay_day != NEVER:
         entries.append((pay_day, PAY, invoice_id))
-    for kind, day in ((OVERDUE, due + 1), (DELINQUENT, due + DELINQUENT_DAYS + 1)):
+    # Already more than 60 days overdue at generation: its customer is
+    # suspended on the first day advanced, as the rule says.
+    delinquent = max(due + DELINQUENT_DAYS + 1, today + 1)
+    for kind, day in ((OVERDUE, due + 1), (DELINQUENT, delinquent)):
         if day > today and (pay_day == NEVER or pay_day >= day):
             entries.append((day, kind, invoice_id))
     return entries

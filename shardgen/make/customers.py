@@ -24,7 +24,16 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from ..plan import ADDRESS_WEIGHTS, CustomerShard, Plan, deal, derive_seed, generator, quota
+from ..plan import (
+    ADDRESS_WEIGHTS,
+    CustomerShard,
+    Plan,
+    deal,
+    derive_seed,
+    generator,
+    quota,
+    split,
+)
 from ..schema import ADDRESSES, Customer, CustomerAddress, CustomerType, Invoice, InvoiceLineItem
 from .catalog import Catalog
 from .invoices import Buyers, Link, invoice_dates, invoice_rows
@@ -127,7 +136,7 @@ def customer_shard(plan: Plan, shard: CustomerShard, catalog: Catalog) -> Custom
     columns = generator(plan.seed, "lines", shard.index)
     n = shard.customers
     statuses = deal(quota(n, STATUS_SHARES), columns)
-    types = deal(quota(n, [t.share for t in CUSTOMER_TYPES]), columns)
+    types = deal(split(n, [t.share for t in CUSTOMER_TYPES], columns, shard.index), columns)
     dates = invoice_dates(columns, plan.as_of_day, shard.invoices, statuses, types)
     counts = dates.counts
     oldest = np.full(n, -1, np.int64)  # each customer's oldest invoice's age
@@ -168,10 +177,11 @@ def _people(
     n = shard.customers
     vocabulary = people()
     first_ids = shard.customer_first + np.arange(n, dtype=np.int64)
-    is_business = deal(quota(n, [BUSINESS_SHARE, 100 - BUSINESS_SHARE]), columns) == 0
+    business = [BUSINESS_SHARE, 100 - BUSINESS_SHARE]
+    is_business = deal(split(n, business, columns, shard.index), columns) == 0
     offset = float(columns.random())
     states = deal(spread(n, [STATE_POPULATION[s] for s in STATE_CODES], offset), columns)
-    address_counts = deal(quota(n, ADDRESS_WEIGHTS), columns) + 1
+    address_counts = deal(split(n, ADDRESS_WEIGHTS, columns, shard.index), columns) + 1
     firsts = _choose(vocabulary.first_names, n, columns)
     lasts = _choose(vocabulary.last_names, 3 * n, columns)  # own, partner, third
     u = columns.random((9, n))

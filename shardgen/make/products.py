@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from ..plan import Plan, ProductShard, deal, generator, quota
+from ..plan import Plan, ProductShard, deal, generator, quota, split
 from ..schema import Inventory, Product, ProductCategory
 from .catalog_vocabulary import BENEFITS, CATEGORIES, WAREHOUSES
 
@@ -155,7 +155,7 @@ def product_cores(plan: Plan, shard: ProductShard) -> list[ProductCore]:
     columns = generator(plan.seed, "product-core", shard.index)
     n = shard.products
     vocabulary = _nouns()
-    category = deal(quota(n, [c.share for c in CATEGORIES]), columns)
+    category = deal(split(n, [c.share for c in CATEGORIES], columns, shard.index), columns)
     u = columns.random((7, n))
     noun = vocabulary.noun_offset[category] + (u[0] * vocabulary.noun_count[category]).astype(
         np.int64

@@ -73,9 +73,10 @@ def render_stats(s: Stats) -> str:
     verdict = "all targets met" if not missed else f"{missed} of {len(s.targets)} targets MISSED"
     if s.generated_as_of:
         # The targets describe a generated store: an advanced one drifts.
-        verdict = (
-            f"advanced from {s.generated_as_of}; {len(s.targets) - missed} of "
-            f"{len(s.targets)} of generate's targets still hold, the others drifted"
+        verdict = f"advanced from {s.generated_as_of}; " + (
+            f"all {len(s.targets)} of generate's targets still hold"
+            if not missed
+            else f"{missed} of generate's {len(s.targets)} targets drifted"
         )
     out = [f"{s.path} (as of {s.as_of}): {verdict}", "", "Targets"]
     out += aligned(
