@@ -63,6 +63,8 @@ QUIET_AGAIN = 30
 #: Customers drawn, at most, to find each new invoice its buyer.
 BUYER_TRIES = 20
 ACCOUNT = msgspec.msgpack.Decoder(Account)
+#: An invoice's lines: (product id, price, name, quantity).
+Lines = list[tuple[int, int, str, int]]
 STOCK = msgspec.msgpack.Decoder(Stock)
 LINE_DRAWS = np.array([n for n, w in enumerate(LINE_WEIGHTS, 1) for _ in range(w)], np.int64)
 MAX_VOLUME = float(TYPE_VOLUME.max())
@@ -86,6 +88,8 @@ class Business:
         self.catalog = catalog
         self.rates = rates
         self.launched: list[tuple[int, int, str]] = []  # (id, price, name) past the plan's
+        #: Customers' primary billing address and tax rate, as days read them.
+        self.billing: dict[int, tuple[int, int]] = {}
         for product in store.scan_from("products", plan.products + 1):
             self.launched.append((product.id, product.price, product.name))
         self.mean_weight = _mean_weight(plan.as_of_day)
@@ -130,6 +134,7 @@ class Day:
         self.paid_by: set[int] = set()  # customers who paid an invoice today
         self.sold: Counter[int] = Counter()  # product id → units
         self.issued: list[tuple[int, int, int]] = []  # new invoices' (id, type, due day)
+        self.ids: dict[str, int] = {}  # the next ID of each table written today
 
     # -- reading and writing rows ------------------------------------------
 
@@ -148,6 +153,14 @@ class Day:
         after = ENCODER.encode(record)
         self.txn.put(key(record.id), after, db=self.dbs[table], overwrite=False)
         self.feed.add(ts, table, record.id, None, after)
+
+    def next_id(self, table: str, count: int = 1) -> int:
+        """The next ID of `table`; `count` IDs are taken from it."""
+        found = self.ids.get(table)
+        if found is None:
+            found = _next_id(self.txn, self.store, table)
+        self.ids[table] = found + count
+        return found
 
     def account(self, customer_id: int) -> Account:
         raw = self.txn.get(key(customer_id), db=self.dbs["accounts"])
@@ -268,7 +281,7 @@ class Day:
             return
         store, plan = self.store, self.business.plan
         shard = CustomerShard(
-            ARRIVALS + self.day, _next_id(self.txn, store, "customers"), count,
+            ARRIVALS + self.day, self.next_id("customers", count), count,
             _next_id(self.txn, store, "customer_addresses"), 0, 0, 0, 0, 0,
         )  # fmt: skip
         made = customer_shard(plan, shard, self.business.catalog)
@@ -291,7 +304,7 @@ class Day:
         count = self.arrivals(self.business.rates.products)
         if not count:
             return
-        plan, first = self.business.plan, _next_id(self.txn, self.store, "products")
+        plan, first = self.business.plan, self.next_id("products", count)
         launch = msgspec.structs.replace(plan, as_of=_iso(self.day))
         shard = ProductShard(ARRIVALS + self.day, first, count)
         cores = [c._replace(created_day=self.day) for c in product_cores(launch, shard)]
@@ -308,14 +321,20 @@ class Day:
             self.business.launched.append((product.id, product.price, product.name))
 
     def new_invoices(self) -> None:
-        business = self.business
+        """The day's invoices: each slot's lines and its candidate buyers are
+        drawn for all slots at once; the first candidate that can buy it does."""
+        business, draws = self.business, self.draws
         weight = _day_weight(self.day) / business.mean_weight
         count = self.arrivals(business.rates.invoices * weight)
-        customers = _next_id(self.txn, self.store, "customers") - 1
-        for _ in range(count):
-            for _try in range(BUYER_TRIES):
-                customer_id = int(self.draws.integers(1, customers + 1))
-                if self.sell_to(customer_id):
+        if not count:
+            return
+        customers = self.next_id("customers", 0) - 1
+        candidates = draws.integers(1, customers + 1, (count, BUYER_TRIES)).tolist()
+        accept = (draws.random((count, BUYER_TRIES)) * MAX_VOLUME).tolist()
+        times = (8 * 3600 + draws.random(count) * 36_000).astype(np.int64).tolist()
+        for slot, lines in enumerate(self.lines(count)):
+            for customer_id, volume in zip(candidates[slot], accept[slot], strict=True):
+                if self.sell_to(customer_id, volume, lines, times[slot]):
                     break
         if self.issued:
             # Each invoice's fate, from its own seed: the days on its agenda.
@@ -327,41 +346,47 @@ class Day:
             ):
                 self.schedule(invoice_agenda(invoice_id, pay, due_day, self.day))
 
-    def sell_to(self, customer_id: int) -> bool:
-        """Issue an invoice to a customer if it is active and it fits within
-        its credit headroom; False if it cannot buy."""
+    def sell_to(self, customer_id: int, volume: float, lines: Lines, time_of_day: int) -> bool:
+        """Issue an invoice of `lines` to a customer if it is active, kept by
+        its type's volume (`volume` < its volume) and the invoice fits within
+        its credit headroom, shrunk if need be; False if it cannot buy."""
         customer, _ = self.get("customers", customer_id)
         kind = customer.customer_type_id - 1
         if customer.status != "active" or customer.created_at // DAY > self.day:
             return False
-        if self.draws.random() * MAX_VOLUME >= TYPE_VOLUME[kind]:
+        if volume >= TYPE_VOLUME[kind]:
             return False
         account = self.account(customer_id)
         headroom = customer.credit_limit - account.unpaid
         if headroom <= 0:
             return False
         address_id, rate = self.billing(customer_id)
-        lines = self.lines(kind)
+        discount = 100 - int(TYPE_DISCOUNT[kind])
         for attempt in range(3):
             if attempt == 1:
                 lines = [(p, price, name, 1) for p, price, name, _ in lines]
             elif attempt == 2:
                 lines = lines[:1]
-            totals = [
-                (q * price * (100 - int(TYPE_DISCOUNT[kind])) + 50) // 100
-                for _, price, _, q in lines
-            ]
+            totals = [(q * price * discount + 50) // 100 for _, price, _, q in lines]
             subtotal = sum(totals)
             tax = (subtotal * rate + 5_000) // 10_000
             if subtotal + tax <= headroom:
                 break
         else:
             return False
-        self.issue(customer, address_id, rate, lines, totals, subtotal, tax, account)
+        at = max(self.start + time_of_day, customer.created_at)
+        self.issue(customer, address_id, rate, lines, totals, subtotal, tax, account, at)
         return True
 
     def billing(self, customer_id: int) -> tuple[int, int]:
-        """The customer's primary billing address and its state's tax rate."""
+        """The customer's primary billing address and its state's tax rate
+        (facts that never change: kept for the advance once read)."""
+        known = self.business.billing.get(customer_id)
+        if known is None:
+            known = self.business.billing[customer_id] = self.primary(customer_id)
+        return known
+
+    def primary(self, customer_id: int) -> tuple[int, int]:
         raw = self.txn.get(LINK_KEY.pack(ADDRESSES, customer_id), db=self.dbs["links"])
         if raw is None:
             raise AssertionError(f"customer {customer_id} has no addresses")
@@ -372,47 +397,54 @@ class Day:
                 return address_id, STATE_TAX_BP[address.state]
         raise AssertionError(f"customer {customer_id} has no primary address")
 
-    def lines(self, kind: int) -> list[tuple[int, int, str, int]]:
-        """1-4 (product id, price, name, quantity), by popularity, no repeats:
-        a product launched by an advance in its share of all those on sale."""
+    def lines(self, count: int) -> list[Lines]:
+        """The lines of `count` invoices: 1-4 (product id, price, name,
+        quantity) each, by popularity, no product twice; a product launched
+        by an advance in its share of all those on sale. Drawn at once."""
         business, draws = self.business, self.draws
         catalog, launched = business.catalog, business.launched
         sellable = catalog.sellable(self.day)
-        u = draws.random(13)  # the count, then per line: the pick, new or not, the quantity
-        count = int(LINE_DRAWS[int(u[0] * len(LINE_DRAWS))])
-        picks, new, amounts = u[1 : 1 + count], u[5 : 5 + count], u[9 : 9 + count]
-        is_new = new * (sellable + len(launched)) < len(launched)
-        old = catalog.picks(picks[~is_new], np.full(int((~is_new).sum()), sellable, np.int64))
-        names = iter(catalog.names_at(old))
-        prices = iter(catalog.prices[old].tolist())
-        olds = iter((old + 1).tolist())
+        u = draws.random((count, 13))  # the count, then per line: pick, new or not, quantity
+        counts = LINE_DRAWS[(u[:, 0] * len(LINE_DRAWS)).astype(np.int64)]
+        used = np.arange(4) < counts[:, None]
+        picks, amounts = u[:, 1:5], u[:, 9:13]
+        is_new = used & (u[:, 5:9] * (sellable + len(launched)) < len(launched))
+        old = used & ~is_new
+        at = catalog.picks(picks[old], np.full(int(old.sum()), sellable, np.int64))
+        olds = iter(
+            zip((at + 1).tolist(), catalog.prices[at].tolist(), catalog.names_at(at), strict=True)
+        )
         quantities = QUANTITIES[(amounts * len(QUANTITIES)).astype(np.int64)].tolist()
-        picked: dict[int, tuple[int, str, int]] = {}
-        for line in range(count):
-            if is_new[line]:
-                product_id, price, name = launched[int(picks[line] * len(launched))]
-            else:
-                product_id, price, name = next(olds), next(prices), next(names)
-            picked.setdefault(product_id, (price, name, quantities[line]))
-        return [(product_id, *sale) for product_id, sale in picked.items()]
+        new_at = (picks * len(launched)).astype(np.int64).tolist()
+        found = []
+        for slot, (n, new) in enumerate(zip(counts.tolist(), is_new.tolist(), strict=True)):
+            picked: dict[int, tuple[int, str, int]] = {}
+            for line in range(n):
+                if new[line]:
+                    product_id, price, name = launched[new_at[slot][line]]
+                else:
+                    product_id, price, name = next(olds)
+                picked.setdefault(product_id, (price, name, quantities[slot][line]))
+            found.append([(product_id, *sale) for product_id, sale in picked.items()])
+        return found
 
     def issue(
         self,
         customer: Customer,
         address_id: int,
         rate: int,
-        lines: list[tuple[int, int, str, int]],
+        lines: Lines,
         totals: list[int],
         subtotal: int,
         tax: int,
         account: Account,
+        at: int,
     ) -> None:
         kind = customer.customer_type_id - 1
-        invoice_id = _next_id(self.txn, self.store, "invoices")
-        line_first = _next_id(self.txn, self.store, "invoice_line_items")
+        invoice_id = self.next_id("invoices")
+        line_first = self.next_id("invoice_line_items", len(lines))
         terms = int(TYPE_TERMS[kind])
         due = self.day + terms
-        at = max(self.start + 8 * 3600 + int(self.draws.random() * 36_000), customer.created_at)
         total = subtotal + tax
         invoice = Invoice(
             invoice_id, customer.id, address_id, f"INV-{invoice_id:08d}", self.day, due,

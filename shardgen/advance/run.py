@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -174,8 +175,9 @@ def _open_staging(target: Path, staging: Path, resume: bool, end: int) -> Store:
             f"{_iso(end)}; run without --resume"
         )
     remove_store(staging)
-    with Store.open(target) as source:
-        source.env.copy(str(staging))
+    # The store is not written meanwhile (the run lock), so a byte copy is a
+    # consistent one; made by the kernel, it maps none of the store here.
+    shutil.copyfile(target, staging, follow_symlinks=False)
     return Store.reopen(staging, map_size=size)
 
 
@@ -299,4 +301,7 @@ def _one_day(store: Store, business: Business, day: int, seq: int) -> int:
                 updated=dict(feed.updated), seconds=round(time.perf_counter() - started, 4),
             ),
         )  # fmt: skip
+    # Remapped after every day: the pages a day read and wrote stay mapped,
+    # and count in this process's memory, only until the next day.
+    store.remap()
     return feed.seq
