@@ -49,6 +49,8 @@ TIME_GOALS = {1: 0.05, 30: 0.5}
 #: The issue's memory goal at xl: peak USS of the whole process tree.
 USS_GOAL_MB = 300.0
 GOAL_VOLUME = "xl"
+#: Fewer samples per run than this and a run's memory is not a peak.
+MIN_SAMPLES = 5
 #: The parts of an advance's wall time, in the order they happen.
 PARTS = ("copy", "days", "verify", "other", "outside")
 
@@ -332,6 +334,7 @@ def render(result: dict[str, Any]) -> str:
                 "1×", "", f"{g['rows_total']:,}", "", "", "",
                 fmt_stat(Stat.from_dict(g["memory_mb"]["peak_uss_mb"]), ",.0f"),
                 fmt_stat(Stat.from_dict(g["memory_mb"]["peak_rss_mb"]), ",.0f"),
+                fmt_stat(Stat.from_dict(g["memory_mb"]["peak_anonymous_mb"]), ",.0f"),
             ]
         )  # fmt: skip
         for a in case["advance"]:
@@ -349,10 +352,11 @@ def render(result: dict[str, Any]) -> str:
                     str(a["max_processes"]),
                     fmt_stat(Stat.from_dict(a["memory_mb"]["peak_uss_mb"]), ",.0f") + uss_met,
                     fmt_stat(Stat.from_dict(a["memory_mb"]["peak_rss_mb"]), ",.0f"),
+                    fmt_stat(Stat.from_dict(a["memory_mb"]["peak_anonymous_mb"]), ",.0f"),
                 ]
             )
     header = ["run", "wall s", "÷ generate", "goal", "rows/changes", "changes/s",
-              "changes/s of days", "procs", "USS MB", "RSS MB"]  # fmt: skip
+              "changes/s of days", "procs", "USS MB", "RSS MB", "anon MB"]  # fmt: skip
     lines += [table(header, rows), ""]
     lines += [render_parts(result), ""]
     if result["scaling"]:
@@ -364,11 +368,30 @@ def render(result: dict[str, Any]) -> str:
         "wall: the whole process, start-up included; the store copy an advance works on is made "
         "before it and not timed; changes = rows inserted + updated (the change feed)",
         f"goals at {GOAL_VOLUME}: advance ÷ generate as shown; peak USS of the tree "
-        f"≤ {USS_GOAL_MB:g} MB",
+        f"≤ {USS_GOAL_MB:g} MB; USS counts the pages of the store's mapping only this process "
+        "tree maps (the copy's page cache), anon only heap and stacks",
         f"deterministic (same digests every repeat): {str(result['deterministic']).lower()}",
         measure.sampling_note(result["sample_interval_s"], sampling),
+        *few_samples(result),
     ]
     return "\n".join(lines)
+
+
+def few_samples(result: dict[str, Any]) -> list[str]:
+    """A warning naming the runs sampled too seldom for their memory to be a peak."""
+    few = [
+        f"{c['volume']} {name}"
+        for c in result["cases"]
+        for name, r in [("generate", c["generate"])]
+        + [(f"+{a['days']} d", a) for a in c["advance"]]
+        if r["sampling"]["samples_per_run"] < MIN_SAMPLES
+    ]
+    if not few:
+        return []
+    return [
+        f"memory NOT a peak (under {MIN_SAMPLES} samples per run; lower --interval): "
+        + ", ".join(few)
+    ]
 
 
 def render_parts(result: dict[str, Any]) -> str:
