@@ -178,18 +178,17 @@ class Day:
     def due(self, kind: int) -> Iterator[int]:
         """The IDs on today's agenda for `kind`, in order, each entry removed."""
         db = self.dbs["agenda"]
-        low = agenda_key(self.day, kind, 0)
         ids = []
         with self.txn.cursor(db=db) as cursor:
-            if cursor.set_range(low):
-                for k in cursor.iternext(keys=True, values=False):
-                    day, found, row_id = AGENDA_KEY.unpack(k)
-                    if day != self.day or found != kind:
+            if cursor.set_range(agenda_key(self.day, kind, 0)):
+                # Each entry deleted; the cursor moves on to the next (to none
+                # at the end: an empty key).
+                while (at := cursor.key()) and len(at) == AGENDA_KEY.size:
+                    day, found, row_id = AGENDA_KEY.unpack(at)
+                    if day != self.day or found != kind or not cursor.delete():
                         break
                     ids.append(row_id)
-        for row_id in ids:
-            self.txn.delete(agenda_key(self.day, kind, row_id), db=db)
-            yield row_id
+        yield from ids
 
     # -- the day -----------------------------------------------------------
 
