@@ -19,13 +19,16 @@ import numpy as np
 
 from ..plan import Plan
 from ..schema import ENCODER, Account, Recent, Stock
-from .fates import NEVER, pay_days
+from .fates import NEVER, pay_days, uniforms
 
 #: The agenda's kinds, in the order a day handles them.
 PAY, OVERDUE, DELINQUENT, QUIET = range(4)
 AGENDA_KEY = struct.Struct(">IBQ")  # day, kind, id
 #: An invoice more than this many days past due suspends its customer.
 DELINQUENT_DAYS = 60
+#: The days over which the invoices generate left more than 60 days overdue
+#: suspend their customers.
+CATCH_UP_DAYS = 30
 #: A customer with no invoice for this many days may go inactive.
 QUIET_DAYS = 180
 #: The windows the recent daily rates are taken over: invoices over the last
@@ -46,17 +49,18 @@ def recent_key(entity: str, shard: int) -> bytes:
 
 
 def invoice_agenda(
-    invoice_id: int, pay_day: int, due: int, today: int
+    invoice_id: int, pay_day: int, due: int, today: int, catch_up: int = 1
 ) -> list[tuple[int, int, int]]:
     """The agenda entries (day, kind, id) of an invoice unpaid at the end of
     `today`: its payment, and the days it turns overdue and delinquent if it
-    is unpaid by then."""
+    is unpaid by then. One already more than 60 days overdue (at generation)
+    is delinquent `catch_up` days after `today`."""
     entries = []
     if pay_day != NEVER:
         entries.append((pay_day, PAY, invoice_id))
-    # Already more than 60 days overdue at generation: its customer is
-    # suspended on the first day advanced, as the rule says.
-    delinquent = max(due + DELINQUENT_DAYS + 1, today + 1)
+    delinquent = due + DELINQUENT_DAYS + 1
+    if delinquent <= today:
+        delinquent = today + catch_up
     for kind, day in ((OVERDUE, due + 1), (DELINQUENT, delinquent)):
         if day > today and (pay_day == NEVER or pay_day >= day):
             entries.append((day, kind, invoice_id))
@@ -114,10 +118,16 @@ def _customer_state(
     np.add.at(unpaid, who, total)
     np.add.at(overdue, who, due < today)
     pays = pay_days(plan.seed, ids, types[who], status[who] == 2, due, today)
+    # Invoices generate left more than 60 days overdue suspend their customers
+    # over the first CATCH_UP_DAYS advanced, each on a day from its own seed,
+    # rather than all on the first.
+    catch_up = 1 + (uniforms(plan.seed, "catch-up", ids, 1)[:, 0] * CATCH_UP_DAYS).astype(np.int64)
     agenda = [
         (day_, kind, row)
-        for row, pay, d in zip(ids.tolist(), pays.tolist(), due.tolist(), strict=True)
-        for day_, kind, row in invoice_agenda(row, pay, d, today)
+        for row, pay, d, c in zip(
+            ids.tolist(), pays.tolist(), due.tolist(), catch_up.tolist(), strict=True
+        )
+        for day_, kind, row in invoice_agenda(row, pay, d, today, c)
     ]
     agenda += [
         (quiet_day(last_day, today), QUIET, first + i)
