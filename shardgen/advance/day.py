@@ -104,6 +104,7 @@ class Feed:
         self.seq = seq
         self.inserted: Counter[str] = Counter()
         self.updated: Counter[str] = Counter()
+        self.pending: list[tuple[bytes, bytes]] = []  # appended at the day's end (`flush`)
 
     def add(self, ts: int, table: str, row_id: int, before: bytes | None, after: bytes) -> None:
         self.seq += 1
@@ -115,8 +116,13 @@ class Feed:
             msgspec.Raw(b"\xc0" if before is None else before),
             msgspec.Raw(after),
         )
-        self.txn.put(key(self.seq), ENCODER.encode(change), db=self.db, append=True)
+        self.pending.append((key(self.seq), ENCODER.encode(change)))
         (self.updated if before is not None else self.inserted)[table] += 1
+
+    def flush(self) -> None:
+        """Append the day's changes: nothing reads the feed during a day."""
+        append(self.txn, self.db, self.pending)
+        self.pending = []
 
 
 class Day:
@@ -135,6 +141,9 @@ class Day:
         self.sold: Counter[int] = Counter()  # product id → units
         self.issued: list[tuple[int, int, int]] = []  # new invoices' (id, type, due day)
         self.ids: dict[str, int] = {}  # the next ID of each table written today
+        #: New invoices and line items, appended once the day has issued them
+        #: all (no step reads them the day they are issued).
+        self.appended: dict[str, list[tuple[bytes, bytes]]] = {}
 
     # -- reading and writing rows ------------------------------------------
 
@@ -151,7 +160,10 @@ class Day:
 
     def insert(self, ts: int, table: str, record: Any) -> None:
         after = ENCODER.encode(record)
-        self.txn.put(key(record.id), after, db=self.dbs[table], overwrite=False)
+        if table in self.appended:
+            self.appended[table].append((key(record.id), after))
+        else:
+            self.txn.put(key(record.id), after, db=self.dbs[table], overwrite=False)
         self.feed.add(ts, table, record.id, None, after)
 
     def next_id(self, table: str, count: int = 1) -> int:
@@ -328,6 +340,7 @@ class Day:
         if not count:
             return
         customers = self.next_id("customers", 0) - 1
+        self.appended = {"invoices": [], "invoice_line_items": []}
         candidates = draws.integers(1, customers + 1, (count, BUYER_TRIES)).tolist()
         accept = (draws.random((count, BUYER_TRIES)) * MAX_VOLUME).tolist()
         times = (8 * 3600 + draws.random(count) * 36_000).astype(np.int64).tolist()
@@ -335,6 +348,9 @@ class Day:
             for customer_id, volume in zip(candidates[slot], accept[slot], strict=True):
                 if self.sell_to(customer_id, volume, lines, times[slot]):
                     break
+        for table, pairs in self.appended.items():
+            append(self.txn, self.dbs[table], pairs)
+        self.appended = {}
         if self.issued:
             # Each invoice's fate, from its own seed: the days on its agenda.
             ids, kinds, due = (np.array(c, np.int64) for c in zip(*self.issued, strict=True))
@@ -497,6 +513,15 @@ class Day:
                     db=self.dbs["stock"],
                 )
             self.update(ts, "inventory", product_id, before, changed)
+
+
+def append(txn: lmdb.Transaction, db: Any, pairs: list[tuple[bytes, bytes]]) -> None:
+    """Append pairs with keys past the database's last, in order."""
+    if pairs:
+        with txn.cursor(db=db) as cursor:
+            _, added = cursor.putmulti(pairs, append=True)
+        if added != len(pairs):
+            raise AssertionError(f"{len(pairs) - added} keys were not past the last")
 
 
 def _next_id(txn: lmdb.Transaction, store: Store, table: str) -> int:

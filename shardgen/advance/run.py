@@ -287,6 +287,7 @@ def _one_day(store: Store, business: Business, day: int, seq: int) -> int:
     with store.write() as txn:
         feed = Feed(store, txn, seq)
         Day(business, txn, day, feed).run()
+        feed.flush()
         inject_fault(Task("advance", day))  # a test's kill, mid-transaction
         grown = {
             table: int(txn.stat(store.dbs[table])["entries"]) - count
