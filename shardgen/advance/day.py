@@ -58,6 +58,8 @@ from .ledger import (
 
 #: A quiet customer goes inactive on its quiet day with this probability.
 QUIET_LEAVES = 0.5
+#: When a day's new products go on sale: before its first invoice (08:00).
+LAUNCH_TIME = 7 * 3600
 #: A quiet customer that stays active is looked at again after this many days.
 QUIET_AGAIN = 30
 #: Customers drawn, at most, to find each new invoice its buyer.
@@ -262,7 +264,12 @@ class Day:
             ):
                 last = self.account(customer_id).last_day
                 self.schedule([(quiet_day(last, self.day), QUIET, customer_id)])
-        quiet = [c for c in self.due(QUIET) if self.account(c).last_day + QUIET_DAYS <= self.day]
+        quiet = [
+            c
+            for c in self.due(QUIET)
+            if self.account(c).last_day + QUIET_DAYS <= self.day
+            and self.get("customers", c)[0].status == "active"
+        ]
         if quiet:
             ids = np.array(quiet, np.int64) * 100_000 + self.day % 100_000
             leaves = uniforms(self.business.plan.seed, "quiet", ids, 1)[:, 0] < QUIET_LEAVES
@@ -320,10 +327,11 @@ class Day:
         shard = ProductShard(ARRIVALS + self.day, first, count)
         cores = [c._replace(created_day=self.day) for c in product_cores(launch, shard)]
         products, inventory = product_shard(launch, shard, cores)
+        at = self.start + LAUNCH_TIME  # on sale before the day's first invoice
         for product, stock in zip(products, inventory, strict=True):
-            at = max(product.created_at, self.start)
-            self.insert(at, "products", msgspec.structs.replace(product, active=True))
-            self.insert(at, "inventory", stock)
+            launched = msgspec.structs.replace(product, active=True, created_at=at, updated_at=at)
+            self.insert(at, "products", launched)
+            self.insert(at, "inventory", msgspec.structs.replace(stock, updated_at=at))
             self.txn.put(
                 key(stock.id),
                 ENCODER.encode(Stock(stock.quantity_on_hand, self.day, 0)),

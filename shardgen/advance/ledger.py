@@ -4,8 +4,9 @@ For a customer shard: each unpaid invoice's days on the agenda (the day it
 is paid, the day it turns overdue, the day it is more than 60 days overdue),
 each customer's account (unpaid balance, overdue invoices, last invoice day)
 and the day it will have been quiet for 180 days; for a product shard, each
-product's stock ledger; for both, what the shard created in the 30 days up
-to as_of (the recent daily rates). Written with the shard, in its one
+product's stock ledger; for both, what the shard created recently (the
+recent daily rates: invoices over the 30 days up to as_of, customers and
+products over the year up to it). Written with the shard, in its one
 transaction; none of it is part of the data contract or the digest.
 """
 
