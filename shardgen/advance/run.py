@@ -9,6 +9,7 @@ the copy at its last completed day: `resume=True` continues from there.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import shutil
 import time
@@ -246,6 +247,8 @@ def _run(
             seq = _one_day(store, business, day, seq)
             if progress:
                 progress(day - first, end - first)
+        del business  # the catalog and caches: not needed by verify
+        gc.collect()
         report = verify_store(store, None, workers)
     inserted, updated = _totals(store, now)
     seconds = promote_verified(store, target, report, started, monitor, _failure)
