@@ -11,10 +11,11 @@ from shardgen.schema import Customer, CustomerAddress, Invoice, InvoiceLineItem
 def test_all_is_sorted_and_pinned() -> None:
     assert shardgen.__all__ == sorted(shardgen.__all__, key=lambda s: (not s.isupper(), s))
     assert set(shardgen.__all__) == {
-        "VOLUMES", "BusinessReport", "DamagedStoreError", "LockedError", "NotAStoreError",
-        "Plan", "Report",
+        "VOLUMES", "AdvanceSummary", "BusinessReport", "DamagedStoreError", "LockedError",
+        "NotAStoreError", "Plan", "Report",
         "RunError", "SchemaError", "ShardgenError", "Stats", "Store", "StoreError",
-        "StoreFullError", "Summary", "UsageError", "Violation", "__version__", "export",
+        "StoreFullError", "Summary", "UsageError", "Violation", "__version__", "advance",
+        "changes", "export",
         "generate", "log", "make_plan", "open", "report", "reset", "stats", "verify",
     }  # fmt: skip
     for name in shardgen.__all__:
