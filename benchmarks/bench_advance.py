@@ -41,9 +41,9 @@ from measure import (
     stat,
     stats_json,
     table,
+    volume_list,
 )
 
-VOLUMES = ("small", "medium", "large", "xl")
 #: The issue's goals at xl: advance ÷ generate, by days advanced.
 TIME_GOALS = {1: 0.05, 30: 0.5}
 #: The issue's memory goal at xl: peak USS of the whole process tree.
@@ -53,16 +53,6 @@ GOAL_VOLUME = "xl"
 MIN_SAMPLES = 5
 #: The parts of an advance's wall time, in the order they happen.
 PARTS = ("copy", "days", "verify", "other", "outside")
-
-
-def volume_list(text: str) -> list[str]:
-    volumes = [v.strip() for v in text.split(",") if v.strip()]
-    unknown = [v for v in volumes if v not in VOLUMES]
-    if unknown or not volumes:
-        raise argparse.ArgumentTypeError(
-            f"unknown volume(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(VOLUMES)}"
-        )
-    return list(dict.fromkeys(volumes))
 
 
 def day_list(text: str) -> list[int]:

@@ -35,20 +35,10 @@ from measure import (
     stat,
     stats_json,
     table,
+    volume_list,
 )
 
-VOLUMES = ("small", "medium", "large", "xl")
 BASELINE = BENCHMARKS / "baseline_faker.py"
-
-
-def volume_list(text: str) -> list[str]:
-    volumes = [v.strip() for v in text.split(",") if v.strip()]
-    unknown = [v for v in volumes if v not in VOLUMES]
-    if unknown or not volumes:
-        raise argparse.ArgumentTypeError(
-            f"unknown volume(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(VOLUMES)}"
-        )
-    return list(dict.fromkeys(volumes))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -74,6 +74,21 @@ class Rollup(NamedTuple):
     pss_anon: int  # the "Pss_Anon:" line (0 before Linux 5.9)
 
 
+#: The presets a benchmark may be given (--volumes).
+VOLUMES = ("small", "medium", "large", "xl")
+
+
+def volume_list(text: str) -> list[str]:
+    """argparse type for --volumes: comma-separated presets, each once."""
+    volumes = [v.strip() for v in text.split(",") if v.strip()]
+    unknown = [v for v in volumes if v not in VOLUMES]
+    if unknown or not volumes:
+        raise argparse.ArgumentTypeError(
+            f"unknown volume(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(VOLUMES)}"
+        )
+    return list(dict.fromkeys(volumes))
+
+
 def read_rollup(pid: int) -> Rollup | None:
     """USS and anonymous memory of a process from ONE read of smaps_rollup.
 
