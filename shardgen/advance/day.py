@@ -13,7 +13,6 @@ goes into the change feed (`Feed`) in the order it happens.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections import Counter
 from collections.abc import Iterator
@@ -23,25 +22,24 @@ import lmdb
 import msgspec
 import numpy as np
 
-from ..make.catalog import Catalog
 from ..make.customers import customer_shard
 from ..make.invoices import NET_TERMS, QUANTITIES, TYPE_DISCOUNT, TYPE_TERMS, TYPE_VOLUME
 from ..make.products import DAY, product_cores, product_shard
-from ..make.vocabulary import Q4_LIFT, STATE_TAX_BP, WEEKEND_WEIGHT
-from ..plan import ARRIVALS, EPOCH, LINE_WEIGHTS, CustomerShard, Plan, ProductShard, generator
+from ..make.vocabulary import STATE_TAX_BP
+from ..plan import ARRIVALS, LINE_WEIGHTS, CustomerShard, ProductShard, generator
 from ..schema import (
     ADDRESSES,
     DECODERS,
     ENCODER,
     LINE_ITEMS,
     Account,
-    Change,
     Customer,
     Invoice,
     InvoiceLineItem,
     Stock,
 )
-from ..store import LINK, LINK_KEY, Store, encode_links, key
+from ..store import LINK, LINK_KEY, encode_links, key
+from .business import Business, Feed, append, day_weight, iso, next_id
 from .fates import pay_days, uniforms
 from .ledger import (
     AGENDA_KEY,
@@ -50,7 +48,6 @@ from .ledger import (
     PAY,
     QUIET,
     QUIET_DAYS,
-    RECENT_DAYS,
     agenda_key,
     invoice_agenda,
     quiet_day,
@@ -70,61 +67,6 @@ Lines = list[tuple[int, int, str, int]]
 STOCK = msgspec.msgpack.Decoder(Stock)
 LINE_DRAWS = np.array([n for n, w in enumerate(LINE_WEIGHTS, 1) for _ in range(w)], np.int64)
 MAX_VOLUME = float(TYPE_VOLUME.max())
-
-
-class Rates(msgspec.Struct, frozen=True):
-    """The business's recent daily rates, from what generate recorded."""
-
-    customers: float
-    products: float
-    invoices: float
-
-
-class Business:
-    """What the days of one advance share: the plan, the catalog, the rates,
-    and the products the days have launched (read from the store once)."""
-
-    def __init__(self, store: Store, plan: Plan, catalog: Catalog, rates: Rates) -> None:
-        self.store = store
-        self.plan = plan
-        self.catalog = catalog
-        self.rates = rates
-        self.launched: list[tuple[int, int, str]] = []  # (id, price, name) past the plan's
-        #: Customers' primary billing address and tax rate, as days read them.
-        self.billing: dict[int, tuple[int, int]] = {}
-        for product in store.scan_from("products", plan.products + 1):
-            self.launched.append((product.id, product.price, product.name))
-        self.mean_weight = _mean_weight(plan.as_of_day)
-
-
-class Feed:
-    """A day's changes, appended to the `changes` database in order."""
-
-    def __init__(self, store: Store, txn: lmdb.Transaction, seq: int) -> None:
-        self.txn = txn
-        self.db = store.dbs["changes"]
-        self.seq = seq
-        self.inserted: Counter[str] = Counter()
-        self.updated: Counter[str] = Counter()
-        self.pending: list[tuple[bytes, bytes]] = []  # appended at the day's end (`flush`)
-
-    def add(self, ts: int, table: str, row_id: int, before: bytes | None, after: bytes) -> None:
-        self.seq += 1
-        change = Change(
-            ts,
-            "u" if before is not None else "c",
-            table,
-            row_id,
-            msgspec.Raw(b"\xc0" if before is None else before),
-            msgspec.Raw(after),
-        )
-        self.pending.append((key(self.seq), ENCODER.encode(change)))
-        (self.updated if before is not None else self.inserted)[table] += 1
-
-    def flush(self) -> None:
-        """Append the day's changes: nothing reads the feed during a day."""
-        append(self.txn, self.db, self.pending)
-        self.pending = []
 
 
 class Day:
@@ -172,7 +114,7 @@ class Day:
         """The next ID of `table`; `count` IDs are taken from it."""
         found = self.ids.get(table)
         if found is None:
-            found = _next_id(self.txn, self.store, table)
+            found = next_id(self.txn, self.store, table)
         self.ids[table] = found + count
         return found
 
@@ -300,7 +242,7 @@ class Day:
         store, plan = self.store, self.business.plan
         shard = CustomerShard(
             ARRIVALS + self.day, self.next_id("customers", count), count,
-            _next_id(self.txn, store, "customer_addresses"), 0, 0, 0, 0, 0,
+            next_id(self.txn, store, "customer_addresses"), 0, 0, 0, 0, 0,
         )  # fmt: skip
         made = customer_shard(plan, shard, self.business.catalog)
         when = self.draws.integers(8 * 3600, 18 * 3600, count).tolist()
@@ -323,7 +265,7 @@ class Day:
         if not count:
             return
         plan, first = self.business.plan, self.next_id("products", count)
-        launch = msgspec.structs.replace(plan, as_of=_iso(self.day))
+        launch = msgspec.structs.replace(plan, as_of=iso(self.day))
         shard = ProductShard(ARRIVALS + self.day, first, count)
         cores = [c._replace(created_day=self.day) for c in product_cores(launch, shard)]
         products, inventory = product_shard(launch, shard, cores)
@@ -343,7 +285,7 @@ class Day:
         """The day's invoices: each slot's lines and its candidate buyers are
         drawn for all slots at once; the first candidate that can buy it does."""
         business, draws = self.business, self.draws
-        weight = _day_weight(self.day) / business.mean_weight
+        weight = day_weight(self.day) / business.mean_weight
         count = self.arrivals(business.rates.invoices * weight)
         if not count:
             return
@@ -521,36 +463,3 @@ class Day:
                     db=self.dbs["stock"],
                 )
             self.update(ts, "inventory", product_id, before, changed)
-
-
-def append(txn: lmdb.Transaction, db: Any, pairs: list[tuple[bytes, bytes]]) -> None:
-    """Append pairs with keys past the database's last, in order."""
-    if pairs:
-        with txn.cursor(db=db) as cursor:
-            _, added = cursor.putmulti(pairs, append=True)
-        if added != len(pairs):
-            raise AssertionError(f"{len(pairs) - added} keys were not past the last")
-
-
-def _next_id(txn: lmdb.Transaction, store: Store, table: str) -> int:
-    with txn.cursor(db=store.dbs[table]) as cursor:
-        return int.from_bytes(cursor.key(), "big") + 1 if cursor.last() else 1
-
-
-def _iso(day: int) -> str:
-    return (EPOCH + dt.timedelta(days=day)).isoformat()
-
-
-def _day_weight(day: int) -> float:
-    """A day's share of invoices: fewer on weekends, more in the fourth quarter."""
-    date = EPOCH + dt.timedelta(days=day)
-    weight = WEEKEND_WEIGHT if date.weekday() >= 5 else 1.0
-    return weight * (Q4_LIFT if date.month >= 10 else 1.0)
-
-
-def _mean_weight(as_of: int) -> float:
-    """The mean day weight of the days the recent invoice rate was measured
-    over (the RECENT_DAYS up to the generated as_of): a day of that weight
-    gets the rate, a weekend day or a Q4 day its share of it."""
-    days = range(as_of - RECENT_DAYS + 1, as_of + 1)
-    return sum(map(_day_weight, days)) / len(days)

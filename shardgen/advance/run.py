@@ -38,7 +38,8 @@ from ..schema import (
 from ..store import DEFAULT_MAP_SIZE, Store, isolated, recorded_map_size, staging_path
 from ..verification import Report, verify_store
 from ..versions import versions
-from .day import Business, Day, Feed, Rates
+from .business import Business, Feed, Rates
+from .day import Day
 from .ledger import RECENT_DAYS, RECENT_SIGNUP_DAYS
 
 Progress = Callable[[int, int], None]

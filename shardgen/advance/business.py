@@ -1,0 +1,107 @@
+"""What the days of one advance share: the business's recent rates, the
+catalog and the products the days launched, the change feed a day appends
+to, and the day weights the invoice rate is spread by."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+import lmdb
+import msgspec
+
+from ..make.catalog import Catalog
+from ..make.vocabulary import Q4_LIFT, WEEKEND_WEIGHT
+from ..plan import EPOCH, Plan
+from ..schema import ENCODER, Change
+from ..store import Store, key
+from .ledger import RECENT_DAYS
+
+
+class Rates(msgspec.Struct, frozen=True):
+    """The business's recent daily rates, from what generate recorded."""
+
+    customers: float
+    products: float
+    invoices: float
+
+
+class Business:
+    """What the days of one advance share: the plan, the catalog, the rates,
+    and the products the days have launched (read from the store once)."""
+
+    def __init__(self, store: Store, plan: Plan, catalog: Catalog, rates: Rates) -> None:
+        self.store = store
+        self.plan = plan
+        self.catalog = catalog
+        self.rates = rates
+        self.launched: list[tuple[int, int, str]] = []  # (id, price, name) past the plan's
+        #: Customers' primary billing address and tax rate, as days read them.
+        self.billing: dict[int, tuple[int, int]] = {}
+        for product in store.scan_from("products", plan.products + 1):
+            self.launched.append((product.id, product.price, product.name))
+        self.mean_weight = mean_weight(plan.as_of_day)
+
+
+class Feed:
+    """A day's changes, appended to the `changes` database in order."""
+
+    def __init__(self, store: Store, txn: lmdb.Transaction, seq: int) -> None:
+        self.txn = txn
+        self.db = store.dbs["changes"]
+        self.seq = seq
+        self.inserted: Counter[str] = Counter()
+        self.updated: Counter[str] = Counter()
+        self.pending: list[tuple[bytes, bytes]] = []  # appended at the day's end (`flush`)
+
+    def add(self, ts: int, table: str, row_id: int, before: bytes | None, after: bytes) -> None:
+        self.seq += 1
+        change = Change(
+            ts,
+            "u" if before is not None else "c",
+            table,
+            row_id,
+            msgspec.Raw(b"\xc0" if before is None else before),
+            msgspec.Raw(after),
+        )
+        self.pending.append((key(self.seq), ENCODER.encode(change)))
+        (self.updated if before is not None else self.inserted)[table] += 1
+
+    def flush(self) -> None:
+        """Append the day's changes: nothing reads the feed during a day."""
+        append(self.txn, self.db, self.pending)
+        self.pending = []
+
+
+def append(txn: lmdb.Transaction, db: Any, pairs: list[tuple[bytes, bytes]]) -> None:
+    """Append pairs with keys past the database's last, in order."""
+    if pairs:
+        with txn.cursor(db=db) as cursor:
+            _, added = cursor.putmulti(pairs, append=True)
+        if added != len(pairs):
+            raise AssertionError(f"{len(pairs) - added} keys were not past the last")
+
+
+def next_id(txn: lmdb.Transaction, store: Store, table: str) -> int:
+    with txn.cursor(db=store.dbs[table]) as cursor:
+        return int.from_bytes(cursor.key(), "big") + 1 if cursor.last() else 1
+
+
+def iso(day: int) -> str:
+    return (EPOCH + dt.timedelta(days=day)).isoformat()
+
+
+def day_weight(day: int) -> float:
+    """A day's share of invoices: fewer on weekends, more in the fourth quarter."""
+    date = EPOCH + dt.timedelta(days=day)
+    weight = WEEKEND_WEIGHT if date.weekday() >= 5 else 1.0
+    return weight * (Q4_LIFT if date.month >= 10 else 1.0)
+
+
+def mean_weight(as_of: int) -> float:
+    """The mean day weight of the days the recent invoice rate was measured
+    over (the RECENT_DAYS up to the generated as_of): a day of that weight
+    gets the rate, a weekend day or a Q4 day its share of it."""
+    days = range(as_of - RECENT_DAYS + 1, as_of + 1)
+    return sum(map(day_weight, days)) / len(days)
