@@ -22,7 +22,8 @@ writes into `<target>.staging` and renames it over the target once verified:
 the rename is atomic, so readers see the old dataset or the new one, never a
 half-written one.
 
-`database` holds all LMDB access (the `Store` and its `Snapshot`s); `files`
+`database` holds all LMDB access (the `Store`; `snapshot` its `Snapshot`s,
+`keys` how keys are laid out); `files`
 what is known of a store's files without LMDB: the files beside it, which
 file a path names, its header pages, and reading it in a child process.
 """
@@ -30,21 +31,13 @@ file a path names, its header pages, and reading it in a child process.
 from __future__ import annotations
 
 from .database import (
-    BATCH,
     DATABASES,
-    LINK,
-    LINK_ARRAY,
-    LINK_KEY,
-    LINK_KEY_ARRAY,
     REMAP_EVERY,
     STATE_DATABASES,
-    Snapshot,
     Store,
     digest_batch,
     encode_links,
     encode_table,
-    key,
-    later_invoices,
     reading,
 )
 from .files import (
@@ -65,6 +58,8 @@ from .files import (
     recorded_map_size,
     staging_path,
 )
+from .keys import BATCH, LINK, LINK_ARRAY, LINK_KEY, LINK_KEY_ARRAY, key
+from .snapshot import Snapshot, later_invoices
 
 __all__ = [
     "BATCH",

@@ -10,15 +10,12 @@ import functools
 import hashlib
 import os
 import struct
-from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
-from itertools import islice
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import lmdb
 import msgspec
-import numpy as np
 
 from ..errors import NotAStoreError, SchemaError, StoreError, StoreFullError, UsageError, damaged
 from ..plan import Plan, grown, make_plan
@@ -42,27 +39,18 @@ from ..schema import (
 )
 from ..versions import __version__
 from .files import DEFAULT_MAP_SIZE, Identity, check_file, disk_full, identity, recorded_map_size
+from .keys import BATCH, LINK, LINK_KEY, key
+from .snapshot import Snapshot, later_invoices
 
 #: Shards a handle serves between remaps (`Store.shard_done`): the store pages
 #: a process has read stay about this many shards' worth.
 REMAP_EVERY = 16
 Opener = Callable[[], lmdb.Environment]
-LINK = struct.Struct(">QQ")  # first child id, children
-LINK_KEY = struct.Struct(">BQ")  # relation code, parent id
-#: The same layouts as numpy record types, to read many links at once.
-LINK_ARRAY = np.dtype([("first", ">u8"), ("count", ">u8")])
-LINK_KEY_ARRAY = np.dtype([("relation", "u1"), ("parent", ">u8")])
 #: What advance keeps besides the tables (the package docstring has the
 #: layout). Stores written before 0.4.0 lack them; they are opened without.
 STATE_DATABASES = ("agenda", "accounts", "stock", "later", "changes")
 DATABASES = ("meta", "events", "links", *TABLES, *STATE_DATABASES)
 ADVANCED_DECODER = msgspec.msgpack.Decoder(Advanced)
-#: Rows read and decoded at a time.
-BATCH = 4096
-
-
-def key(record_id: int) -> bytes:
-    return record_id.to_bytes(8, "big")
 
 
 def encode_table(records: Sequence[Record]) -> tuple[list[tuple[bytes, bytes]], bytes]:
@@ -450,109 +438,6 @@ class Store:
                 if isinstance(event, AdvanceStarted):
                     return None  # an advance's copy, not promoted yet
         return None
-
-
-class Snapshot:
-    """Key ranges of a store's tables, read in one transaction (`Store.snapshot`)
-    as bytes, a batch at a time: what verify reads."""
-
-    def __init__(self, txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
-        self.txn = txn
-        self.dbs = dbs
-
-    def pairs(
-        self, table: str, low: bytes, high: bytes, expected: int = 0
-    ) -> Iterator[tuple[list[bytes], list[bytes]]]:
-        """Keys and values with low <= key < high, in key order, a batch at a time.
-
-        The first batch asks for the `expected` rows and one more, to see where
-        the range ends without reading far into the next one. Keys and values
-        come from two cursors, as lists of bytes: no tuple per row for the
-        garbage collector to track.
-        """
-        if low >= high:
-            return
-        txn, db = self.txn, self.dbs[table]
-        with txn.cursor(db=db) as at_key, txn.cursor(db=db) as at_value:
-            if not at_key.set_range(low):
-                return
-            at_value.set_range(low)
-            # Transactions copy out bytes (lmdb's buffers=False, the default).
-            keys_read = cast("Iterator[bytes]", at_key.iternext(keys=True, values=False))
-            values_read = cast("Iterator[bytes]", at_value.iternext(keys=False, values=True))
-            size = min(BATCH, expected + 1) if expected > 0 else BATCH
-            while keys := list(islice(keys_read, size)):
-                values = list(islice(values_read, len(keys)))
-                if keys[-1] >= high:
-                    end = bisect_left(keys, high)
-                    if end:
-                        yield keys[:end], values[:end]
-                    return
-                yield keys, values
-                expected -= len(keys)
-                size = min(BATCH, expected + 1) if expected > 0 else BATCH
-
-    def later(self, first: int, count: int) -> list[tuple[int, int]]:
-        """(customer ID, invoice ID) of the invoices `advance` issued to the
-        customers first .. first + count - 1, in key order."""
-        db = self.dbs.get("later")
-        if db is None:
-            return []
-        high = key(first + count)
-        found = []
-        with self.txn.cursor(db=db) as cursor:
-            if cursor.set_range(key(first)):
-                for raw in cursor.iternext(keys=True, values=False):
-                    k = bytes(raw)
-                    if k[:8] >= high:
-                        break
-                    found.append((int.from_bytes(k[:8], "big"), int.from_bytes(k[8:], "big")))
-        return found
-
-    def get(self, table: str, row_id: int) -> bytes | None:
-        """The stored value of one row, or None."""
-        value = self.txn.get(key(row_id), db=self.dbs[table])
-        return None if value is None else bytes(value)
-
-    def link(self, relation: int, parent: int) -> tuple[int, int] | None:
-        """A parent's (first child ID, child count), or None."""
-        value = self.txn.get(LINK_KEY.pack(relation, parent), db=self.dbs["links"])
-        if value is None or len(value) != LINK.size:
-            return None
-        first, count = LINK.unpack(value)
-        return int(first), int(count)
-
-    def outside(
-        self, table: str, covered: list[tuple[bytes, bytes]]
-    ) -> Iterator[tuple[bytes, bytes]]:
-        """Pairs whose key lies in none of the sorted, half-open [low, high) ranges."""
-        with self.txn.cursor(db=self.dbs[table]) as cursor:
-            if not cursor.first():
-                return
-            for low, high in covered:
-                while bytes(cursor.key()) < low:
-                    yield bytes(cursor.key()), bytes(cursor.value())
-                    if not cursor.next():
-                        return
-                if not cursor.set_range(high):
-                    return
-            while True:
-                yield bytes(cursor.key()), bytes(cursor.value())
-                if not cursor.next():
-                    return
-
-
-def later_invoices(txn: lmdb.Transaction, db: Any, customer_id: int) -> list[int]:
-    """The IDs of the invoices `advance` issued to a customer, in ID order."""
-    prefix = key(customer_id)
-    found = []
-    with txn.cursor(db=db) as cursor:
-        if cursor.set_range(prefix):
-            for k in cursor.iternext(keys=True, values=False):
-                if k[:8] != prefix:
-                    break
-                found.append(int.from_bytes(k[8:], "big"))
-    return found
 
 
 def _open_dbs(env: lmdb.Environment, writable: bool) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from ..make.vocabulary import STATE_TAX_BP, city_of
 from ..plan import CustomerShard, GrownPlan, Plan
 from ..schema import ADDRESSES, DECODERS, INVOICES, LINE_ITEMS
 from .columns import DAY, NULL, Ints, flags, int_column, rounded_product
+from .later import later_invoices
 from .links import Spans, verify_links
 from .reader import ShardReader
 
@@ -65,10 +66,10 @@ def verify_customers(
     reader: ShardReader, plan: Plan, shard: CustomerShard, product_day: NDArray[np.int32]
 ) -> None:
     """A customer shard: customers, addresses, invoices, line items and their links."""
-    _CustomerShard(reader, plan, shard, product_day).check()
+    CustomerChecks(reader, plan, shard, product_day).check()
 
 
-class _CustomerShard:
+class CustomerChecks:
     """The checks of one customer shard, a table at a time.
 
     Arrays are indexed by position in the shard (ID - first ID of the range):
@@ -149,7 +150,7 @@ class _CustomerShard:
             for batch, ids in reader.batches("invoice_line_items", shard.line_first, shard.lines):
                 self.line_items(batch, ids)
         if self.later:
-            self.later_invoices()
+            later_invoices(self)
         self.invoice_totals()
         verify_links(
             reader,
@@ -502,59 +503,3 @@ class _CustomerShard:
                 present & (self.customer_status == INACTIVE) & (self.last_invoice > limit),
                 "an inactive customer bought nothing in its quiet period",
             )  # fmt: skip
-
-    def later_invoices(self) -> None:
-        """The invoices the days issued to the shard's customers (the
-        `later` index), and their line items, through their links."""
-        reader, view, ni = self.reader, self.reader.view, self.ni
-        found = reader.found
-        decode_invoice, decode_line = (
-            DECODERS["invoices"].decode,
-            DECODERS["invoice_line_items"].decode,
-        )
-        generated = self.grown.generated_as_of_day if self.grown is not None else 0
-        batch, ids, at = [], [], []
-        for position, (customer_id, invoice_id) in enumerate(self.later, ni):
-            raw = view.get("invoices", invoice_id)
-            invoice = None if raw is None else _decoded(decode_invoice, raw)
-            if invoice is None or invoice.customer_id != customer_id:
-                found.add("invoices", invoice_id, "the later index names the invoice's customer")
-                continue
-            if invoice.invoice_date <= generated:
-                found.add("invoices", invoice_id, "a later invoice is dated after generation")
-            batch.append(invoice)
-            ids.append(invoice_id)
-            at.append(position)
-        if not batch:
-            return
-        self.invoices(batch, np.array(ids, np.int64), np.array(at, np.int64))
-        reader.rows["later invoices"] += len(batch)
-        lines, line_ids, line_at = [], [], []
-        for invoice_id, position in zip(ids, at, strict=True):
-            link = view.link(LINE_ITEMS, invoice_id)
-            if link is None:
-                found.add("links", invoice_id, "links describe each parent's children")
-                continue
-            first, count = link
-            for line_id in range(first, first + min(count, 8)):
-                raw = view.get("invoice_line_items", line_id)
-                line = None if raw is None else _decoded(decode_line, raw)
-                if line is None or line.id != line_id:
-                    found.add(
-                        "invoice_line_items", line_id, "links describe each parent's children"
-                    )
-                    continue
-                lines.append(line)
-                line_ids.append(line_id)
-                line_at.append(position)
-        if lines:
-            self.line_items(lines, np.array(line_ids, np.int64), np.array(line_at, np.int64))
-            reader.rows["later lines"] += len(lines)
-
-
-def _decoded(decode: Any, raw: bytes) -> Any:
-    """A record, or None where it does not decode."""
-    try:
-        return decode(raw)
-    except msgspec.DecodeError:
-        return None

@@ -1,0 +1,116 @@
+"""Reads of key ranges in one transaction (`Snapshot`, what verify reads),
+and the invoices an advance issued to a customer (the `later` index)."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any, cast
+
+import lmdb
+
+from .keys import BATCH, LINK, LINK_KEY, key
+
+
+class Snapshot:
+    """Key ranges of a store's tables, read in one transaction (`Store.snapshot`)
+    as bytes, a batch at a time: what verify reads."""
+
+    def __init__(self, txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+        self.txn = txn
+        self.dbs = dbs
+
+    def pairs(
+        self, table: str, low: bytes, high: bytes, expected: int = 0
+    ) -> Iterator[tuple[list[bytes], list[bytes]]]:
+        """Keys and values with low <= key < high, in key order, a batch at a time.
+
+        The first batch asks for the `expected` rows and one more, to see where
+        the range ends without reading far into the next one. Keys and values
+        come from two cursors, as lists of bytes: no tuple per row for the
+        garbage collector to track.
+        """
+        if low >= high:
+            return
+        txn, db = self.txn, self.dbs[table]
+        with txn.cursor(db=db) as at_key, txn.cursor(db=db) as at_value:
+            if not at_key.set_range(low):
+                return
+            at_value.set_range(low)
+            # Transactions copy out bytes (lmdb's buffers=False, the default).
+            keys_read = cast("Iterator[bytes]", at_key.iternext(keys=True, values=False))
+            values_read = cast("Iterator[bytes]", at_value.iternext(keys=False, values=True))
+            size = min(BATCH, expected + 1) if expected > 0 else BATCH
+            while keys := list(islice(keys_read, size)):
+                values = list(islice(values_read, len(keys)))
+                if keys[-1] >= high:
+                    end = bisect_left(keys, high)
+                    if end:
+                        yield keys[:end], values[:end]
+                    return
+                yield keys, values
+                expected -= len(keys)
+                size = min(BATCH, expected + 1) if expected > 0 else BATCH
+
+    def later(self, first: int, count: int) -> list[tuple[int, int]]:
+        """(customer ID, invoice ID) of the invoices `advance` issued to the
+        customers first .. first + count - 1, in key order."""
+        db = self.dbs.get("later")
+        if db is None:
+            return []
+        high = key(first + count)
+        found = []
+        with self.txn.cursor(db=db) as cursor:
+            if cursor.set_range(key(first)):
+                for raw in cursor.iternext(keys=True, values=False):
+                    k = bytes(raw)
+                    if k[:8] >= high:
+                        break
+                    found.append((int.from_bytes(k[:8], "big"), int.from_bytes(k[8:], "big")))
+        return found
+
+    def get(self, table: str, row_id: int) -> bytes | None:
+        """The stored value of one row, or None."""
+        value = self.txn.get(key(row_id), db=self.dbs[table])
+        return None if value is None else bytes(value)
+
+    def link(self, relation: int, parent: int) -> tuple[int, int] | None:
+        """A parent's (first child ID, child count), or None."""
+        value = self.txn.get(LINK_KEY.pack(relation, parent), db=self.dbs["links"])
+        if value is None or len(value) != LINK.size:
+            return None
+        first, count = LINK.unpack(value)
+        return int(first), int(count)
+
+    def outside(
+        self, table: str, covered: list[tuple[bytes, bytes]]
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Pairs whose key lies in none of the sorted, half-open [low, high) ranges."""
+        with self.txn.cursor(db=self.dbs[table]) as cursor:
+            if not cursor.first():
+                return
+            for low, high in covered:
+                while bytes(cursor.key()) < low:
+                    yield bytes(cursor.key()), bytes(cursor.value())
+                    if not cursor.next():
+                        return
+                if not cursor.set_range(high):
+                    return
+            while True:
+                yield bytes(cursor.key()), bytes(cursor.value())
+                if not cursor.next():
+                    return
+
+
+def later_invoices(txn: lmdb.Transaction, db: Any, customer_id: int) -> list[int]:
+    """The IDs of the invoices `advance` issued to a customer, in ID order."""
+    prefix = key(customer_id)
+    found = []
+    with txn.cursor(db=db) as cursor:
+        if cursor.set_range(prefix):
+            for k in cursor.iternext(keys=True, values=False):
+                if k[:8] != prefix:
+                    break
+                found.append(int.from_bytes(k[8:], "big"))
+    return found
