@@ -152,7 +152,13 @@ def _verify_part(source: _Source, task: Task) -> Part:
         else:
             assert days is not None
             verify_customers(reader, plan, plan.customer_shards[task.shard], days)
-        return reader.part()
+        part = reader.part()
+    if isinstance(plan, GrownPlan) and task.entity in ("changes", "customers"):
+        # These read far beyond a shard's ranges (a range of the feed, the
+        # later invoices anywhere in the days' rows): their pages leave this
+        # process's memory with each task, not every few.
+        store.remap()
+    return part
 
 
 def _run_here(
