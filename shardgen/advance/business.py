@@ -44,6 +44,10 @@ class Business:
         self.mean_weight = mean_weight(plan.as_of_day)
 
 
+#: Changes appended to the feed at a time.
+FEED_BATCH = 4096
+
+
 class Feed:
     """A day's changes, appended to the `changes` database in order."""
 
@@ -53,7 +57,7 @@ class Feed:
         self.seq = seq
         self.inserted: Counter[str] = Counter()
         self.updated: Counter[str] = Counter()
-        self.pending: list[tuple[bytes, bytes]] = []  # appended at the day's end (`flush`)
+        self.pending: list[tuple[bytes, bytes]] = []  # appended a batch at a time (`flush`)
 
     def add(self, ts: int, table: str, row_id: int, before: bytes | None, after: bytes) -> None:
         self.seq += 1
@@ -66,10 +70,12 @@ class Feed:
             msgspec.Raw(after),
         )
         self.pending.append((key(self.seq), ENCODER.encode(change)))
+        if len(self.pending) == FEED_BATCH:
+            self.flush()
         (self.updated if before is not None else self.inserted)[table] += 1
 
     def flush(self) -> None:
-        """Append the day's changes: nothing reads the feed during a day."""
+        """Append the changes so far: nothing reads the feed during a day."""
         append(self.txn, self.db, self.pending)
         self.pending = []
 

@@ -59,6 +59,8 @@ QUIET_LEAVES = 0.5
 LAUNCH_TIME = 7 * 3600
 #: A quiet customer that stays active is looked at again after this many days.
 QUIET_AGAIN = 30
+#: Rows a day reads between drops of its page mappings (`Store.release`).
+RELEASE_EVERY = 2048
 #: Customers drawn, at most, to find each new invoice its buyer.
 BUYER_TRIES = 20
 ACCOUNT = msgspec.msgpack.Decoder(Account)
@@ -85,6 +87,7 @@ class Day:
         self.sold: Counter[int] = Counter()  # product id → units
         self.issued: list[tuple[int, int, int]] = []  # new invoices' (id, type, due day)
         self.ids: dict[str, int] = {}  # the next ID of each table written today
+        self.reads = 0  # rows read, for `Store.release`
         #: New invoices and line items, appended once the day has issued them
         #: all (no step reads them the day they are issued).
         self.appended: dict[str, list[tuple[bytes, bytes]]] = {}
@@ -92,6 +95,10 @@ class Day:
     # -- reading and writing rows ------------------------------------------
 
     def get(self, table: str, row_id: int) -> tuple[Any, bytes]:
+        self.reads += 1
+        if self.reads % RELEASE_EVERY == 0:
+            # The pages the day has read so far leave this process's memory.
+            self.store.release()
         raw = self.txn.get(key(row_id), db=self.dbs[table])
         if raw is None:
             raise AssertionError(f"{table} {row_id} is missing")

@@ -306,7 +306,9 @@ def _one_day(store: Store, business: Business, day: int, seq: int) -> int:
                 updated=dict(feed.updated), seconds=round(time.perf_counter() - started, 4),
             ),
         )  # fmt: skip
-    # Remapped after every day: the pages a day read and wrote stay mapped,
-    # and count in this process's memory, only until the next day.
+    # Remapped after every day, and the heap its transaction's buffers took
+    # given back: what a day touched counts in this process's memory only
+    # until the next day.
     store.remap()
+    store.release()
     return feed.seq

@@ -38,7 +38,16 @@ from ..schema import (
     array_header,
 )
 from ..versions import __version__
-from .files import DEFAULT_MAP_SIZE, Identity, check_file, disk_full, identity, recorded_map_size
+from .files import (
+    DEFAULT_MAP_SIZE,
+    Identity,
+    check_file,
+    disk_full,
+    identity,
+    recorded_map_size,
+    release_pages,
+    trim_heap,
+)
 from .keys import BATCH, LINK, LINK_KEY, key
 from .snapshot import Snapshot, later_invoices
 
@@ -186,6 +195,13 @@ class Store:
         self.env.close()
         self.env = self.opener()
         self.dbs = _open_dbs(self.env, False)
+
+    def release(self) -> None:
+        """Drop this process's page mappings of the store, inside a transaction
+        too (`files.release_pages`): what a long write transaction does
+        instead of `remap`."""
+        release_pages(self.path)
+        trim_heap()
 
     def shard_done(self) -> None:
         """Count a shard written or read through this handle, with no transaction

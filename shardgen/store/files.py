@@ -9,12 +9,15 @@ writes into a staging store it renames over the target once verified.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
+import functools
 import multiprocessing
 import os
 import shutil
 import signal
 import struct
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -230,3 +233,50 @@ def _isolated_child(send: Any, function: Callable[..., Any], args: tuple[Any, ..
         result = ("error", exc)
     send.send(result)
     send.close()
+
+
+_MADV_DONTNEED = 4
+
+
+@functools.cache
+def _madvise() -> Any:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    return libc.madvise
+
+
+def trim_heap() -> None:
+    """Give the C heap's free memory back to the system (glibc): a write
+    transaction's page buffers, freed at its commit, would otherwise stay
+    counted in this process's memory."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).malloc_trim(0)
+
+
+def release_pages(path: Path) -> None:
+    """Drop this process's page mappings of the store file at `path` (Linux).
+
+    The pages LMDB maps for reading stay in the page cache but stop counting
+    in this process's memory; the next read maps them again. Safe at any
+    time, inside a transaction too, because shardgen's maps are only read
+    (LMDB writes through its own buffers: shardgen never uses WRITEMAP). For
+    a long write transaction, which cannot `remap`: the kernel maps 16 pages
+    around every page read, so random reads map whole tables.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    target = os.path.realpath(path)
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            mapped = [line.split(maxsplit=5) for line in maps]
+    except OSError:
+        return
+    for fields in mapped:
+        if len(fields) == 6 and fields[5].rstrip("\n") == target:
+            low, high = (int(x, 16) for x in fields[0].split("-"))
+            _madvise()(low, high - low, _MADV_DONTNEED)
