@@ -59,8 +59,9 @@ QUIET_LEAVES = 0.5
 LAUNCH_TIME = 7 * 3600
 #: A quiet customer that stays active is looked at again after this many days.
 QUIET_AGAIN = 30
-#: Rows a day reads between drops of its page mappings (`Store.release`).
-RELEASE_EVERY = 2048
+#: Rows a day reads between drops of its page mappings (`Store.release`):
+#: each read maps 16 pages, so about 64 MB of them.
+RELEASE_EVERY = 1024
 #: Customers drawn, at most, to find each new invoice its buyer.
 BUYER_TRIES = 20
 ACCOUNT = msgspec.msgpack.Decoder(Account)
@@ -98,7 +99,7 @@ class Day:
         self.reads += 1
         if self.reads % RELEASE_EVERY == 0:
             # The pages the day has read so far leave this process's memory.
-            self.store.release()
+            self.store.release(trim=False)
         raw = self.txn.get(key(row_id), db=self.dbs[table])
         if raw is None:
             raise AssertionError(f"{table} {row_id} is missing")

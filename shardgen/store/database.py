@@ -196,12 +196,13 @@ class Store:
         self.env = self.opener()
         self.dbs = _open_dbs(self.env, False)
 
-    def release(self) -> None:
+    def release(self, trim: bool = True) -> None:
         """Drop this process's page mappings of the store, inside a transaction
         too (`files.release_pages`): what a long write transaction does
-        instead of `remap`."""
+        instead of `remap`; with `trim`, give the C heap's free memory back."""
         release_pages(self.path)
-        trim_heap()
+        if trim:
+            trim_heap()
 
     def shard_done(self) -> None:
         """Count a shard written or read through this handle, with no transaction
@@ -378,11 +379,12 @@ class Store:
             yield from msgspec.msgpack.decode(array_header(len(values)) + b"".join(values))
 
     @contextlib.contextmanager
-    def snapshot(self) -> Iterator[Snapshot]:
+    def snapshot(self, release: bool = False) -> Iterator[Snapshot]:
         """A read transaction: every read through it sees the store as it was
-        when it began."""
+        when it began. With `release`, the pages it reads leave this process's
+        memory every few thousand rows (`Snapshot.reads`)."""
         with self.env.begin() as txn:
-            yield Snapshot(txn, self.dbs)
+            yield Snapshot(txn, self.dbs, self.path if release else None)
 
     def get(self, table: str, record_id: int) -> Any | None:
         with self.env.begin() as txn:

@@ -6,20 +6,40 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterator
 from itertools import islice
+from pathlib import Path
 from typing import Any, cast
 
 import lmdb
 
+from .files import release_pages
 from .keys import BATCH, LINK, LINK_KEY, key
+
+#: Rows a snapshot reads between drops of its page mappings; a row read on
+#: its own counts as many (the kernel maps 16 pages around each page read).
+RELEASE_ROWS = 8_192
+RANDOM_READ = 16
 
 
 class Snapshot:
     """Key ranges of a store's tables, read in one transaction (`Store.snapshot`)
     as bytes, a batch at a time: what verify reads."""
 
-    def __init__(self, txn: lmdb.Transaction, dbs: dict[str, Any]) -> None:
+    def __init__(
+        self, txn: lmdb.Transaction, dbs: dict[str, Any], path: Path | None = None
+    ) -> None:
         self.txn = txn
         self.dbs = dbs
+        self.path = path  # the store's file: its pages are released as reads go on
+        self.read = 0
+
+    def reads(self, rows: int) -> None:
+        """Count rows read; every RELEASE_ROWS, drop this process's page
+        mappings of the store (`files.release_pages`), so a long read, or
+        many random ones, keeps only the last few thousand rows' pages."""
+        self.read += rows
+        if self.read >= RELEASE_ROWS and self.path is not None:
+            self.read = 0
+            release_pages(self.path)
 
     def pairs(
         self, table: str, low: bytes, high: bytes, expected: int = 0
@@ -49,6 +69,7 @@ class Snapshot:
                     if end:
                         yield keys[:end], values[:end]
                     return
+                self.reads(len(keys))
                 yield keys, values
                 expected -= len(keys)
                 size = min(BATCH, expected + 1) if expected > 0 else BATCH
@@ -72,6 +93,7 @@ class Snapshot:
 
     def get(self, table: str, row_id: int) -> bytes | None:
         """The stored value of one row, or None."""
+        self.reads(RANDOM_READ)
         value = self.txn.get(key(row_id), db=self.dbs[table])
         return None if value is None else bytes(value)
 

@@ -140,7 +140,11 @@ def _verify_part(source: _Source, task: Task) -> Part:
     plan = source.plan
     days = source.product_days() if task.entity == "customers" else None
     store = source.reading()
-    with reading(store.path), store.snapshot() as view:
+    # An advanced store's tasks read far beyond a shard's ranges (a range of
+    # the feed, the later invoices anywhere in the days' rows): their pages
+    # leave this process's memory as they read (`Snapshot.reads`).
+    grown = isinstance(plan, GrownPlan)
+    with reading(store.path), store.snapshot(release=grown) as view:
         reader = ShardReader(view, task)
         if task.entity == "foundation":
             verify_foundation(reader, plan)
@@ -153,11 +157,8 @@ def _verify_part(source: _Source, task: Task) -> Part:
             assert days is not None
             verify_customers(reader, plan, plan.customer_shards[task.shard], days)
         part = reader.part()
-    if isinstance(plan, GrownPlan) and task.entity in ("changes", "customers"):
-        # These read far beyond a shard's ranges (a range of the feed, the
-        # later invoices anywhere in the days' rows): their pages leave this
-        # process's memory with each task, not every few.
-        store.remap()
+    if grown:
+        store.release()
     return part
 
 
