@@ -16,6 +16,7 @@ import hashlib
 import math
 import os
 from collections.abc import Sequence
+from itertools import accumulate
 
 import msgspec
 import numpy as np
@@ -230,18 +231,27 @@ ARRIVALS = 1 << 40
 
 
 def split(
-    total: int, weights: Sequence[int | float], columns: np.random.Generator, index: int
+    total: int, weights: Sequence[int], columns: np.random.Generator, index: int
 ) -> list[int]:
     """`quota` for a generated shard. For an advance's arrivals (a shard
-    `index` from ARRIVALS on: a day's few new rows) a systematic split from a
-    random offset, so that even one arrival is of each kind in its share."""
+    `index` from ARRIVALS on: a day's few new rows) `spread` from a random
+    offset, so that even one arrival is of each kind in its share."""
     if index < ARRIVALS:
         return quota(total, weights)
+    return spread(total, weights, float(columns.random()))
+
+
+def spread(total: int, weights: Sequence[int], offset: float) -> list[int]:
+    """Split `total` by `weights`, each part within one of its exact share.
+
+    Systematic rounding from a random `offset` in [0, 1): unlike largest
+    remainder, the rounding does not repeat identically in every shard, so
+    totals over many shards stay close to the exact shares for small weights too.
+    """
     weight_sum = sum(weights)
-    offset = float(columns.random())
-    parts, previous, cum = [], 0, 0.0
-    for weight in weights:
-        cum += weight
+    parts = []
+    previous = 0
+    for cum in accumulate(weights):
         edge = math.floor(total * cum / weight_sum + offset)
         parts.append(edge - previous)
         previous = edge

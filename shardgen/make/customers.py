@@ -16,9 +16,8 @@ draws.
 from __future__ import annotations
 
 import functools
-import math
 import random
-from itertools import accumulate, repeat
+from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -33,6 +32,7 @@ from ..plan import (
     generator,
     quota,
     split,
+    spread,
 )
 from ..schema import ADDRESSES, Customer, CustomerAddress, CustomerType, Invoice, InvoiceLineItem
 from .catalog import Catalog
@@ -85,24 +85,6 @@ def customer_types(plan: Plan) -> list[CustomerType]:
         )
         for i, t in enumerate(CUSTOMER_TYPES)
     ]  # fmt: skip
-
-
-def spread(total: int, weights: list[int] | tuple[int, ...], offset: float) -> list[int]:
-    """Split `total` by `weights`, each part within one of its exact share.
-
-    Systematic rounding from a random `offset` in [0, 1): unlike largest
-    remainder, the rounding does not repeat identically in every shard, so
-    totals over many shards stay close to the exact shares for small weights too.
-    """
-    weight_sum = sum(weights)
-    parts = []
-    previous = 0
-    for cum in accumulate(weights):
-        edge = math.floor(total * cum / weight_sum + offset)
-        parts.append(edge - previous)
-        previous = edge
-    parts[-1] += total - previous
-    return parts
 
 
 @functools.lru_cache(maxsize=8192)
