@@ -23,7 +23,15 @@ import msgspec
 import numpy as np
 
 from ..make.customers import customer_shard
-from ..make.invoices import NET_TERMS, QUANTITIES, TYPE_DISCOUNT, TYPE_TERMS, TYPE_VOLUME
+from ..make.invoices import (
+    NET_TERMS,
+    QUANTITIES,
+    TYPE_DISCOUNT,
+    TYPE_TERMS,
+    TYPE_VOLUME,
+    line_total,
+    tax_amount,
+)
 from ..make.products import DAY, product_cores, product_shard
 from ..make.vocabulary import STATE_TAX_BP
 from ..plan import ARRIVALS, LINE_WEIGHTS, CustomerShard, ProductShard, generator
@@ -334,15 +342,15 @@ class Day:
         if headroom <= 0:
             return False
         address_id, rate = self.billing(customer_id)
-        discount = 100 - int(TYPE_DISCOUNT[kind])
+        discount = int(TYPE_DISCOUNT[kind])
         for attempt in range(3):
             if attempt == 1:
                 lines = [(p, price, name, 1) for p, price, name, _ in lines]
             elif attempt == 2:
                 lines = lines[:1]
-            totals = [(q * price * discount + 50) // 100 for _, price, _, q in lines]
+            totals = [line_total(q, price, discount) for _, price, _, q in lines]
             subtotal = sum(totals)
-            tax = (subtotal * rate + 5_000) // 10_000
+            tax = tax_amount(subtotal, rate)
             if subtotal + tax <= headroom:
                 break
         else:
@@ -425,12 +433,12 @@ class Day:
         )  # fmt: skip
         self.insert(at, "invoices", invoice)
         discount = int(TYPE_DISCOUNT[kind])
-        for number, ((product_id, price, name, q), line_total) in enumerate(
+        for number, ((product_id, price, name, q), amount) in enumerate(
             zip(lines, totals, strict=True), 1
         ):
             line = InvoiceLineItem(
                 line_first + number - 1, invoice_id, number, product_id, name, q, price,
-                discount, line_total,
+                discount, amount,
             )  # fmt: skip
             self.insert(at, "invoice_line_items", line)
             self.sold[product_id] += q

@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import random
 from itertools import repeat
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,6 +46,22 @@ TYPE_VOLUME = np.array([t.volume for t in CUSTOMER_TYPES], np.float64)
 
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
+#: Cents, one amount or a column of them.
+Cents = TypeVar("Cents", int, Ints)
+
+
+def line_total(quantity: Cents, unit_price: Cents, discount: Cents) -> Cents:
+    """The contract's line total: quantity × unit price less the discount
+    percentage, rounded half up to the cent."""
+    return (quantity * unit_price * (100 - discount) + 50) // 100
+
+
+def tax_amount(subtotal: Cents, rate_bp: Cents) -> Cents:
+    """The contract's tax: the subtotal × the rate (basis points), rounded
+    half up to the cent."""
+    return (subtotal * rate_bp + 5_000) // 10_000
+
+
 #: (relation code, parent id, first child id, children)
 Link = tuple[int, int, int, int]
 
@@ -191,7 +207,7 @@ def invoice_rows(
     lines = _lines(columns, catalog, as_of, ni, dates.ages, kind)
     subtotal = np.add.reduceat(lines.total, lines.start) if ni else lines.total[:0]
     tax_bp = np.array(buyers.tax_bp, np.int64)[owner]
-    tax = (subtotal * tax_bp + 5_000) // 10_000
+    tax = tax_amount(subtotal, tax_bp)
     day = as_of - dates.ages
 
     invoice_counts = dates.counts.tolist()
@@ -280,10 +296,10 @@ def _lines(
     price = catalog.prices[at]
     quantity = QUANTITIES[(columns.random(nl) * len(QUANTITIES)).astype(np.int64)]
     line_discount = TYPE_DISCOUNT[kind][line_invoice]
-    line_total = (quantity * price * (100 - line_discount) + 50) // 100
     return _Lines(
-        lines, line_start, line_invoice, number, at, price, quantity, line_discount, line_total
-    )
+        lines, line_start, line_invoice, number, at, price, quantity, line_discount,
+        line_total(quantity, price, line_discount),
+    )  # fmt: skip
 
 
 def _line_items(
