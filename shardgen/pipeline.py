@@ -481,9 +481,14 @@ def reset(path: str | os.PathLike[str], *, partial: bool = False) -> list[Path]:
     return removed
 
 
-def _failure(report: Report, staging: Path) -> str:
+def first_violation(report: Report) -> str:
+    """ "; first: TABLE ID: RULE" of a failed verify's first violation ("" if none)."""
     first = report.violations[0] if report.violations else None
-    where = f"; first: {first.table} {first.id}: {first.rule}" if first else ""
+    return f"; first: {first.table} {first.id}: {first.rule}" if first else ""
+
+
+def _failure(report: Report, staging: Path) -> str:
+    where = first_violation(report)
     return (
         f"verify found {report.violation_count} violation(s){where}; the target is unchanged, "
         f"the failed run is kept at {staging} for inspection (`shardgen verify {staging}`)"

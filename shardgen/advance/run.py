@@ -22,7 +22,7 @@ import msgspec
 from ..errors import UsageError
 from ..guard import refuse_link, remove_store, run_lock
 from ..make.catalog import catalog_for
-from ..pipeline import failures_logged, promote_verified
+from ..pipeline import failures_logged, first_violation, promote_verified
 from ..plan import EPOCH, LATEST_AS_OF, Plan, check_workers, parse_as_of
 from ..run.monitor import Monitor
 from ..run.shards import Task, inject_fault
@@ -38,7 +38,7 @@ from ..schema import (
 from ..store import DEFAULT_MAP_SIZE, Store, isolated, recorded_map_size, staging_path
 from ..verification import Report, verify_store
 from ..versions import versions
-from .business import Business, Feed, Rates
+from .business import Business, Feed, Rates, iso
 from .day import Day
 from .ledger import RECENT_DAYS, RECENT_SIGNUP_DAYS
 
@@ -85,10 +85,10 @@ def advance(
         raise UsageError(f"--days must be a whole number of days, at least 1, got {days!r}")
     refuse_link(target, "advance")
     with run_lock(target, "shardgen advance"):
-        now = isolated(target, _where, target)
+        now, promoted = isolated(target, _where, target)
         end = _end_day(now, to, days, resume)
         staging = staging_path(target)
-        store = _open_staging(target, staging, resume, end)
+        store = _open_staging(target, staging, resume, end, promoted)
         with failures_logged(store, f"{target} left unchanged"):
             return _run(store, target, now, end, workers, started, progress)
 
@@ -112,10 +112,12 @@ def render_advance(summary: AdvanceSummary) -> str:
     return "\n".join(out)
 
 
-def _where(path: Path) -> str:
-    """The promoted store's as_of, after checking that it can be advanced."""
+def _where(path: Path) -> tuple[str, str]:
+    """The promoted store's as_of and promoted digest, after checking that it
+    can be advanced."""
     with Store.open(path) as store:
-        if store.promoted_digest() is None:
+        promoted = store.promoted_digest()
+        if promoted is None:
             raise UsageError(
                 f"{path} holds no promoted dataset: finish its run with `shardgen generate "
                 "... --resume` first"
@@ -126,12 +128,11 @@ def _where(path: Path) -> str:
                 "what advance needs (each invoice's payment day, the recent rates): "
                 f"regenerate it with this shardgen (`shardgen generate ... --out {path}`)"
             )
-        return store.as_of()
+        return store.as_of(), promoted
 
 
 def _failure(report: Report, staging: Path) -> str:
-    top = report.violations[0] if report.violations else None
-    where = f"; first: {top.table} {top.id}: {top.rule}" if top else ""
+    where = first_violation(report)
     target = staging.with_name(staging.name.removesuffix(".staging"))
     return (
         f"verify found {report.violation_count} violation(s) after advancing{where}; "
@@ -160,21 +161,22 @@ def _end_day(now: str, to: str | dt.date | None, days: int | None, resume: bool)
     return end
 
 
-def _open_staging(target: Path, staging: Path, resume: bool, end: int) -> Store:
+def _open_staging(target: Path, staging: Path, resume: bool, end: int, promoted: str) -> Store:
     """The copy the days are written into: the interrupted advance's, when
-    there is one going to the same day from the same dataset (`resume`
-    insists on it), or a fresh copy of the store."""
+    there is one going to the same day from the same dataset (the one
+    promoted with digest `promoted`; `resume` insists on it), or a fresh copy
+    of the store."""
     size = max(recorded_map_size(target), DEFAULT_MAP_SIZE)
     refuse_link(staging)
     if staging.exists():
         store = Store.reopen(staging, map_size=size)
-        if _continues(store, target, end):
+        if _continues(store, end, promoted):
             return store
         store.close()
     if resume:
         raise UsageError(
             f"nothing to resume: {staging} is not an interrupted advance of {target} to "
-            f"{_iso(end)}; run without --resume"
+            f"{iso(end)}; run without --resume"
         )
     remove_store(staging)
     # The store is not written meanwhile (the run lock), so a byte copy is a
@@ -183,23 +185,15 @@ def _open_staging(target: Path, staging: Path, resume: bool, end: int) -> Store:
     return Store.reopen(staging, map_size=size)
 
 
-def _continues(store: Store, target: Path, end: int) -> bool:
-    """Is `store` an interrupted advance of the dataset at `target` to `end`?"""
+def _continues(store: Store, end: int, promoted: str) -> bool:
+    """Is `store` an interrupted advance to `end` of the dataset promoted with
+    digest `promoted`?"""
     events = [e for _, e in store.events()]
     started = [e for e in events if isinstance(e, AdvanceStarted)]
-    if not started or started[-1].to_as_of != _iso(end):
+    if not started or started[-1].to_as_of != iso(end):
         return False
     made_from = next((e.digest for e in reversed(events) if isinstance(e, RunPromoted)), None)
-    return made_from is not None and made_from == isolated(target, _promoted, target)
-
-
-def _promoted(path: Path) -> str | None:
-    with Store.open(path) as store:
-        return store.promoted_digest()
-
-
-def _iso(day: int) -> str:
-    return (EPOCH + dt.timedelta(days=day)).isoformat()
+    return made_from == promoted
 
 
 def _rates(store: Store, plan: Plan) -> Rates:
@@ -235,13 +229,12 @@ def _run(
     resumed = day - first
     store.log(
         AdvanceStarted(
-            at=time.time(), run_id=uuid.uuid4().hex, from_as_of=now, to_as_of=_iso(end),
+            at=time.time(), run_id=uuid.uuid4().hex, from_as_of=now, to_as_of=iso(end),
             versions=versions(), workers=workers or 1, resumed=resumed > 0,
         )
     )  # fmt: skip
     business = Business(store, plan, catalog_for(plan), _rates(store, plan))
     seq = advanced.changes if advanced is not None else 0
-    first_seq = _seq_at(store, first)
     with Monitor() as monitor:
         while day < end:
             day += 1
@@ -254,25 +247,16 @@ def _run(
     inserted, updated = _totals(store, now)
     seconds = promote_verified(store, target, report, started, monitor, _failure)
     return AdvanceSummary(
-        path=str(target), from_as_of=now, as_of=_iso(end), days=end - first,
-        inserted=inserted, updated=updated, changes=seq - first_seq, digest=report.digest,
+        path=str(target), from_as_of=now, as_of=iso(end), days=end - first,
+        inserted=inserted, updated=updated,
+        changes=sum(inserted.values()) + sum(updated.values()), digest=report.digest,
         seconds=seconds, peak_uss=monitor.peak_uss, resumed_days=resumed,
     )  # fmt: skip
 
 
-def _seq_at(store: Store, day: int) -> int:
-    """The feed's last seq at the end of `day` (from the days' events)."""
-    seq = 0
-    for _, event in store.events():
-        if (
-            isinstance(event, DayAdvanced)
-            and (dt.date.fromisoformat(event.day) - EPOCH).days <= day
-        ):
-            seq += sum(event.inserted.values()) + sum(event.updated.values())
-    return seq
-
-
 def _totals(store: Store, since: str) -> tuple[dict[str, int], dict[str, int]]:
+    """The rows inserted and updated per table by the days after `since`
+    (this advance's, resumed ones included), from their events."""
     inserted: dict[str, int] = {}
     updated: dict[str, int] = {}
     for _, event in store.events():
@@ -297,12 +281,12 @@ def _one_day(store: Store, business: Business, day: int, seq: int) -> int:
             table: int(txn.stat(store.dbs[table])["entries"]) - count
             for table, count in plan.rows().items()
         }
-        state = Advanced(_iso(day), grown, feed.seq)
+        state = Advanced(iso(day), grown, feed.seq)
         txn.put(b"advanced", ENCODER.encode(state), db=store.dbs["meta"])
         store.append_event(
             txn,
             DayAdvanced(
-                at=time.time(), day=_iso(day), inserted=dict(feed.inserted),
+                at=time.time(), day=iso(day), inserted=dict(feed.inserted),
                 updated=dict(feed.updated), seconds=round(time.perf_counter() - started, 4),
             ),
         )  # fmt: skip
