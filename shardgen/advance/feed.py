@@ -21,13 +21,13 @@ import msgspec
 
 from ..errors import UsageError
 from ..exports.render import columns_of, json_lines, timestamps
+from ..make.products import DAY
 from ..plan import EPOCH, parse_as_of
 from ..schema import Change, array_header
 from ..store import Store, key, reading
 
 #: Changes read and rendered at a time.
 BATCH = 4096
-DAY = 86_400
 _CHANGE = msgspec.msgpack.Decoder(Change)
 
 

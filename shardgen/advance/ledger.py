@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..make.products import DAY
 from ..plan import Plan
 from ..schema import ENCODER, Account, Recent, Stock
 from .fates import NEVER, pay_days, uniforms
@@ -85,7 +86,7 @@ def shard_state(
             (r.id.to_bytes(8, "big"), ENCODER.encode(Stock(r.quantity_on_hand, today, 0)))
             for r in tables["inventory"]
         ]
-        new = sum(1 for p in tables["products"] if p.created_at // 86_400 > since)
+        new = sum(1 for p in tables["products"] if p.created_at // DAY > since)
         return (("stock", stock), ("meta", [(recent_key(entity, shard), _recent(0, new, 0))]))
     if entity != "customers":
         return ()
@@ -104,7 +105,7 @@ def _customer_state(
     n = len(customers)
     status = np.array([STATUS_INDEX[c.status] for c in customers], np.int64)
     types = np.array([c.customer_type_id - 1 for c in customers], np.int64)
-    last = np.array([c.created_at // 86_400 for c in customers], np.int64)
+    last = np.array([c.created_at // DAY for c in customers], np.int64)
     unpaid = np.zeros(n, np.int64)
     overdue = np.zeros(n, np.int64)
     owner = np.array([i.customer_id - first for i in invoices], np.int64)
@@ -142,7 +143,7 @@ def _customer_state(
         )
     ]
     recent = _recent(
-        sum(1 for c in customers if c.created_at // 86_400 > today - RECENT_SIGNUP_DAYS),
+        sum(1 for c in customers if c.created_at // DAY > today - RECENT_SIGNUP_DAYS),
         0,
         int(np.count_nonzero(day > today - RECENT_DAYS)),
     )

@@ -239,12 +239,13 @@ _MADV_DONTNEED = 4
 
 
 @functools.cache
-def _madvise() -> Any:
+def _libc() -> Any:
+    """The C library this process runs on (Linux), for madvise and malloc_trim."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    return libc.madvise
+    return libc
 
 
 def trim_heap() -> None:
@@ -252,10 +253,8 @@ def trim_heap() -> None:
     transaction's page buffers, freed at its commit, would otherwise stay
     counted in this process's memory."""
     if sys.platform.startswith("linux"):
-        import ctypes
-
         with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None).malloc_trim(0)
+            _libc().malloc_trim(0)
 
 
 def release_pages(path: Path) -> None:
@@ -279,4 +278,4 @@ def release_pages(path: Path) -> None:
     for fields in mapped:
         if len(fields) == 6 and fields[5].rstrip("\n") == target:
             low, high = (int(x, 16) for x in fields[0].split("-"))
-            _madvise()(low, high - low, _MADV_DONTNEED)
+            _libc().madvise(low, high - low, _MADV_DONTNEED)

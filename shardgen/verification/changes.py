@@ -17,11 +17,11 @@ import msgspec
 from ..plan import GrownPlan
 from ..schema import DECODERS, Change
 from ..store import key
+from .columns import DAY
 from .reader import ShardReader
 
 #: Changes per verify task.
 CHANGES_PER_TASK = 1 << 18
-DAY = 86_400
 _CHANGE = msgspec.msgpack.Decoder(Change)
 INVOICE_MOVES = frozenset((("pending", "overdue"), ("pending", "paid"), ("overdue", "paid")))
 CUSTOMER_MOVES = frozenset(
