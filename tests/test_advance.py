@@ -8,7 +8,6 @@ verify's advance rules on tampered stores, and the library around it
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -27,26 +26,12 @@ from shardgen.schema import DECODERS, ENCODER, Change
 from shardgen.store import key
 
 from .conftest import AS_OF
+from .test_bad_input import assert_one_line, run
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Where the module's stores are advanced to: a month, and a day before it.
 END = "2026-07-30"
 MIDDLE = "2026-07-12"
-
-
-def run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "shardgen", *map(str, args)],
-        capture_output=True, text=True, timeout=300, check=False,
-        env={**os.environ, **(env or {})},
-    )  # fmt: skip
-
-
-def assert_one_line(result: subprocess.CompletedProcess[str], code: int, needle: str) -> None:
-    assert result.returncode == code, (result.returncode, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert needle in lines[0], lines[0]
 
 
 def day_of(date: str) -> int:

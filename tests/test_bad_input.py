@@ -22,10 +22,14 @@ from shardgen.store import Store
 from .conftest import AS_OF
 
 
-def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`shardgen ARGS` in a process of its own, with `env` added to this one's."""
     return subprocess.run(
         [sys.executable, "-m", "shardgen", *map(str, args)],
         capture_output=True, text=True, cwd=cwd, timeout=300, check=False,
+        env={**os.environ, **env} if env else None,
     )  # fmt: skip
 
 
