@@ -390,3 +390,17 @@ def test_an_advance_that_does_not_verify_leaves_the_store(
     assert f"kept at {staging}" in result.stderr and staging.exists()
     log = run("log", staging).stdout
     assert "run_failed" in log and "run_rolled_back" in log
+
+
+def test_advance_writes_through_no_link_it_did_not_make(small_store: Path, tmp_path: Path) -> None:
+    store, victim = tmp_path / "s.lmdb", tmp_path / "victim"
+    shutil.copyfile(small_store, store)
+    victim.write_text("precious")
+    staging = store.with_name(store.name + ".staging")
+    staging.symlink_to(victim)
+    assert_one_line(run("advance", store, "--days", "1"), 2, "is a symbolic link")
+    assert victim.read_text() == "precious" and staging.is_symlink()
+    link = tmp_path / "link.lmdb"
+    link.symlink_to(store)
+    assert_one_line(run("advance", link, "--days", "1"), 2, "is a symbolic link")
+    assert shardgen.verify(store).digest == shardgen.verify(small_store).digest
