@@ -1,6 +1,6 @@
 """The column-at-a-time renders write exactly what the row-at-a-time
 conversions of the contract write: on every part of a real store, and on
-values chosen to need quoting, escaping or NULLs."""
+values chosen to need quoting, escaping, NULLs or wide numbers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import struct
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -18,11 +19,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shardgen.exports import copydata
 from shardgen.exports import parallel as export_parallel
 from shardgen.exports.contract import CONTRACT, columns
 from shardgen.exports.render import RENDERERS, columns_of, hundredths
 from shardgen.schema import array_header
 from shardgen.store import Store
+from shardgen.tables import Column
 from shardgen.verification import promoted_header
 
 # -- the reference: the contract's conversions, a row and a step at a time -----------
@@ -88,8 +91,58 @@ def convert(table: str, steps: dict[str, Step] | None) -> Callable[[list[Any]], 
     return row
 
 
+def numeric_field(hundredths: int) -> bytes:
+    """PostgreSQL's binary NUMERIC of scale 2, from its definition: digit
+    count, weight, sign, display scale, base-10000 digits (at least one
+    before the point, as the export writes them)."""
+    whole, cents = divmod(abs(hundredths), 100)
+    digits = [cents * 100]
+    while True:
+        whole, digit = divmod(whole, 10_000)
+        digits.insert(0, digit)
+        if not whole:
+            break
+    count, sign = len(digits), 0x4000 if hundredths < 0 else 0
+    return struct.pack(f">ihhHh{count}h", 8 + 2 * count, count, count - 2, sign, 2, *digits)
+
+
+def binary_field(kind: str, value: Any) -> bytes:
+    """One value of a column as a field of PostgreSQL's binary COPY."""
+    if value is None:
+        return struct.pack(">i", -1)
+    if kind == "text":
+        data = value.encode("utf-8")
+        return struct.pack(">i", len(data)) + data
+    packs: dict[str, Callable[[Any], bytes]] = {
+        "id": lambda v: struct.pack(">iq", 8, v),
+        "int": lambda v: struct.pack(">ii", 4, v),
+        "bool": lambda v: struct.pack(">i?", 1, v),
+        "date": lambda v: struct.pack(">ii", 4, v - 10_957),  # days from 2000-01-01
+        "timestamp": lambda v: struct.pack(">iq", 8, (v - 946_684_800) * 1_000_000),
+        "money": numeric_field,
+        "basis_points": numeric_field,
+        "percent": lambda v: numeric_field(v * 100),
+        "decimal": lambda v: numeric_field(round(v * 100)),
+    }
+    return packs[kind](value)
+
+
+def binary_rows(table: str, records: list[list[Any]]) -> bytes:
+    """Binary COPY data a row and a field at a time."""
+    kinds = [c.kind for c in CONTRACT[table]]
+    out = [b"PGCOPY\n\xff\r\n\x00", struct.pack(">ii", 0, 0)]
+    for values in records:
+        out.append(struct.pack(">h", len(values)))
+        out += (binary_field(kind, value) for kind, value in zip(kinds, values, strict=True))
+    out.append(struct.pack(">h", -1))
+    return b"".join(out)
+
+
 def by_rows(render: str, table: str, records: list[list[Any]]) -> Any:
-    """The reference: each row through `convert`, then csv or msgspec."""
+    """The reference: each row through `convert`, then csv or msgspec; or each
+    field packed as binary COPY."""
+    if render == "binary":
+        return binary_rows(table, records)
     row = convert(table, {"csv": CSV_STEPS, "jsonl": JSON_STEPS}.get(render))
     rows = [row(list(values)) for values in records]
     if render == "rows":
@@ -113,7 +166,7 @@ def assert_same(render: str, table: str, packed: bytes) -> None:
     assert found == expected
 
 
-@pytest.mark.parametrize("render", ["csv", "jsonl", "rows"])
+@pytest.mark.parametrize("render", ["csv", "jsonl", "rows", "binary"])
 def test_every_part_of_a_store_renders_as_row_by_row(small_store: Path, render: str) -> None:
     plan, _, file = promoted_header(small_store)
     with Store.open(small_store, file=file) as store:
@@ -146,7 +199,7 @@ customer = st.tuples(
 @settings(max_examples=60, deadline=None)
 @given(st.lists(customer, min_size=1, max_size=8))
 def test_awkward_values_render_as_row_by_row(records: list[list[Any]]) -> None:
-    for render in ("csv", "jsonl", "rows"):
+    for render in ("csv", "jsonl", "rows", "binary"):
         assert_same(render, "customers", packed(records))
 
 
@@ -154,6 +207,40 @@ def test_empty_parts_render_as_nothing() -> None:
     assert RENDERERS["csv"]("customers", columns_of("customers", array_header(0))) == b""
     assert RENDERERS["jsonl"]("customers", columns_of("customers", array_header(0))) == b""
     assert RENDERERS["rows"]("customers", columns_of("customers", array_header(0))) == []
+    assert RENDERERS["binary"]("customers", columns_of("customers", array_header(0))) == (
+        binary_rows("customers", [])
+    )
+
+
+@pytest.mark.parametrize(
+    "kind", ["id", "int", "bool", "date", "timestamp", "money", "percent", "decimal", "text"]
+)
+def test_binary_fields_of_every_kind_with_nulls(kind: str) -> None:
+    """Every kind as a nullable column: NULLs among values of each width (the
+    contract has nullable texts and dates only; a column of any kind may be)."""
+    samples: dict[str, list[Any]] = {
+        "id": [1, 2**40, 7],
+        "int": [0, -5, 2**31 - 1],
+        "bool": [True, False, True],
+        "date": [0, 20_000, 10_957],
+        "timestamp": [0, 1_780_000_000, 946_684_800],
+        "money": [0, -1_050, 99_999_999, 10**12, 123_456],
+        "percent": [0, 5, 100],
+        "decimal": [0.0, 1.25, 2.5, 80.07],
+        "text": ["", "é", "a longer text, with a comma"],
+    }
+    values = samples[kind]
+    encode = copydata._encoder(Column("x", kind, nullable=True))
+    for column in ([*values, None], [None, *values], [None, None], values):
+        blocks = encode(tuple(column))
+        rows = [
+            b"".join(
+                (matrix[row] if mask is None else matrix[row][mask[row]]).tobytes()
+                for matrix, mask in blocks
+            )
+            for row in range(len(column))
+        ]
+        assert rows == [binary_field(kind, value) for value in column]
 
 
 def test_hundredths_are_exact_on_both_sides_of_zero() -> None:
