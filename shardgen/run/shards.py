@@ -9,8 +9,6 @@ never disagree. Writers take LMDB's lock in turn; generation runs in parallel.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import os
 import signal
@@ -30,7 +28,7 @@ from ..plan import Plan
 from ..schema import Record, ShardCommitted
 from ..store import Store, catalog_path, encode_links, encode_table
 from .monitor import read_rollup
-from .pool import Coordinator, Pool, coordinator, worker_started
+from .pool import Coordinator, Pool, coordinator, no_cycle_collection, worker_started
 
 
 class Task(NamedTuple):
@@ -132,28 +130,10 @@ class EncodedShard(NamedTuple):
     state: tuple[tuple[str, list[tuple[bytes, bytes]]], ...] = ()  # `Rows.state`
 
 
-@contextlib.contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """The cyclic garbage collector off for the block (and back on after, if it was).
-
-    A shard's records and encoded pairs hold no reference cycles, yet the
-    collector's passes over their many young objects would cost a fifth of a
-    shard's time; and turned back on while the encoded pairs still live, its
-    first pass walks them all (a millisecond a shard). Off until they are freed.
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
 def encode_shard(plan: Plan, task: Task, catalog: Catalog | None = None) -> EncodedShard:
     """Generate a shard and encode its records: a pure function of (plan, task), no I/O."""
     started = time.perf_counter()
-    with _no_cycle_collection():
+    with no_cycle_collection():
         return encode(task, generate_rows(plan, task, catalog), started)
 
 
@@ -231,7 +211,7 @@ def commit_shard(
     catalog_file: CatalogFile | None = None,
 ) -> Done:
     """Generate a shard and commit it with its event in one transaction."""
-    with _no_cycle_collection():  # until the encoded shard is written and freed
+    with no_cycle_collection():  # until the encoded shard is written and freed
         return write_shard(store, encode_shard(plan, task, catalog), catalog_file)
 
 
