@@ -23,7 +23,7 @@ from shardgen.exports import duckdb as export_duckdb
 from shardgen.exports.contract import CONTRACT, EPOCH, Part
 from shardgen.exports.files import record_batch
 from shardgen.pipeline import Summary
-from shardgen.schema import TABLES
+from shardgen.schema import TABLES, array_header
 from shardgen.store import Store
 from shardgen.tables import REGISTRY, Column
 
@@ -270,10 +270,9 @@ def test_an_interrupted_or_failed_export_leaves_the_target_as_it_was(
     direct = export_duckdb.DuckdbWriter(tmp_path / "direct.duckdb")
     with Store.open(broken) as store, pytest.raises(shardgen.RunError, match="constraint"):
         for table in TABLES:
-            records = [msgspec.structs.astuple(r) for r in store.scan(table)]
-            direct.write(
-                Part(table, 0, 1, 0), record_batch(table, list(zip(*records, strict=True)))
-            )
+            records = [msgspec.msgpack.encode(r) for r in store.scan(table)]
+            packed = array_header(len(records)) + b"".join(records)
+            direct.write(Part(table, 0, 1, 0), record_batch(table, packed))
         direct.finish()
     direct.close()
     assert target.read_bytes() == before

@@ -22,10 +22,13 @@ into a hidden sibling folder that is renamed into place at the end.
 from __future__ import annotations
 
 import csv
+import functools
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
+
+import msgspec
 
 from ..guard import create
 from ..plan import Plan
@@ -40,10 +43,6 @@ ROW_GROUP = 100_000
 EXPORT_FILES = frozenset(
     f"{table}.{suffix}" for table in TABLES for suffix in ("csv", "jsonl", "parquet")
 )
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 def parquet_type(column: Column) -> Any:
@@ -71,34 +70,43 @@ def parquet_schema(table: str) -> Any:
     )
 
 
-#: How each decimal kind's store value becomes a count of hundredths.
-HUNDREDTHS: dict[str, Callable[[Any], int]] = {
-    "money": _same,
-    "basis_points": _same,
-    "percent": lambda whole: whole * 100,
-    "decimal": lambda value: round(value * 100),
-}
-
-
-def arrow_builder(column: Column) -> Callable[[Sequence[Any]], Any]:
-    """A function from a batch of a column's store values to an Arrow array."""
+def _store_type(column: Column) -> Any:
+    """The Arrow type of a column's values as the store holds them: decimals
+    as integer hundredths or whole percents (floats for `decimal`), timestamps
+    as whole seconds; the rest as the contract's type."""
     import pyarrow as pa
+
+    if column.kind == "decimal":
+        return pa.float64()
+    if column.scale:
+        return pa.int64()
+    if column.kind == "timestamp":
+        return pa.timestamp("s", tz="UTC")
+    return parquet_type(column)
+
+
+def _to_contract(column: Column) -> Callable[[Any], Any]:
+    """A function from an array of a column's store values (`_store_type`) to
+    the contract's Arrow array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     arrow_type = parquet_type(column)
     if column.kind == "timestamp":
-        seconds = pa.timestamp("s", tz="UTC")
-        return lambda values: pa.array(values, seconds).cast(arrow_type)
-    if column.kind not in HUNDREDTHS:  # days since the epoch are date32's own unit
-        return lambda values: pa.array(values, arrow_type)
-    scale = HUNDREDTHS[column.kind]
+        return lambda values: values.cast(arrow_type)
+    if not column.scale:
+        return lambda values: values
 
-    def decimals(values: Sequence[Any]) -> Any:
-        # Hundredths as integers, reinterpreted as decimals of scale 2: exact, and
-        # much faster than building a Decimal per value.
-        if scale is not _same:
-            values = tuple(None if v is None else scale(v) for v in values)
-        wide = pa.array(values, pa.int64()).cast(pa.decimal128(19, 0))
-        return wide.view(arrow_type)
+    def decimals(values: Any) -> Any:
+        # Hundredths as integers, reinterpreted as decimals of scale 2: exact,
+        # with no Decimal per value. A `decimal` float is rounded as Python's
+        # round(value * 100) rounds it (to even, from the same double).
+        if column.kind == "percent":
+            values = pc.multiply(values, 100)
+        elif column.kind == "decimal":
+            values = pc.round(pc.multiply(values, 100.0), 0, round_mode="half_to_even")
+            values = values.cast(pa.int64())
+        return values.cast(pa.decimal128(19, 0)).view(arrow_type)
 
     return decimals
 
@@ -131,15 +139,33 @@ def shard_rows(plan: Plan, table: str) -> list[int]:
     return []  # the foundation tables: one part, all of it
 
 
-def record_batch(table: str, columns: Sequence[Sequence[Any]]) -> Any:
-    """A part's columns of store values (`render.columns_of`) as one Arrow
-    record batch (`parquet_schema`)."""
+#: A part's records decoded as tuples, which Arrow converts as struct rows.
+_RECORDS = msgspec.msgpack.Decoder(list[tuple[Any, ...]])
+
+
+@functools.cache
+def _arrow_table(table: str) -> tuple[Any, Any, list[Callable[[Any], Any]]]:
+    """A table's Arrow schema, the struct type of its rows as the store holds
+    them, and each column's conversion to the contract's type."""
     import pyarrow as pa
 
-    schema = parquet_schema(table)
-    if not columns or not columns[0]:
+    store = pa.struct([pa.field(c.name, _store_type(c)) for c in CONTRACT[table]])
+    return parquet_schema(table), store, [_to_contract(c) for c in CONTRACT[table]]
+
+
+def record_batch(table: str, packed: bytes) -> Any:
+    """A part's records (one msgpack array of them, as `parallel` reads them)
+    as one Arrow record batch (`parquet_schema`). Arrow converts the decoded
+    rows into columns itself, as a struct array: a third less time than
+    splitting them into columns in Python and converting each."""
+    import pyarrow as pa
+
+    schema, store, conversions = _arrow_table(table)
+    rows = _RECORDS.decode(packed)
+    if not rows:
         return pa.RecordBatch.from_pylist([], schema=schema)
-    arrays = [arrow_builder(c)(values) for c, values in zip(CONTRACT[table], columns, strict=True)]
+    columns = pa.array(rows, type=store).flatten()
+    arrays = [convert(values) for convert, values in zip(conversions, columns, strict=True)]
     return pa.record_batch(arrays, schema=schema)
 
 

@@ -187,9 +187,9 @@ def _render(part: Part) -> Rendered:
 
 
 def _data(source: _Reading, part: Part, packed: bytes) -> Any:
-    columns = columns_of(part.table, packed)
     if source.render == "arrow":
-        return record_batch(part.table, columns)
+        return record_batch(part.table, packed)
+    columns = columns_of(part.table, packed)
     if source.render == "sqlite":
         return write_part(Path(source.scratch), part, sqlite_rows(part.table, columns))
     return RENDERERS[source.render](part.table, columns)
