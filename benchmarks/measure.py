@@ -467,8 +467,12 @@ def machine() -> dict[str, Any]:
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
-    found = {}
-    for name in ("shardgen", "faker", "msgspec", "lmdb", "numpy", "psutil"):
+    import shardgen
+
+    # The code measured is the one imported (a checkout on PYTHONPATH, say),
+    # whatever version an earlier install recorded.
+    found = {"shardgen": shardgen.__version__}
+    for name in ("faker", "msgspec", "lmdb", "numpy", "psutil"):
         try:
             found[name] = version(name)
         except PackageNotFoundError:
