@@ -206,11 +206,11 @@ def _alive(pid: int) -> bool:
 
 
 def remove_stale(target: Path) -> list[Path]:
-    """Remove what killed commands left beside `target`: `.NAME.PID.partial`,
-    `.NAME.PID.parts` and `.NAME.PID.old` of processes that no longer run.
-    Links are left alone."""
+    """Remove what killed commands left beside `target`: `.NAME.PID.partial`
+    (and the `.wal` a database engine keeps beside one), `.NAME.PID.parts`
+    and `.NAME.PID.old` of processes that no longer run. Links are left alone."""
     target = target.absolute()
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.(partial|parts|old)")
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.(partial|partial\.wal|parts|old)")
     removed = []
     with contextlib.suppress(OSError):
         for entry in target.parent.iterdir():

@@ -162,16 +162,19 @@ def test_a_killed_export_leaves_the_earlier_target_intact(
                "--to", target, "--force", "--workers", "2"]  # fmt: skip
     process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    # Killed, with its workers, once it writes beside the target.
-    while not list(tmp_path.glob(f".{name}.*.partial")) and process.poll() is None:
+    # Killed, with its workers, once it writes beside the target (DuckDB: once
+    # its rows are committed into the new file's write-ahead log).
+    writes = f".{name}.*.partial.wal" if format == "duckdb" else f".{name}.*.partial"
+    while not list(tmp_path.glob(writes)) and process.poll() is None:
         assert time.monotonic() < deadline, "the export never started writing"
         time.sleep(0.005)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert _contents(target) == before
+    assert list(tmp_path.glob(writes))
     # What the killed export left beside the target, the next one removes.
     counts = shardgen.export(path, format=format, to=target, force=True)
-    assert not list(tmp_path.glob(".*.partial")) and not list(tmp_path.glob(".*.parts"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
     assert counts == summary.rows
     if format != "duckdb":  # a DuckDB file's blocks differ from write to write
         assert _contents(target) == before
