@@ -250,3 +250,37 @@ def test_hundredths_are_exact_on_both_sides_of_zero() -> None:
         "-0.01", "-0.05", "-0.99", "-1.00", "-1.01", "-1234567890.12",
     ]  # fmt: skip
     assert hundredths([7, 250]) == ["0.07", "2.50"]
+
+
+def test_arrow_batches_hold_the_contracts_values() -> None:
+    """Decimals rounded as Python rounds `value * 100` (halves to even, from
+    the same double), percents as hundredths, whole-second timestamps in
+    milliseconds, NULL dates as nulls."""
+    from shardgen.exports.files import record_batch
+
+    weights = [0.125, 2.675, 1.005, 80.07, 0.0, 12_345.67]
+    products = [
+        [i, 1, f"SKU-{i}", "name", "text", 1999, 1000, weight, True, 1_780_000_000 + i,
+         1_780_000_000]
+        for i, weight in enumerate(weights, 1)
+    ]  # fmt: skip
+    batch = record_batch("products", packed(products))
+    assert batch.column("weight").to_pylist() == [
+        Decimal(round(w * 100)).scaleb(-2) for w in weights
+    ]
+    assert batch.column("created_at").to_pylist()[0] == dt.datetime.fromtimestamp(
+        1_780_000_001, dt.UTC
+    )
+    invoices = [
+        [1, 1, 1, "INV-1", 20_000, 20_030, "net_30", "paid", 20_010, 10_000, 825, 825, 10_825,
+         1_780_000_000],
+        [2, 1, 1, "INV-2", 20_000, 20_030, "net_30", "pending", None, 5, 0, 0, 5, 1_780_000_000],
+    ]  # fmt: skip
+    batch = record_batch("invoices", packed(invoices))
+    assert batch.column("paid_date").to_pylist() == [EPOCH + dt.timedelta(days=20_010), None]
+    assert batch.column("tax_rate").to_pylist() == [Decimal("8.25"), Decimal("0.00")]
+    assert batch.column("total").to_pylist() == [Decimal("108.25"), Decimal("0.05")]
+    lines = [[1, 1, 1, 1, "a line", 3, 1999, 15, 5097]]
+    assert record_batch("invoice_line_items", packed(lines)).column(
+        "discount_percentage"
+    ).to_pylist() == [Decimal("15.00")]

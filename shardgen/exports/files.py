@@ -156,8 +156,9 @@ def _arrow_table(table: str) -> tuple[Any, Any, list[Callable[[Any], Any]]]:
 def record_batch(table: str, packed: bytes) -> Any:
     """A part's records (one msgpack array of them, as `parallel` reads them)
     as one Arrow record batch (`parquet_schema`). Arrow converts the decoded
-    rows into columns itself, as a struct array: a third less time than
-    splitting them into columns in Python and converting each."""
+    rows into columns itself, as a struct array: 4.35 s for the xl store's
+    parts, against 4.77 s when they were split into columns in Python and
+    each converted."""
     import pyarrow as pa
 
     schema, store, conversions = _arrow_table(table)
