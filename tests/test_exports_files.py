@@ -385,6 +385,18 @@ def test_a_partitioned_parquet_dataset_reads_back_as_the_single_files(
         )
         codec = pq.ParquetFile(files[0]).metadata.row_group(0).column(0).compression
         assert codec == "ZSTD"
+    # The workers write the parts themselves: the same files with any number of them.
+    again = tmp_path / "again"
+    shardgen.export(path, format="parquet", to=again, partitioned=True, compression="zstd",
+                    workers=3)  # fmt: skip
+    assert sorted(p.relative_to(again) for p in again.rglob("*")) == sorted(
+        p.relative_to(parts) for p in parts.rglob("*")
+    )
+    assert all(
+        (again / name).read_bytes() == p.read_bytes()
+        for p in parts.rglob("*.parquet")
+        if p.is_file() and (name := p.relative_to(parts))
+    )
 
 
 def test_parquet_options_are_for_parquet_only(small_store: Path, tmp_path: Path) -> None:

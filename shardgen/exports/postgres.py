@@ -426,5 +426,5 @@ def writer(to: str, format: str, force: bool, options: object = None) -> Postgre
     return PostgresWriter(target)
 
 
-def render(format: str) -> str:
+def render(format: str, options: object = None) -> str:
     return "binary"

@@ -169,5 +169,5 @@ def writer(to: Path, format: str, force: bool, options: object = None) -> Sqlite
     return SqliteWriter(to)
 
 
-def render(format: str) -> str:
+def render(format: str, options: object = None) -> str:
     return RENDER
