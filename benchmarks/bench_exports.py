@@ -14,6 +14,9 @@ target's floor, timed in this process on the rows that export wrote:
 - parquet: the exported files are read into Arrow tables (not timed), then
   `pyarrow.parquet.write_table` writes the same tables, with the export's
   compression and row group size, into a scratch folder;
+- parquet-partitioned (`--format parquet --partitioned`, a folder of one file
+  per shard for each table, written by the workers): the same floor, the
+  datasets read back as tables and written as one file each;
 - postgres: on a throwaway server on loopback, started by this script, one
   connection and one transaction: the export's tables without their keys,
   server-side `COPY t FROM 'file' WITH (FORMAT csv, HEADER)` of the CSV
@@ -55,7 +58,7 @@ from measure import CASES, SEED, BenchmarkError, Run, Stat, fmt_stat, stat, tabl
 
 #: The targets, in the order each repeat measures them (csv before postgres,
 #: whose floor loads the CSV export's files).
-FORMATS = ("sqlite", "parquet", "duckdb", "csv", "jsonl", "postgres")
+FORMATS = ("sqlite", "parquet", "parquet-partitioned", "duckdb", "csv", "jsonl", "postgres")
 
 
 class Goal(NamedTuple):
@@ -68,6 +71,7 @@ class Goal(NamedTuple):
 GOALS = {
     "sqlite": Goal(1.5, "floor"),
     "parquet": Goal(1.5, "floor"),
+    "parquet-partitioned": Goal(1.5, "floor"),
     "postgres": Goal(1.0, "floor"),
     "duckdb": Goal(1.5, "floor"),
     "csv": Goal(2.0, "parquet"),
@@ -75,7 +79,14 @@ GOALS = {
 }
 
 #: The optional module each format needs.
-NEEDS = {"parquet": "pyarrow", "postgres": "psycopg", "duckdb": "duckdb"}
+NEEDS = {
+    "parquet": "pyarrow",
+    "parquet-partitioned": "pyarrow",
+    "postgres": "psycopg",
+    "duckdb": "duckdb",
+}
+#: The export's options of a target that is a format with options.
+OPTIONS = {"parquet-partitioned": ("parquet", "--partitioned")}
 
 
 # -- arguments -------------------------------------------------------------------
@@ -136,9 +147,13 @@ def line_counts(folder: Path, suffix: str, header: int) -> dict[str, int]:
 
 
 def parquet_counts(folder: Path) -> dict[str, int]:
+    """Rows per table: a file each, or a folder of files each (partitioned)."""
     import pyarrow.parquet as pq
 
-    return {p.stem: int(pq.read_metadata(p).num_rows) for p in sorted(folder.glob("*.parquet"))}
+    return {
+        p.stem: sum(int(pq.read_metadata(f).num_rows) for f in (sorted(p.glob("*.parquet")) or [p]))
+        for p in sorted(folder.glob("*.parquet"))
+    }
 
 
 def postgres_counts(url: str, tables: list[str]) -> tuple[dict[str, int], int]:
@@ -232,6 +247,7 @@ class Bench:
             found = {
                 "sqlite": lambda: sqlite_counts(target),
                 "parquet": lambda: parquet_counts(target),
+                "parquet-partitioned": lambda: parquet_counts(target),
                 "duckdb": lambda: floors.duckdb_counts(target),
                 "csv": lambda: line_counts(target, "csv", header=1),
                 "jsonl": lambda: line_counts(target, "jsonl", header=0),
@@ -240,7 +256,10 @@ class Bench:
         check_rows(f"the {name} export", found, self.rows)
 
     def run_export(self, name: str, to: str | Path) -> Run:
-        command = measure.shardgen_command("export", self.store, "--format", name, "--to", to)
+        format, *options = OPTIONS.get(name, (name,))
+        command = measure.shardgen_command(
+            "export", self.store, "--format", format, *options, "--to", to
+        )
         return measure.run_measured(command, interval=self.args.interval)
 
     def floor(self, name: str, repeat: int) -> None:
@@ -257,7 +276,7 @@ class Bench:
                 if transfer
                 else "row by row"
             )
-        elif name == "parquet":
+        elif name in ("parquet", "parquet-partitioned"):
             tables = floors.ParquetFloor.read(self.target(name))
             found = {t: int(arrow.num_rows) for t, arrow in tables.tables.items()}
             seconds = tables.write(self.folder / "floor-parquet")

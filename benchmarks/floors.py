@@ -47,6 +47,8 @@ FLOORS = {
     "sqlite": "INSERT … SELECT from the attached export into the same DDL, indexes after; "
     "one transaction",
     "parquet": "pyarrow.parquet.write_table of the exported tables, read back into memory",
+    "parquet-partitioned": "pyarrow.parquet.write_table of the exported tables, read back "
+    "into memory, one file each",
     "duckdb": "INSERT … SELECT from read_parquet of the Parquet export into the same DDL; "
     "one transaction",
     "postgres": "server-side COPY of the CSV export into the export's DDL on one connection, "
@@ -232,10 +234,16 @@ class ParquetFloor:
     def read(cls, exported: Path) -> ParquetFloor:
         import pyarrow.parquet as pq
 
+        from shardgen.exports.files import ROW_GROUP
+
         tables, compression, row_group = {}, "snappy", 1
         for path in sorted(exported.glob("*.parquet")):
-            tables[path.stem] = pq.read_table(path)
-            meta = pq.read_metadata(path)
+            tables[path.stem] = pq.read_table(path)  # a file, or a partitioned dataset's folder
+            first = path
+            if path.is_dir():  # one file per shard: written as the single files are
+                row_group = ROW_GROUP
+                first = min(path.glob("*.parquet"))
+            meta = pq.read_metadata(first)
             for i in range(meta.num_row_groups):
                 row_group = max(row_group, meta.row_group(i).num_rows)
                 compression = meta.row_group(i).column(0).compression
