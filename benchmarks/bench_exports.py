@@ -179,8 +179,8 @@ def check_rows(what: str, found: dict[str, int], expected: dict[str, int]) -> No
 
 
 def size_of(path: Path) -> int:
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.iterdir())
+    if path.is_dir():  # a folder of files, or of folders of files (partitioned Parquet)
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return path.stat().st_size
 
 
