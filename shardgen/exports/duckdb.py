@@ -13,13 +13,14 @@ place only when it is complete, so a failed or interrupted export leaves the
 previous target as it was. Each INSERT commits by itself: DuckDB keeps the
 key indexes of an open transaction's rows in memory, and one transaction for
 the whole load peaked at 1.25 GB at xl and 8.9 GB at 10 × xl, an INSERT at a
-time at 0.74 GB and 2.3 GB, in the same time. (A `memory_limit` does not
-bound it: 300 MB ran out of memory at 10 × xl.) The price is the file's
-size: the checkpoints DuckDB makes between the INSERTs rewrite the key
-indexes, and the blocks they leave free stay in the file for later writes
-(412 MB at xl against 361 MB; fewer checkpoints kept more memory, or took
-longer). A CHECKPOINT at the end folds the write-ahead log into the file: no
-`.wal` is left beside it; one that a killed export left, the next removes
+time at 0.74 GB and 2.3 GB in the same time (INSERTs of 1,000,000 rows; of
+500,000, `INSERT_ROWS`, 0.6 and 2.2 GB). (A `memory_limit` does not bound
+it: 300 MB ran out of memory at 10 × xl.) The price is the file's size: the
+checkpoints DuckDB makes between the INSERTs rewrite the key indexes, and
+the blocks they leave free stay in the file for later writes (412 MB at xl
+against 361 MB; fewer checkpoints kept more memory, or took longer). A
+CHECKPOINT at the end folds the write-ahead log into the file: no `.wal` is
+left beside it; one that a killed export left, the next removes
 (`guard.remove_stale`).
 """
 
@@ -38,10 +39,14 @@ from ..store import disk_full
 from . import ddl
 from .contract import Part
 
-#: Rows gathered into one INSERT (at most a part more): measured at xl, 1,000,000
-#: took 18.0 s against 20.1 s for 100,000 and 17.7 s for whole tables, whose
-#: Arrow data would grow with the volume.
-INSERT_ROWS = 1_000_000
+#: Rows gathered into one INSERT (at most a part more). Measured at xl, in one
+#: transaction: 1,000,000 took 18.0 s against 20.1 s for 100,000 and 17.7 s
+#: for whole tables, whose Arrow data would grow with the volume. Each INSERT
+#: committing by itself, alternating twice: 500,000 took 16.0 and 16.4 s with
+#: a peak of 589 and 606 MB, against 16.2 and 16.3 s and 712 and 749 MB for
+#: 1,000,000 (250,000: 18.7 s); at 10 × xl, one run each, 184 s and 2,169 MB
+#: against 176 s and 2,339 MB.
+INSERT_ROWS = 500_000
 
 #: What the workers render for this target: Arrow record batches.
 RENDER = "arrow"
