@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RunError
+from ..guard import remove_ours
 from ..store import disk_full
 from . import ddl
 from .contract import Part
@@ -128,8 +129,7 @@ class DuckdbWriter:
         if db is not None:
             db.close()
         if not self.finished:  # the partial file goes (`guard.writing`), and its log
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(f"{self.path}.wal")
+            remove_ours(self.path.with_name(f"{self.path.name}.wal"))
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
