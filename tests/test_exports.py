@@ -73,6 +73,37 @@ def test_every_invariant_holds_in_plain_sql(
     assert results and not any(results.values()), {k: v for k, v in results.items() if v}
 
 
+CHECK_TOOL = Path(__file__).resolve().parent.parent / "tools" / "check_export.py"
+
+
+def test_the_check_tool_stops_quietly_when_its_reader_goes(
+    large_export: tuple[sqlite3.Connection, Summary],
+) -> None:
+    db, _ = large_export
+    (path,) = (file for _, name, file in db.execute("PRAGMA database_list") if name == "main")
+    # `check_export.py ... | true`: the reader is gone before the tool writes.
+    tool = subprocess.Popen(
+        [sys.executable, str(CHECK_TOOL), path, "--as-of", AS_OF],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert tool.stdout is not None and tool.stderr is not None
+    tool.stdout.close()
+    assert tool.wait(timeout=120) == 0
+    assert tool.stderr.read() == b""
+
+
+def test_the_check_tool_says_in_one_line_what_it_cannot_read(tmp_path: Path) -> None:
+    (tmp_path / "notes.sqlite").write_text("not a database\n" * 100)
+    for name, reason in (("missing.sqlite", "No such file"), ("notes.sqlite", "not a database")):
+        done = subprocess.run(
+            [sys.executable, str(CHECK_TOOL), str(tmp_path / name), "--as-of", AS_OF],
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.count("\n") == 1 and reason in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+
+
 def test_constraints_are_declared(large_export: tuple[sqlite3.Connection, Summary]) -> None:
     db, _ = large_export
     db.execute("PRAGMA foreign_keys = ON")

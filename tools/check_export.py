@@ -5,7 +5,8 @@ Independent of shardgen's own verify: it reads only the exported database.
     python tools/check_export.py data.sqlite --as-of 2026-06-30
     python tools/check_export.py data.duckdb --as-of 2026-06-30
 
-Prints one line per rule with the number of offending rows; exits 1 if any.
+Prints one line per rule with the number of offending rows; exits 1 if any,
+2 (with a one-line error) if the file cannot be read as an export.
 The rules are written once, in SQL both databases run; a DuckDB export is
 first presented as the SQLite one is (`present`: dates and timestamps as ISO
 text, booleans as 0/1, `/` of integers an integer).
@@ -14,6 +15,7 @@ text, booleans as 0/1, `/` of integers an integer).
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 from typing import Any
@@ -238,9 +240,20 @@ def main() -> int:
     parser.add_argument("database", help="a SQLite or DuckDB export")
     parser.add_argument("--as-of", required=True, help="the run's as_of date, YYYY-MM-DD")
     args = parser.parse_args()
-    results = check(connect(args.database), args.as_of)
-    for rule, count in results.items():
-        print(f"{'ok  ' if count == 0 else 'FAIL'} {count:>8}  {rule}")
+    try:
+        results = check(connect(args.database), args.as_of)
+    except (OSError, sqlite3.Error) as exc:
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        print(f"check_export: error: {args.database}: {message}", file=sys.stderr)
+        return 2
+    try:
+        for rule, count in results.items():
+            print(f"{'ok  ' if count == 0 else 'FAIL'} {count:>8}  {rule}")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`| head -3`): it has what it wanted; Python's
+        # own flush at exit goes nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 1 if any(results.values()) else 0
 
 
