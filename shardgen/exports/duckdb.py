@@ -16,13 +16,13 @@ or built in memory until the database is closed, and loads from the file
 only what a later INSERT needs. At xl, one transaction for the whole load
 peaked at 1.25 GB (8.9 GB at 10 × xl); an INSERT of 500,000 rows
 (`INSERT_ROWS`) at a time at 0.6 GB (2.2 GB); and closing the file after
-each at 0.49 GB (0.88 GB), for 2 % more time at xl (none at 10 × xl). (A `memory_limit` does not bound
-DuckDB's indexes: 300 MB ran out of memory at 10 × xl.) The price is the
-file's size: the checkpoints between the INSERTs rewrite the key indexes,
-and the blocks they leave free stay in the file for later writes (418 MB
-at xl against 361 MB). Closing the file folds the write-ahead log into it:
-no `.wal` is left beside it; one that a killed export left, the next
-removes (`guard.remove_stale`).
+each at 0.49 GB (0.88 GB), for 2 % more time at xl (none at 10 × xl). (A
+`memory_limit` does not bound DuckDB's indexes: 300 MB ran out of memory
+at 10 × xl.) The price is the file's size: the checkpoints between the
+INSERTs rewrite the key indexes, and the blocks they leave free stay in
+the file for later writes (418 MB at xl against 361 MB). Closing the file
+folds the write-ahead log into it: no `.wal` is left beside it; one that a
+killed export left, the next removes (`guard.remove_stale`).
 """
 
 from __future__ import annotations
