@@ -12,7 +12,9 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import lmdb
 import msgspec
@@ -22,8 +24,11 @@ import shardgen
 from shardgen.advance.ledger import recent_key
 from shardgen.pipeline import Summary
 from shardgen.plan import EPOCH
-from shardgen.schema import DECODERS, ENCODER, Change
-from shardgen.store import key
+from shardgen.schema import DECODERS, ENCODER, LINE_ITEMS, Change
+from shardgen.store import Store, key
+from shardgen.store.keys import LINK, LINK_KEY
+from shardgen.verification import changes as changes_check
+from shardgen.verification.reader import ShardReader
 
 from .conftest import AS_OF
 from .test_bad_input import assert_one_line, run
@@ -298,6 +303,49 @@ def test_verify_finds_what_breaks_the_advance_rules(
     assert rule in shardgen.verify(copy).violations_by_rule
 
 
+#: Damage to an invoice the days issued, or to its lines, and the rule verify
+#: then finds broken.
+LATER_DAMAGE = {
+    "record": ("invoices", "the later index names the invoice's customer"),
+    "customer": ("invoices", "the later index names the invoice's customer"),
+    "date": ("invoices", "a later invoice is dated after generation"),
+    "link": ("links", "links describe each parent's children"),
+    "line": ("invoice_line_items", "links describe each parent's children"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(LATER_DAMAGE))
+def test_verify_reads_each_later_invoice_and_its_lines(
+    advanced: tuple[Path, Path, shardgen.AdvanceSummary], tmp_path: Path, damage: str
+) -> None:
+    _, after, _ = advanced
+    changes = [msgspec.json.decode(line) for line in shardgen.changes(after)]
+    issued = next(c for c in changes if c["table"] == "invoices" and c["op"] == "c")["after"]
+    copy = tmp_path / "later.lmdb"
+    shutil.copyfile(after, copy)
+    if damage == "customer":
+        _tampered(copy, "invoices", issued["id"], customer_id=issued["customer_id"] + 1)
+    elif damage == "date":
+        _tampered(copy, "invoices", issued["id"], invoice_date=day_of(AS_OF) - 1)
+    else:
+        env = lmdb.open(str(copy), subdir=False, max_dbs=32, lock=True)
+        with env.begin(write=True) as txn:
+            if damage == "record":
+                txn.put(key(issued["id"]), b"\x91\xc1", db=env.open_db(b"invoices", txn=txn))
+            else:
+                links = env.open_db(b"links", txn=txn)
+                at = LINK_KEY.pack(LINE_ITEMS, issued["id"])
+                if damage == "link":
+                    txn.delete(at, db=links)
+                else:
+                    first, _ = LINK.unpack(txn.get(at, db=links))
+                    txn.delete(key(first), db=env.open_db(b"invoice_line_items", txn=txn))
+        env.close()
+    table, rule = LATER_DAMAGE[damage]
+    report = shardgen.verify(copy)
+    assert any(v.rule == rule and v.table == table for v in report.violations), report.violations
+
+
 def test_verify_finds_a_change_feed_that_is_not_the_days(
     advanced: tuple[Path, Path, shardgen.AdvanceSummary], tmp_path: Path
 ) -> None:
@@ -330,6 +378,93 @@ def test_verify_finds_a_change_feed_that_is_not_the_days(
         txn.delete(key(5), db=env.open_db(b"changes", txn=txn))
     env.close()
     assert rule in shardgen.verify(copy).violations_by_rule
+
+
+def _feed_violations(path: Path) -> list[tuple[int, str]]:
+    """(seq, detail) of every violation verify's feed check finds in the store."""
+    with Store.open(path) as store, store.snapshot() as view:
+        plan = store.scope()
+        found = []
+        for task in range(changes_check.tasks(plan)):
+            reader = ShardReader(view, None)
+            changes_check.verify_changes(reader, plan, task)
+            found += [(v.id, v.detail) for v in reader.found.listed]
+    return found
+
+
+#: Edits of one change of the feed (its record before or after, or the
+#: change itself), each breaking one rule of the feed, and what verify says.
+FEED_EDITS: dict[str, tuple[str, Callable[[Change, Any, Any], Change], str]] = {
+    "dated before generation": (
+        "u", lambda c, b, a: msgspec.structs.replace(c, ts=c.ts - 400 * 86_400), "no day"
+    ),
+    "dated past int64": ("u", lambda c, b, a: msgspec.structs.replace(c, ts=2**64 - 1), "no day"),
+    "a delete": ("u", lambda c, b, a: msgspec.structs.replace(c, op="d"), "d of"),
+    "an unknown table": ("c", lambda c, b, a: msgspec.structs.replace(c, table="x"), "c of x"),
+    "a change that does not decode": (
+        "c", lambda c, b, a: msgspec.structs.replace(c, after=msgspec.Raw(b"\x91\xc1")), ""
+    ),
+    "a row that is not the table's": (
+        "c", lambda c, b, a: msgspec.structs.replace(c, after=msgspec.Raw(ENCODER.encode([1]))),
+        "Expected",
+    ),
+    "an insert under another key": (
+        "c", lambda c, b, a: msgspec.structs.replace(c, key=c.key + 1), "key and row"
+    ),
+    "an insert of a generated row": (
+        "c", lambda c, b, a: _after(c, msgspec.structs.replace(a, id=1), key=1), "generated row"
+    ),
+    "an update of another row": (
+        "u", lambda c, b, a: _after(c, msgspec.structs.replace(a, id=a.id + 1)), "key and row"
+    ),
+    "a field that may not change": (
+        "u", lambda c, b, a: _after(c, msgspec.structs.replace(a, created_at=a.created_at + 1)),
+        "changes created_at",
+    ),
+    "paid on another day": (
+        "u", lambda c, b, a: _after(c, msgspec.structs.replace(a, paid_date=a.paid_date - 1)),
+        "paid on another day",
+    ),
+    "a status that may not follow": (
+        "u", lambda c, b, a: _after(c, msgspec.structs.replace(a, status=b.status)), " → ",
+    ),
+}  # fmt: skip
+
+
+def _after(change: Change, row: Any, **fields: Any) -> Change:
+    return msgspec.structs.replace(change, after=msgspec.Raw(ENCODER.encode(row)), **fields)
+
+
+@pytest.mark.parametrize("edit", sorted(FEED_EDITS))
+def test_the_feed_check_finds_each_change_that_is_not_the_days(
+    advanced: tuple[Path, Path, shardgen.AdvanceSummary], tmp_path: Path, edit: str
+) -> None:
+    _, after, _ = advanced
+    assert _feed_violations(after) == []  # each batch checked at once, none amiss
+    op, change_it, said = FEED_EDITS[edit]
+    copy = tmp_path / "feed.lmdb"
+    shutil.copyfile(after, copy)
+    decode = msgspec.msgpack.Decoder(Change).decode
+    env = lmdb.open(str(copy), subdir=False, max_dbs=32, lock=True)
+    with env.begin(write=True) as txn:
+        db = env.open_db(b"changes", txn=txn)
+        # A change in the middle of a batch: an invoice paid (an update), or a new one.
+        decoder = DECODERS["invoices"]
+        for raw_key, raw in txn.cursor(db=db):
+            change = decode(raw)
+            seq = int.from_bytes(raw_key, "big")
+            if (change.table, change.op) != ("invoices", op) or seq <= 5000:
+                continue
+            if op == "c" or decoder.decode(change.after).status == "paid":
+                break
+        row_before = decoder.decode(change.before) if op == "u" else None
+        edited = change_it(change, row_before, decoder.decode(change.after))
+        txn.put(raw_key, ENCODER.encode(edited), db=db)
+    env.close()
+    found = _feed_violations(copy)
+    assert found[0][0] == seq and said in found[0][1], found
+    if not edit.startswith("dated"):  # a later date puts the changes after it out of order
+        assert [s for s, _ in found] == [seq], found
 
 
 def test_recent_rates_come_from_every_shard(large_store: tuple[Path, Summary]) -> None:
