@@ -97,19 +97,6 @@ class Snapshot:
         value = self.txn.get(key(row_id), db=self.dbs[table])
         return None if value is None else bytes(value)
 
-    def get_many(self, table: str, row_ids: list[int]) -> list[bytes | None]:
-        """The stored values of many rows, in the order asked (None for a row
-        not there), read a few hundred at a time (`reads`)."""
-        txn, db = self.txn, self.dbs[table]
-        step = max(1, RELEASE_ROWS // RANDOM_READ)
-        found: list[bytes | None] = []
-        for start in range(0, len(row_ids), step):
-            chunk = row_ids[start : start + step]
-            self.reads(RANDOM_READ * len(chunk))
-            values = [txn.get(key(row_id), db=db) for row_id in chunk]
-            found += (None if value is None else bytes(value) for value in values)
-        return found
-
     def link(self, relation: int, parent: int) -> tuple[int, int] | None:
         """A parent's (first child ID, child count), or None."""
         value = self.txn.get(LINK_KEY.pack(relation, parent), db=self.dbs["links"])
