@@ -18,6 +18,7 @@ import shutil
 import signal
 import struct
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -255,6 +256,25 @@ def trim_heap() -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             _libc().malloc_trim(0)
+
+
+def write_back(path: Path) -> Callable[[], None]:
+    """Start writing the file at `path` to disk in the background: a thread's
+    fsync, which waits on the disk, not on a CPU, while the caller goes on.
+    Returns the call that waits for it. Its errors are not raised: the sync
+    that makes the file durable before it is used (`Store.sync`) reports them."""
+
+    def flush() -> None:
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    thread = threading.Thread(target=flush, name="shardgen-write-back", daemon=True)
+    thread.start()
+    return thread.join
 
 
 def release_pages(path: Path) -> None:
