@@ -21,6 +21,7 @@ from shardgen.store.files import (
     is_lmdb,
     isolated,
     recorded_map_size,
+    write_back,
 )
 
 
@@ -90,3 +91,14 @@ def _crash() -> None:
 def test_a_crashed_isolated_read_is_the_damaged_store_error(tmp_path: Path) -> None:
     with pytest.raises(shardgen.DamagedStoreError, match=r"crashed a process \(SIGBUS\)"):
         isolated(tmp_path, _crash)
+
+
+def test_write_back_flushes_a_file_in_the_background(tmp_path: Path) -> None:
+    path = tmp_path / "data"
+    path.write_bytes(b"x" * 1_000_000)
+    wait = write_back(path)
+    wait()  # the thread's fsync is done
+    assert path.read_bytes() == b"x" * 1_000_000
+    # A file gone before the thread opens it: nothing raised here, the sync
+    # that must find the file on disk (`Store.sync`) says what is wrong.
+    write_back(tmp_path / "gone")()
