@@ -51,7 +51,6 @@ from .store import (
     lock_path,
     staging_path,
 )
-from .store.files import write_back
 from .verification import Report, verify_store
 from .versions import data_versions, versions
 
@@ -337,14 +336,10 @@ def _run(
     with Monitor(limit=memory_limit) as monitor:
         check = _memory_check(monitor, memory_limit)
         _make_shards(store, plan, pool, done, check, monitor, progress)
-        # The shards' pages go to disk while verify reads them: the sync
-        # before promotion then finds little left to write.
-        written = write_back(store.path)
         # Verify shares the shards among the local pool's worker count
         # (a Dask cluster's threads are elsewhere: then the local default).
         workers = pool.workers if pool.name == "local" else default_workers(plan)
         report = verify_store(store, check, workers)
-    written()
     seconds = promote_verified(store, target, report, started, monitor, _failure)
     return Summary(
         path=str(target),
