@@ -46,6 +46,13 @@ MAY_CHANGE = {
     ),
 }
 RULE = "the change feed holds only the days' transitions"
+#: The status moves of a table whose rows have one.
+MOVES = {"invoices": INVOICE_MOVES, "customers": CUSTOMER_MOVES}
+
+
+def _may_change(table: str, fields: tuple[str, ...]) -> list[str]:
+    """The fields of a table's row that an update may change."""
+    return [f for f in (*MAY_CHANGE.get(table, ()), "updated_at") if f in fields]
 
 
 def tasks(plan: GrownPlan) -> int:
@@ -148,7 +155,8 @@ def _rows_clean(
     keys = attrgetter("key")
     if list(map(attrgetter("id"), after)) != list(map(keys, inserted)):
         return False
-    if min(map(keys, inserted), default=generated.get(table, 0) + 1) <= generated.get(table, 0):
+    last_generated = generated.get(table, 0)
+    if any(k <= last_generated for k in map(keys, inserted)):
         return False
     if not moved:
         return True
@@ -156,11 +164,11 @@ def _rows_clean(
     if list(map(attrgetter("id"), new)) != ids or list(map(attrgetter("id"), old)) != ids:
         return False
     fields = type(new[0]).__struct_fields__
-    may = {f for f in (*MAY_CHANGE.get(table, ()), "updated_at") if f in fields}
+    may = _may_change(table, fields)
     kept = attrgetter(*[f for f in fields if f not in may])
     if list(map(kept, old)) != list(map(kept, new)):
         return False
-    moves = {"invoices": INVOICE_MOVES, "customers": CUSTOMER_MOVES}.get(table)
+    moves = MOVES.get(table)
     if moves is not None:
         status = attrgetter("status")
         if not moves.issuperset(zip(map(status, old), map(status, new), strict=True)):
@@ -209,14 +217,13 @@ def _problem(change: Change, generated: dict[str, int]) -> str:
     if before.id != after.id:
         return "key and row differ"
     fields = type(after).__struct_fields__
-    may = [f for f in (*MAY_CHANGE.get(change.table, ()), "updated_at") if f in fields]
+    may = _may_change(change.table, fields)
     if msgspec.structs.replace(before, **{f: getattr(after, f) for f in may}) != after:
         moved = {f for f in fields if getattr(before, f) != getattr(after, f)} - set(may)
         return f"changes {', '.join(sorted(moved))}"
-    if change.table == "invoices" and (before.status, after.status) not in INVOICE_MOVES:
-        return f"invoice {before.status} → {after.status}"
-    if change.table == "customers" and (before.status, after.status) not in CUSTOMER_MOVES:
-        return f"customer {before.status} → {after.status}"
+    moves = MOVES.get(change.table)
+    if moves is not None and (before.status, after.status) not in moves:
+        return f"{change.table.removesuffix('s')} {before.status} → {after.status}"
     if (
         change.table == "invoices"
         and after.status == "paid"
