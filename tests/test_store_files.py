@@ -102,3 +102,44 @@ def test_write_back_flushes_a_file_in_the_background(tmp_path: Path) -> None:
     # A file gone before the thread opens it: nothing raised here, the sync
     # that must find the file on disk (`Store.sync`) says what is wrong.
     write_back(tmp_path / "gone")()
+
+
+def _mapped_kb(path: Path) -> int:
+    """How much of the file at `path` this process has mapped in (its Rss), in kB."""
+    target, total, inside = os.path.realpath(path), 0, False
+    with open("/proc/self/smaps", encoding="utf-8") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if "-" in fields[0] and not fields[0].endswith(":"):
+                inside = fields[-1] == target
+            elif inside and fields[0] == "Rss:":
+                total += int(fields[1])
+    return total
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="reads Linux's /proc")
+def test_released_pages_leave_the_process_and_a_new_map_is_found(
+    large_store: tuple[Path, object], tmp_path: Path
+) -> None:
+    path = tmp_path / "copy.lmdb"
+    shutil.copyfile(large_store[0], path)
+    store = Store.open(path)
+    try:
+        for _ in range(2):  # the first map, then the one `remap` makes
+            rows = sum(len(values) for _, values in store.raw_batches("invoice_line_items"))
+            assert rows > 20_000
+            assert _mapped_kb(path) > 1_000  # the pages read are mapped in
+            store.release()
+            assert store.pages.ranges  # where the environment maps the file: found, kept
+            assert _mapped_kb(path) == 0
+            with store.snapshot(release=True) as view:  # a snapshot releases as it reads
+                for _ in view.pairs("invoices", b"", b"\xff" * 8):
+                    pass
+                view.reads(10**6)
+                assert _mapped_kb(path) == 0
+            old = store.pages
+            store.remap()
+            assert store.pages is not old and not store.pages.ranges
+    finally:
+        store.close()
+    assert not store.pages.ranges  # a closed environment's map is forgotten

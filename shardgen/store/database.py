@@ -41,11 +41,11 @@ from ..versions import __version__
 from .files import (
     DEFAULT_MAP_SIZE,
     Identity,
+    Pages,
     check_file,
     disk_full,
     identity,
     recorded_map_size,
-    release_pages,
     trim_heap,
 )
 from .keys import BATCH, LINK, LINK_KEY, key
@@ -120,6 +120,7 @@ class Store:
         self.opener = opener or functools.partial(_open_existing, path, writable, file)
         self.shards = 0  # shards written or read through this handle
         self.dbs = _open_dbs(env, writable)
+        self.pages = Pages(path)  # where the environment maps the file (`release`)
 
     # -- opening -------------------------------------------------------------
 
@@ -183,6 +184,7 @@ class Store:
 
     def close(self) -> None:
         self.env.close()
+        self.pages = Pages(self.path)
 
     def remap(self) -> None:
         """Close and reopen the environment, with no transaction open.
@@ -193,14 +195,15 @@ class Store:
         every few shards keeps it flat (the pages stay in the page cache).
         """
         self.env.close()
+        self.pages = Pages(self.path)
         self.env = self.opener()
         self.dbs = _open_dbs(self.env, False)
 
     def release(self, trim: bool = True) -> None:
         """Drop this process's page mappings of the store, inside a transaction
-        too (`files.release_pages`): what a long write transaction does
-        instead of `remap`; with `trim`, give the C heap's free memory back."""
-        release_pages(self.path)
+        too (`files.Pages`): what a long write transaction does instead of
+        `remap`; with `trim`, give the C heap's free memory back."""
+        self.pages.release()
         if trim:
             trim_heap()
 
@@ -384,7 +387,7 @@ class Store:
         when it began. With `release`, the pages it reads leave this process's
         memory every few thousand rows (`Snapshot.reads`)."""
         with self.env.begin() as txn:
-            yield Snapshot(txn, self.dbs, self.path if release else None)
+            yield Snapshot(txn, self.dbs, self.pages.release if release else None)
 
     def get(self, table: str, record_id: int) -> Any | None:
         with self.env.begin() as txn:

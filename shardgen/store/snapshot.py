@@ -4,14 +4,12 @@ and the invoices an advance issued to a customer (the `later` index)."""
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
-from pathlib import Path
 from typing import Any, cast
 
 import lmdb
 
-from .files import release_pages
 from .keys import BATCH, LINK, LINK_KEY, key
 
 #: Rows a snapshot reads between drops of its page mappings; a row read on
@@ -25,21 +23,24 @@ class Snapshot:
     as bytes, a batch at a time: what verify reads."""
 
     def __init__(
-        self, txn: lmdb.Transaction, dbs: dict[str, Any], path: Path | None = None
+        self,
+        txn: lmdb.Transaction,
+        dbs: dict[str, Any],
+        release: Callable[[], None] | None = None,
     ) -> None:
         self.txn = txn
         self.dbs = dbs
-        self.path = path  # the store's file: its pages are released as reads go on
+        self.release = release  # drops the store's page mappings as reads go on
         self.read = 0
 
     def reads(self, rows: int) -> None:
         """Count rows read; every RELEASE_ROWS, drop this process's page
-        mappings of the store (`files.release_pages`), so a long read, or
+        mappings of the store (`files.Pages`), so a long read, or
         many random ones, keeps only the last few thousand rows' pages."""
         self.read += rows
-        if self.read >= RELEASE_ROWS and self.path is not None:
+        if self.read >= RELEASE_ROWS and self.release is not None:
             self.read = 0
-            release_pages(self.path)
+            self.release()
 
     def pairs(
         self, table: str, low: bytes, high: bytes, expected: int = 0
