@@ -57,6 +57,11 @@ def damaged(path: object, detail: str) -> DamagedStoreError:
     )
 
 
+def no_store(path: object) -> StoreError:
+    """The one error for a store that is not there."""
+    return StoreError(f"no store at {path}: run `shardgen generate --out {path}` first")
+
+
 class StoreFullError(StoreError):
     """The disk or the LMDB map filled up during a write."""
 

@@ -223,8 +223,8 @@ def test_a_store_without_what_advance_needs_is_refused_with_advice_that_works(
     [
         (("--days", "0"), 2, "--days must be a whole number of days"),
         (("--to", "2026-06-01"), 2, "is already at 2026-06-30"),
-        (("--to", "2026-13-01"), 2, "is not a valid date"),
-        (("--to", "2200-01-01"), 2, "out of range"),
+        (("--to", "2026-13-01"), 2, "--to '2026-13-01' is not a valid date"),
+        (("--to", "2200-01-01"), 2, "--to 2200-01-01 is out of range"),
     ],
 )
 def test_bad_advance_input_is_one_line(
@@ -243,6 +243,16 @@ def test_advice_to_advance_later_works(small_store: Path, tmp_path: Path) -> Non
     suggested = result.stderr.rsplit("such as ", 1)[1].strip()
     assert run("advance", copy, "--to", suggested).returncode == 0
     assert_one_line(run("advance", tmp_path / "none.lmdb", "--days", "1"), 1, "no store at")
+
+
+def test_advance_leaves_nothing_beside_what_is_no_store(tmp_path: Path) -> None:
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    assert_one_line(run("advance", tmp_path / "none.lmdb", "--days", "1"), 1, "no store at")
+    assert_one_line(run("advance", folder, "--days", "1"), 1, "is a directory")
+    assert_one_line(run("advance", tmp_path / "gone" / "s.lmdb", "--days", "1"), 1, "no store at")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]  # no lock file left
+    assert not any(folder.iterdir())
 
 
 def test_bad_changes_input_is_one_line(

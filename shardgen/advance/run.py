@@ -35,7 +35,14 @@ from ..schema import (
     Recent,
     RunPromoted,
 )
-from ..store import DEFAULT_MAP_SIZE, Store, isolated, recorded_map_size, staging_path
+from ..store import (
+    DEFAULT_MAP_SIZE,
+    Store,
+    check_present,
+    isolated,
+    recorded_map_size,
+    staging_path,
+)
 from ..store.files import write_back
 from ..verification import Report, verify_store
 from ..versions import versions
@@ -84,10 +91,12 @@ def advance(
         raise UsageError("give the date to advance to (--to YYYY-MM-DD) or --days N, not both")
     if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
         raise UsageError(f"--days must be a whole number of days, at least 1, got {days!r}")
+    to_day = None if to is None else _to_day(to)
     refuse_link(target, "advance")
+    check_present(target)  # before the lock: no lock file beside what is no store
     with run_lock(target, "shardgen advance"):
         now, promoted = isolated(target, _where, target)
-        end = _end_day(now, to, days, resume)
+        end = _end_day(now, to_day, days, resume)
         staging = staging_path(target)
         store, written = _open_staging(target, staging, resume, end, promoted)
         with failures_logged(store, f"{target} left unchanged"):
@@ -145,12 +154,21 @@ def _recent_name(plan: Plan) -> str:
     return f"recent:customers:{plan.customer_shards[0].index:08d}"
 
 
-def _end_day(now: str, to: str | dt.date | None, days: int | None, resume: bool) -> int:
+def _to_day(to: str | dt.date) -> int:
+    """The day `to` names (--to YYYY-MM-DD)."""
+    try:
+        return (parse_as_of(to if isinstance(to, dt.date) else str(to)) - EPOCH).days
+    except UsageError as exc:
+        raise UsageError(str(exc).replace("--as-of", "--to")) from None
+
+
+def _end_day(now: str, to_day: int | None, days: int | None, resume: bool) -> int:
     today = (dt.date.fromisoformat(now) - EPOCH).days
     if days is not None:
         end = today + days
     else:
-        end = (parse_as_of(to if isinstance(to, dt.date) else str(to)) - EPOCH).days
+        assert to_day is not None
+        end = to_day
     latest = (LATEST_AS_OF - EPOCH).days
     if end > latest:
         raise UsageError(f"cannot advance past {LATEST_AS_OF.isoformat()}: choose an earlier date")

@@ -17,7 +17,15 @@ from typing import Any
 import lmdb
 import msgspec
 
-from ..errors import NotAStoreError, SchemaError, StoreError, StoreFullError, UsageError, damaged
+from ..errors import (
+    NotAStoreError,
+    SchemaError,
+    StoreError,
+    StoreFullError,
+    UsageError,
+    damaged,
+    no_store,
+)
 from ..plan import Plan, grown, make_plan
 from ..schema import (
     BATCH_DECODERS,
@@ -100,6 +108,14 @@ def reading(path: object) -> Iterator[None]:
         raise damaged(path, detail) from exc
 
 
+def check_present(path: Path) -> None:
+    """That there is a file at `path` to open as a store (not a folder)."""
+    if path.is_dir():
+        raise NotAStoreError(f"{path} is a directory, not a shardgen store: give the store file")
+    if not path.exists():
+        raise no_store(path)
+
+
 class Store:
     """An open store. Use `Store.open` (read) or `Store.create` (write)."""
 
@@ -134,12 +150,7 @@ class Store:
         that shares out its work refuses a store promoted over meanwhile.
         """
         path = Path(path)
-        if path.is_dir():
-            raise NotAStoreError(
-                f"{path} is a directory, not a shardgen store: give the store file"
-            )
-        if not path.exists():
-            raise StoreError(f"no store at {path}: run `shardgen generate --out {path}` first")
+        check_present(path)
         check_file(path)
         file = file or identity(path)
         try:
