@@ -236,6 +236,41 @@ def test_bad_advance_input_is_one_line(
     assert shardgen.verify(copy).digest == shardgen.verify(small_store).digest
 
 
+def test_the_first_advance_keeps_the_catalog_and_the_next_reads_it(
+    small_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shardgen.advance import business
+    from shardgen.make.catalog import build_catalog
+
+    path = tmp_path / "s.lmdb"
+    shutil.copyfile(small_store, path)
+    plan = Store.open(small_store).plan()
+    built = bytes(build_catalog(plan).buffer)
+
+    def kept() -> tuple[bytes | None, bytes | None]:
+        with Store.open(path) as store, store.env.begin(db=store.dbs["meta"]) as txn:
+            return txn.get(business.CATALOG_STATE), txn.get(business.CATALOG_MARK)
+
+    one = shardgen.advance(path, days=3, workers=1)
+    catalog, mark = kept()
+    assert catalog == built and mark is not None
+    # The next advance reads it: building it again would fail here.
+    with monkeypatch.context() as patched:
+        patched.setattr(business, "build_catalog", lambda plan: pytest.fail("built again"))
+        two = shardgen.advance(path, days=3, workers=1)
+    # A catalog kept for another plan or shardgen is built again and replaced.
+    with Store.open(path, writable=True) as store, store.write() as txn:
+        txn.put(business.CATALOG_MARK, bytes(16), db=store.dbs["meta"])
+        txn.put(business.CATALOG_STATE, b"\0" * len(built), db=store.dbs["meta"])
+    three = shardgen.advance(path, days=3, workers=1)
+    assert kept() == (built, mark)
+    # The same days as one advance that built it.
+    once = tmp_path / "once.lmdb"
+    shutil.copyfile(small_store, once)
+    assert shardgen.advance(once, days=9, workers=1).digest == three.digest != two.digest
+    assert one.digest != two.digest
+
+
 def test_advice_to_advance_later_works(small_store: Path, tmp_path: Path) -> None:
     copy = tmp_path / "s.lmdb"
     shutil.copyfile(small_store, copy)

@@ -21,7 +21,6 @@ import msgspec
 
 from ..errors import UsageError
 from ..guard import refuse_link, remove_store, run_lock
-from ..make.catalog import catalog_for
 from ..pipeline import failures_logged, first_violation, promote_verified
 from ..plan import EPOCH, LATEST_AS_OF, Plan, check_workers, parse_as_of
 from ..run.monitor import Monitor
@@ -46,7 +45,7 @@ from ..store import (
 from ..store.files import write_back
 from ..verification import Report, verify_store
 from ..versions import versions
-from .business import Business, Feed, Rates, iso
+from .business import Business, Feed, Rates, iso, kept_catalog
 from .day import Day
 from .ledger import RECENT_DAYS, RECENT_SIGNUP_DAYS
 
@@ -265,7 +264,7 @@ def _run(
             versions=versions(), workers=workers or 1, resumed=resumed > 0,
         )
     )  # fmt: skip
-    business = Business(store, plan, catalog_for(plan), _rates(store, plan))
+    business = Business(store, plan, kept_catalog(store, plan), _rates(store, plan))
     seq = advanced.changes if advanced is not None else 0
     with Monitor() as monitor:
         while day < end:
