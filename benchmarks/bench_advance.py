@@ -4,7 +4,9 @@
 Each repeat generates the volume as a whole process (`python -m shardgen
 generate ...`, the baseline), then, for each number of days, copies that
 store to a scratch path (the copy is not timed) and advances the copy as a
-whole process (`python -m shardgen advance COPY --days N --json`). Both are
+whole process (`python -m shardgen advance COPY --days N --json`); the copy
+advanced by 1 day is then advanced by 1 more (the next day, as a daily run
+finds the store: the plan's catalog kept, the feed begun). All are
 sampled from outside every 50 ms, so they see the same machine state; the
 medians are compared. The store's own event log (`shardgen log COPY --json`)
 splits each advance into the part before the days (open and copy the store
@@ -188,6 +190,7 @@ def run_volume(volume: str, args: argparse.Namespace) -> dict[str, Any]:
     """Generate `volume`, then advance a copy of it by each --days, --repeat times."""
     generated: list[Generated] = []
     advanced: dict[int, list[Advanced]] = {n: [] for n in args.days}
+    next_day: list[Advanced] = []  # + 1 day from the store + 1 day left: a daily run
     folder = Path(tempfile.mkdtemp(prefix="bench-advance-", dir=args.tmp))
     try:
         store, copy = folder / f"{volume}.lmdb", folder / f"{volume}-copy.lmdb"
@@ -205,14 +208,21 @@ def run_volume(volume: str, args: argparse.Namespace) -> dict[str, Any]:
                 copy_store(store, copy)
                 measure.progress(f"{volume}: advance --days {n} run {i + 1}/{args.repeat}")
                 advanced[n].append(advance_measured(copy, n, args.workers, args.interval))
+                if n == 1:  # and the next day, from the store that day left
+                    measure.progress(f"{volume}: advance the next day run {i + 1}/{args.repeat}")
+                    next_day.append(advance_measured(copy, 1, args.workers, args.interval))
                 measure.remove_store(copy)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return summarise(volume, generated, advanced, size)
+    return summarise(volume, generated, advanced, next_day, size)
 
 
 def summarise(
-    volume: str, generated: list[Generated], advanced: dict[int, list[Advanced]], size: int
+    volume: str,
+    generated: list[Generated],
+    advanced: dict[int, list[Advanced]],
+    next_day: list[Advanced],
+    size: int,
 ) -> dict[str, Any]:
     rows = generated[0].rows
     if any(g.rows != rows for g in generated):
@@ -234,6 +244,9 @@ def summarise(
         "volume": volume,
         "generate": base,
         "advance": [advance_summary(volume, n, runs, seconds) for n, runs in advanced.items()],
+        # + 1 day again, from the store the + 1 day run left (what a daily run
+        # of advance does: the plan's catalog kept, the feed already begun).
+        "next_day": advance_summary(volume, 1, next_day, seconds) if next_day else None,
     }
 
 
@@ -327,12 +340,12 @@ def render(result: dict[str, Any]) -> str:
                 fmt_stat(Stat.from_dict(g["memory_mb"]["peak_anonymous_mb"]), ",.0f"),
             ]
         )  # fmt: skip
-        for a in case["advance"]:
+        for name, a in advances(case):
             met = {True: " met", False: " MISSED", None: ""}[a["met"]]
             uss_met = {True: " met", False: " MISSED", None: ""}[a["uss_met"]]
             rows.append(
                 [
-                    f"{case['volume']} advance +{a['days']} d",
+                    f"{case['volume']} advance {name}",
                     fmt_stat(Stat.from_dict(a["seconds"])),
                     fmt_ratio(a["ratio_to_generate"], ".3f"),
                     f"≤ {a['goal']:g}×{met}" if a["goal"] is not None else "",
@@ -352,7 +365,7 @@ def render(result: dict[str, Any]) -> str:
     if result["scaling"]:
         lines += [render_scaling(result["scaling"]), ""]
     sampling = [c["generate"]["sampling"] for c in result["cases"]] + [
-        a["sampling"] for c in result["cases"] for a in c["advance"]
+        a["sampling"] for c in result["cases"] for _, a in advances(c)
     ]
     lines += [
         "wall: the whole process, start-up included; the store copy an advance works on is made "
@@ -367,13 +380,21 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def advances(case: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A case's advances, named: each + N days from the generated store, then
+    the next day from the store + 1 day left."""
+    named = [(f"+{a['days']} d", a) for a in case["advance"]]
+    if case.get("next_day"):
+        named.append(("+1 d, the next day", case["next_day"]))
+    return named
+
+
 def few_samples(result: dict[str, Any]) -> list[str]:
     """A warning naming the runs sampled too seldom for their memory to be a peak."""
     few = [
         f"{c['volume']} {name}"
         for c in result["cases"]
-        for name, r in [("generate", c["generate"])]
-        + [(f"+{a['days']} d", a) for a in c["advance"]]
+        for name, r in [("generate", c["generate"]), *advances(c)]
         if r["sampling"]["samples_per_run"] < MIN_SAMPLES
     ]
     if not few:
@@ -387,11 +408,11 @@ def few_samples(result: dict[str, Any]) -> list[str]:
 def render_parts(result: dict[str, Any]) -> str:
     rows = []
     for case in result["cases"]:
-        for a in case["advance"]:
+        for name, a in advances(case):
             parts = a["parts"]
             rows.append(
                 [
-                    f"{case['volume']} +{a['days']} d",
+                    f"{case['volume']} {name}",
                     *(f"{parts[p]['median']:,.3f}" for p in PARTS),
                     f"{1000 * parts['days']['median'] / a['days']:,.1f}",
                 ]
@@ -437,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         result["cases"].append(run_volume(volume, args))
     result["scaling"] = scaling(result["cases"])
     result["deterministic"] = all(
-        c["generate"]["deterministic"] and all(a["deterministic"] for a in c["advance"])
+        c["generate"]["deterministic"] and all(a["deterministic"] for _, a in advances(c))
         for c in result["cases"]
     )
     measure.emit(result, args.json, lambda: render(result))
