@@ -3,6 +3,7 @@ recorded map size, and reads in a child process."""
 
 from __future__ import annotations
 
+import mmap
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import shardgen
 from shardgen.store import Store
 from shardgen.store.files import (
     DEFAULT_MAP_SIZE,
+    Pages,
     check_file,
     companions,
     disk_full,
@@ -140,6 +142,22 @@ def test_released_pages_leave_the_process_and_a_new_map_is_found(
             old = store.pages
             store.remap()
             assert store.pages is not old and not store.pages.ranges
+        # A second map of the file (or a map of another inode) is never kept:
+        # each release looks again and drops every map of the file.
+        with (
+            open(path, "rb") as file,
+            mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as other,
+        ):
+            fresh = Pages(path)
+            assert sum(other[i] for i in range(0, len(other), 4096)) >= 0  # its pages mapped in
+            rows = sum(len(values) for _, values in store.raw_batches("invoices"))
+            assert _mapped_kb(path) > 1_000
+            fresh.release()
+            assert not fresh.ranges and _mapped_kb(path) == 0
+        store.pages.inode = -1  # as if the maps named another inode than stat
+        rows = sum(len(values) for _, values in store.raw_batches("invoices"))
+        store.release()
+        assert rows and not store.pages.ranges and _mapped_kb(path) == 0
     finally:
         store.close()
-    assert not store.pages.ranges  # a closed environment's map is forgotten
+    assert not store.pages.ranges and store.pages.inode is None  # a closed map is forgotten

@@ -195,7 +195,7 @@ class Store:
 
     def close(self) -> None:
         self.env.close()
-        self.pages = Pages(self.path)
+        self.pages.forget()
 
     def remap(self) -> None:
         """Close and reopen the environment, with no transaction open.
@@ -206,8 +206,9 @@ class Store:
         every few shards keeps it flat (the pages stay in the page cache).
         """
         self.env.close()
-        self.pages = Pages(self.path)
+        self.pages.forget()
         self.env = self.opener()
+        self.pages = Pages(self.path)
         self.dbs = _open_dbs(self.env, False)
 
     def release(self, trim: bool = True) -> None:

@@ -289,27 +289,45 @@ class Pages:
     around every page read, so random reads map whole tables.
 
     LMDB maps the whole file once, when the environment opens, and never
-    moves that map while it is open: the map is looked up once (reading
+    moves that map while it is open, so the map is looked up once (reading
     /proc/self/maps took 0.7 ms a call, made every few thousand rows) and
-    kept. A `Pages` belongs to one environment; the store makes a new one
-    whenever it opens the environment again, and forgets it when it closes.
+    kept, but only when it is surely this environment's: the one map in the
+    process of the file the environment opened (its inode, taken when the
+    store made this `Pages`, right after opening it). Otherwise (two maps of
+    the file, or a file system whose maps name other inodes than `stat`)
+    every call looks again and drops every map of the file then found. A
+    `Pages` belongs to one environment: the store makes a new one whenever
+    it opens the environment again, and when it closes it.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.ranges: list[tuple[int, int]] = []
+        self.ranges: list[tuple[int, int]] = []  # this environment's map, once known
+        try:
+            self.inode: int | None = os.stat(path).st_ino
+        except OSError:
+            self.inode = None
+
+    def forget(self) -> None:
+        """The environment closed: keep no map, look each time (as for two maps)."""
+        self.ranges, self.inode = [], None
 
     def release(self) -> None:
         if not sys.platform.startswith("linux"):
             return
-        if not self.ranges:  # found once: the environment maps its file when it opens
-            self.ranges = mapped(self.path)
-        for low, high in self.ranges:
+        ranges = self.ranges
+        if not ranges:
+            found = mapped(self.path)
+            ranges = [(low, high) for low, high, _ in found]
+            mine = [(low, high) for low, high, inode in found if inode == self.inode]
+            if len(found) == len(mine) == 1:
+                self.ranges = mine
+        for low, high in ranges:
             _libc().madvise(low, high - low, _MADV_DONTNEED)
 
 
-def mapped(path: Path) -> list[tuple[int, int]]:
-    """The address ranges where this process maps the file at `path` (Linux)."""
+def mapped(path: Path) -> list[tuple[int, int, int]]:
+    """Where this process maps the file at `path` (Linux): (start, end, inode)."""
     target = os.path.realpath(path)
     suffix = f" {target}\n"
     try:
@@ -319,6 +337,7 @@ def mapped(path: Path) -> list[tuple[int, int]]:
         return []
     ranges = []
     for line in lines:
-        low, high = (int(x, 16) for x in line.split(maxsplit=1)[0].split("-"))
-        ranges.append((low, high))
+        fields = line.split(maxsplit=5)  # range, perms, offset, device, inode, path
+        low, high = (int(x, 16) for x in fields[0].split("-"))
+        ranges.append((low, high, int(fields[4])))
     return ranges
