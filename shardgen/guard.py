@@ -62,6 +62,21 @@ def refuse_link(path: Path, what: str = "") -> None:
     )
 
 
+def refuse_write_protected(path: Path, to_let: str, otherwise: str = "") -> None:
+    """Refuse to replace or remove a store whose owner made it read-only (no
+    write permission for anyone, as `chmod a-w` leaves it): as `rm` asks
+    before it removes a write-protected file, shardgen leaves it and says how
+    to allow it. The mode is what counts, so root is refused too. `to_let`
+    says what the advice allows ("shardgen advance replace it"); `otherwise`,
+    what else the user can do."""
+    info = _lstat(path)
+    if info is not None and stat.S_ISREG(info.st_mode) and not info.st_mode & 0o222:
+        raise UsageError(
+            f"{path} is write-protected: run `chmod u+w {path}` to let {to_let}"
+            + (f", or {otherwise}" if otherwise else "")
+        )
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)

@@ -23,7 +23,7 @@ from .errors import DamagedStoreError, RunError, SchemaError, ShardgenError, Usa
 from .exports import check_export, export_promoted, parquet_options
 from .exports.files import ParquetOptions
 from .exports.postgres import redact
-from .guard import promote, refuse_link, remove_store, run_lock
+from .guard import promote, refuse_link, refuse_write_protected, remove_store, run_lock
 from .plan import Plan, check_workers, default_workers, make_plan
 from .run.executors import Executor, open_executor
 from .run.monitor import Monitor
@@ -102,8 +102,10 @@ def check_target(out: Path) -> None:
         )
     if out.exists():
         # Only ever replace a shardgen store, never a user's other file (nor
-        # one written by a newer shardgen: that one says to upgrade).
+        # one written by a newer shardgen: that one says to upgrade), nor
+        # one its owner made read-only.
         _open_to_replace(out)
+        refuse_write_protected(out, "shardgen generate replace it", "choose another --out")
 
 
 def _open_to_replace(path: Path) -> None:
@@ -468,6 +470,7 @@ def reset(path: str | os.PathLike[str], *, partial: bool = False) -> list[Path]:
         raise UsageError(f"{target} is a directory, not a shardgen store: give the store file")
     if not partial and target.exists():
         _open_to_replace(target)  # refuses anything that is not a store
+        refuse_write_protected(target, "shardgen reset remove it")
     with run_lock(target, "shardgen reset"):
         removed = [] if partial else remove_store(target)
         removed += remove_store(staging_path(target))

@@ -186,3 +186,27 @@ def test_full_disk_keeps_the_previous_dataset_and_resumes(tmp_path: Path) -> Non
 def test_a_path_the_kernel_refuses(tmp_path: Path) -> None:
     assert_one_line(run("generate", "--out", "/proc/shardgen.lmdb", "--as-of", AS_OF), 1,
                     "writable")  # fmt: skip
+
+
+def test_a_write_protected_store_is_left_until_its_owner_allows_it(
+    existing: tuple[Path, bytes],
+) -> None:
+    target, data = existing
+    target.chmod(0o444)
+    commands = [
+        ("advance", target, "--days", "1"),
+        ("generate", "--volume", "small", "--seed", "5", "--out", target),
+        ("reset", target),
+    ]
+    for args in commands:
+        result = run(*args)
+        assert_one_line(result, 2, f"{target} is write-protected: run `chmod u+w {target}`")
+        assert target.read_bytes() == data and target.stat().st_mode & 0o777 == 0o444
+    assert run("verify", target).returncode == 0  # reading it is fine
+    # The advice works: made writable, each command does what it was asked.
+    advice = run(*commands[0]).stderr.split("`")[1]
+    assert advice == f"chmod u+w {target}"
+    subprocess.run(advice.split(), check=True)
+    for args in commands:
+        assert run(*args).returncode == 0, args
+    assert not target.exists()

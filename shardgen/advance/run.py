@@ -20,7 +20,7 @@ from pathlib import Path
 import msgspec
 
 from ..errors import UsageError
-from ..guard import refuse_link, remove_store, run_lock
+from ..guard import refuse_link, refuse_write_protected, remove_store, run_lock
 from ..pipeline import failures_logged, first_violation, promote_verified
 from ..plan import EPOCH, LATEST_AS_OF, Plan, check_workers, parse_as_of
 from ..run.monitor import Monitor
@@ -93,6 +93,7 @@ def advance(
     to_day = None if to is None else _to_day(to)
     refuse_link(target, "advance")
     check_present(target)  # before the lock: no lock file beside what is no store
+    refuse_write_protected(target, "shardgen advance replace it", "advance a copy")
     with run_lock(target, "shardgen advance"):
         now, promoted = isolated(target, _where, target)
         end = _end_day(now, to_day, days, resume)
