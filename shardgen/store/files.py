@@ -297,7 +297,8 @@ class Pages:
     the file, or a file system whose maps name other inodes than `stat`)
     every call looks again and drops every map of the file then found. A
     `Pages` belongs to one environment: the store makes a new one whenever
-    it opens the environment again, and when it closes it.
+    it opens the environment again, and makes it forget the map when the
+    environment closes.
     """
 
     def __init__(self, path: Path) -> None:
