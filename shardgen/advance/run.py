@@ -275,9 +275,13 @@ def _run(
                 progress(day - first, end - first)
         del business  # the catalog and caches: not needed by verify
         gc.collect()
+        # What the days wrote goes to disk while verify reads it, as the copy
+        # did while the days ran: the sync before promotion has little left.
+        days_written = write_back(store.path)
         report = verify_store(store, None, workers)
     inserted, updated = _totals(store, now)
     written()
+    days_written()
     seconds = promote_verified(store, target, report, started, monitor, _failure)
     return AdvanceSummary(
         path=str(target), from_as_of=now, as_of=iso(end), days=end - first,
