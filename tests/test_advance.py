@@ -189,7 +189,8 @@ def test_a_killed_advance_leaves_the_store_and_resume_continues(
     assert shardgen.verify(staging).ok  # consistent at that day
     # Another advance's copy is not continued: --resume says so.
     other = run("advance", target, "--days", "3", "--resume", "--workers", "1")
-    assert_one_line(other, 2, "nothing to resume")
+    assert_one_line(other, 2, "nothing to resume: ")
+    assert "is not an interrupted advance of" in other.stderr
     assert staging.exists()
     # The same command again continues from the last whole day.
     again = run("advance", target, "--days", "5", "--resume", "--workers", "1")
@@ -198,6 +199,11 @@ def test_a_killed_advance_leaves_the_store_and_resume_continues(
     assert not staging.exists()
     log = run("log", target).stdout
     assert "(resumed)" in log and log.count("day_advanced") == 5
+    # Nothing left to resume: --resume says the copy is not there, and the
+    # advice (without --resume) works.
+    done = run("advance", target, "--days", "1", "--resume", "--workers", "1")
+    assert_one_line(done, 2, f"nothing to resume: {staging} does not exist")
+    assert run("advance", target, "--days", "1", "--workers", "1").returncode == 0
 
 
 def test_a_store_without_what_advance_needs_is_refused_with_advice_that_works(

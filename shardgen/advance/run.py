@@ -200,10 +200,12 @@ def _open_staging(
             return store, _nothing
         store.close()
     if resume:
-        raise UsageError(
-            f"nothing to resume: {staging} is not an interrupted advance of {target} to "
-            f"{iso(end)}; run without --resume"
+        what = (
+            f"is not an interrupted advance of {target} to {iso(end)}"
+            if staging.exists()
+            else f"does not exist (no advance of {target} was interrupted)"
         )
+        raise UsageError(f"nothing to resume: {staging} {what}; run without --resume")
     remove_store(staging)
     # The store is not written meanwhile (the run lock), so a byte copy is a
     # consistent one; made by the kernel, it maps none of the store here.
