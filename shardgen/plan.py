@@ -302,6 +302,15 @@ def parse_as_of(value: str | dt.date | None) -> dt.date:
     return day
 
 
+def parse_day(value: str | dt.date, option: str) -> int:
+    """The day number of a date an option gives (YYYY-MM-DD, as `parse_as_of`
+    reads it); its errors name `option`."""
+    try:
+        return (parse_as_of(value if isinstance(value, dt.date) else str(value)) - EPOCH).days
+    except UsageError as exc:
+        raise UsageError(str(exc).replace("--as-of", option)) from None
+
+
 def _count(name: str, value: object, maximum: int, why: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise UsageError(f"--{name} must be a whole number, got {value!r}")

@@ -22,7 +22,7 @@ import msgspec
 from ..errors import UsageError
 from ..exports.render import columns_of, json_lines, timestamps
 from ..make.products import DAY
-from ..plan import EPOCH, parse_as_of
+from ..plan import parse_day
 from ..schema import Change, array_header
 from ..store import Store, key, reading
 
@@ -66,12 +66,7 @@ def write_changes(lines: Iterator[str], out: IO[str]) -> int:
 
 
 def _day(value: str | dt.date | None, option: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        return (parse_as_of(value) - EPOCH).days
-    except UsageError as exc:
-        raise UsageError(str(exc).replace("--as-of", option)) from None
+    return None if value is None else parse_day(value, option)
 
 
 def _lines(store: Store, low: int | None, high: int | None) -> Iterator[str]:

@@ -22,7 +22,7 @@ import msgspec
 from ..errors import UsageError
 from ..guard import refuse_link, refuse_write_protected, remove_store, run_lock
 from ..pipeline import failures_logged, first_violation, promote_verified
-from ..plan import EPOCH, LATEST_AS_OF, Plan, check_workers, parse_as_of
+from ..plan import EPOCH, LATEST_AS_OF, Plan, check_workers, parse_day
 from ..run.monitor import Monitor
 from ..run.shards import Task, inject_fault
 from ..schema import (
@@ -90,7 +90,7 @@ def advance(
         raise UsageError("give the date to advance to (--to YYYY-MM-DD) or --days N, not both")
     if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
         raise UsageError(f"--days must be a whole number of days, at least 1, got {days!r}")
-    to_day = None if to is None else _to_day(to)
+    to_day = None if to is None else parse_day(to, "--to")
     refuse_link(target, "advance")
     check_present(target)  # before the lock: no lock file beside what is no store
     refuse_write_protected(target, "shardgen advance replace it", "advance a copy")
@@ -152,14 +152,6 @@ def _failure(report: Report, staging: Path) -> str:
 
 def _recent_name(plan: Plan) -> str:
     return f"recent:customers:{plan.customer_shards[0].index:08d}"
-
-
-def _to_day(to: str | dt.date) -> int:
-    """The day `to` names (--to YYYY-MM-DD)."""
-    try:
-        return (parse_as_of(to if isinstance(to, dt.date) else str(to)) - EPOCH).days
-    except UsageError as exc:
-        raise UsageError(str(exc).replace("--as-of", "--to")) from None
 
 
 def _end_day(now: str, to_day: int | None, days: int | None, resume: bool) -> int:
