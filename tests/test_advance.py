@@ -255,7 +255,7 @@ def test_the_first_advance_keeps_the_catalog_and_the_next_reads_it(
 
     def kept() -> tuple[bytes | None, bytes | None]:
         with Store.open(path) as store, store.env.begin(db=store.dbs["meta"]) as txn:
-            return txn.get(business.CATALOG_STATE), txn.get(business.CATALOG_MARK)
+            return txn.get(business.CATALOG_STATE.encode()), txn.get(business.CATALOG_MARK.encode())
 
     one = shardgen.advance(path, days=3, workers=1)
     catalog, mark = kept()
@@ -266,8 +266,8 @@ def test_the_first_advance_keeps_the_catalog_and_the_next_reads_it(
         two = shardgen.advance(path, days=3, workers=1)
     # A catalog kept for another plan or shardgen is built again and replaced.
     with Store.open(path, writable=True) as store, store.write() as txn:
-        txn.put(business.CATALOG_MARK, bytes(16), db=store.dbs["meta"])
-        txn.put(business.CATALOG_STATE, b"\0" * len(built), db=store.dbs["meta"])
+        txn.put(business.CATALOG_MARK.encode(), bytes(16), db=store.dbs["meta"])
+        txn.put(business.CATALOG_STATE.encode(), b"\0" * len(built), db=store.dbs["meta"])
     three = shardgen.advance(path, days=3, workers=1)
     assert kept() == (built, mark)
     # The same days as one advance that built it.

@@ -49,8 +49,8 @@ class Business:
 #: Where an advanced store keeps its plan's catalog (in `meta`), and what it
 #: was built for: the first advance builds it (0.5 s at xl, a tenth of a
 #: day's advance), the next ones read it.
-CATALOG_STATE = b"catalog"
-CATALOG_MARK = b"catalog-for"
+CATALOG_STATE = "catalog"
+CATALOG_MARK = "catalog-for"
 
 
 def kept_catalog(store: Store, plan: Plan) -> Catalog:
@@ -62,16 +62,14 @@ def kept_catalog(store: Store, plan: Plan) -> Catalog:
     mark = hashlib.blake2b(
         ENCODER.encode(plan) + f"{__version__}/{BYTES_PER_PRODUCT}".encode(), digest_size=16
     ).digest()
-    meta = store.dbs["meta"]
-    with store.env.begin(db=meta) as txn:
-        kept = txn.get(CATALOG_STATE) if txn.get(CATALOG_MARK) == mark else None
+    kept = store.state(CATALOG_STATE) if store.state(CATALOG_MARK) == mark else None
     if kept is not None and len(kept) == CatalogLayout(plan.products).size:
         catalog = Catalog(memoryview(kept), plan.products)
     else:
         catalog = build_catalog(plan)
         with store.write() as txn:
-            txn.put(CATALOG_STATE, catalog.buffer, db=meta)
-            txn.put(CATALOG_MARK, mark, db=meta)
+            txn.put(CATALOG_STATE.encode(), catalog.buffer, db=store.dbs["meta"])
+            txn.put(CATALOG_MARK.encode(), mark, db=store.dbs["meta"])
     store.release()  # the pages the catalog was read or written through
     return catalog
 
