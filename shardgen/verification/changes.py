@@ -123,10 +123,11 @@ def _clean(
     low, high = days
     if when.min() <= low or when.max() > high or when[0] < day or (np.diff(when) < 0).any():
         return None
-    tables = np.array(list(map(attrgetter("table"), changes)), dtype=object)
-    for table in set(tables.tolist()):
-        rows = np.flatnonzero(tables == table)
-        picked = [changes[i] for i in rows.tolist()]
+    by_table: dict[str, list[int]] = {}
+    for row, change in enumerate(changes):
+        by_table.setdefault(change.table, []).append(row)
+    for table, rows in by_table.items():
+        picked = [changes[i] for i in rows]
         if not _rows_clean(table, picked, when[rows].tolist(), generated):
             return None
     return int(when[-1])
