@@ -1,0 +1,363 @@
+/* A part's records, as the store holds them (one msgpack array of msgpack
+ * arrays, one value per contract column), decoded straight into the buffers
+ * of Arrow arrays: no Python object per value. `columns.py` wraps the
+ * buffers into arrays; `files.record_batch` falls back to decoding through
+ * Python objects where this module was not built.
+ *
+ * decode(packed, kinds) -> list, one entry per column, by its kind's letter:
+ *   'q' int64, 'i' int32, 'f' float64:  (nulls, validity, values)
+ *   'b' bool:                          (nulls, validity, bits)
+ *   's' UTF-8 text:                    (nulls, validity, offsets, data)
+ * `validity` is None where the column has no NULL; bitmaps are Arrow's
+ * (least significant bit first), offsets int32, all little-endian, as Arrow
+ * lays them out on the machines it runs on. Returns (rows, columns).
+ *
+ * A value of the wrong kind, a record of the wrong length, an integer out of
+ * its column's range, text that is not UTF-8 or bytes past the end raise
+ * ValueError: the store is damaged, as `pyarrow.array` would have said. */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#if PY_BIG_ENDIAN
+#error "Arrow buffers are laid out little-endian here"
+#endif
+
+typedef struct {
+    char kind;
+    int64_t nulls;
+    uint8_t *validity; /* NULL until the first null */
+    char *values;      /* fixed width: rows * width; bool: bitmap; text: offsets */
+    char *data;        /* text bytes */
+    Py_ssize_t used, size;
+} Out;
+
+typedef struct {
+    const uint8_t *at, *end;
+} Reader;
+
+static int damaged(const char *what) {
+    PyErr_Format(PyExc_ValueError, "damaged record: %s", what);
+    return -1;
+}
+
+static inline int need(Reader *r, Py_ssize_t n) {
+    if (r->end - r->at < n) return damaged("it ends early");
+    return 0;
+}
+
+static inline uint16_t be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+static inline uint32_t be32(const uint8_t *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static inline uint64_t be64(const uint8_t *p) {
+    return ((uint64_t)be32(p) << 32) | be32(p + 4);
+}
+
+/* An array's length; -1 with an exception set if it is not an array. */
+static Py_ssize_t array_length(Reader *r) {
+    if (need(r, 1)) return -1;
+    uint8_t b = *r->at++;
+    if ((b & 0xf0) == 0x90) return b & 0x0f;
+    if (b == 0xdc) {
+        if (need(r, 2)) return -1;
+        Py_ssize_t n = be16(r->at);
+        r->at += 2;
+        return n;
+    }
+    if (b == 0xdd) {
+        if (need(r, 4)) return -1;
+        Py_ssize_t n = (Py_ssize_t)be32(r->at);
+        r->at += 4;
+        return n;
+    }
+    damaged("not an array");
+    return -1;
+}
+
+/* An integer: 0 and *value, 1 for nil, -1 with an exception set. */
+static int read_int(Reader *r, int64_t *value) {
+    if (need(r, 1)) return -1;
+    uint8_t b = *r->at++;
+    if (b <= 0x7f) { *value = b; return 0; }
+    if (b >= 0xe0) { *value = (int8_t)b; return 0; }
+    if (b == 0xc0) return 1;
+    static const int8_t widths[8] = {1, 2, 4, 8, 1, 2, 4, 8}; /* 0xcc..0xd3 */
+    if (b < 0xcc || b > 0xd3) return damaged("an integer expected");
+    Py_ssize_t width = widths[b - 0xcc];
+    if (need(r, width)) return -1;
+    const uint8_t *p = r->at;
+    r->at += width;
+    switch (b) {
+    case 0xcc: *value = p[0]; return 0;
+    case 0xcd: *value = be16(p); return 0;
+    case 0xce: *value = be32(p); return 0;
+    case 0xcf: {
+        uint64_t u = be64(p);
+        if (u > (uint64_t)INT64_MAX) return damaged("an integer beyond 64 bits");
+        *value = (int64_t)u;
+        return 0;
+    }
+    case 0xd0: *value = (int8_t)p[0]; return 0;
+    case 0xd1: *value = (int16_t)be16(p); return 0;
+    case 0xd2: *value = (int32_t)be32(p); return 0;
+    default: *value = (int64_t)be64(p); return 0;
+    }
+}
+
+/* Whether n bytes are UTF-8 as Python decodes it (no surrogates, no
+ * overlong forms, nothing past U+10FFFF). */
+static int utf8(const uint8_t *s, Py_ssize_t n) {
+    const uint8_t *end = s + n;
+    while (s < end) {
+        if (end - s >= 8) {
+            uint64_t eight;
+            memcpy(&eight, s, 8);
+            if (!(eight & 0x8080808080808080ULL)) { s += 8; continue; }
+        }
+        uint8_t c = *s;
+        if (c < 0x80) { s++; continue; }
+        if (c >= 0xc2 && c <= 0xdf) {
+            if (end - s < 2 || (s[1] & 0xc0) != 0x80) return 0;
+            s += 2;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            if (end - s < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80) return 0;
+            if (c == 0xe0 && s[1] < 0xa0) return 0;  /* overlong */
+            if (c == 0xed && s[1] >= 0xa0) return 0; /* surrogate */
+            s += 3;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            if (end - s < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+                (s[3] & 0xc0) != 0x80)
+                return 0;
+            if (c == 0xf0 && s[1] < 0x90) return 0; /* overlong */
+            if (c == 0xf4 && s[1] >= 0x90) return 0; /* past U+10FFFF */
+            s += 4;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int set_null(Out *out, Py_ssize_t row, Py_ssize_t rows) {
+    if (out->validity == NULL) {
+        Py_ssize_t bytes = (rows + 7) / 8;
+        out->validity = PyMem_Malloc(bytes ? bytes : 1);
+        if (out->validity == NULL) { PyErr_NoMemory(); return -1; }
+        memset(out->validity, 0xff, bytes);
+    }
+    out->validity[row >> 3] &= (uint8_t)~(1u << (row & 7));
+    out->nulls++;
+    return 0;
+}
+
+static int read_text(Reader *r, Out *out, Py_ssize_t row, Py_ssize_t rows) {
+    if (need(r, 1)) return -1;
+    uint8_t b = *r->at++;
+    Py_ssize_t n;
+    if ((b & 0xe0) == 0xa0) {
+        n = b & 0x1f;
+    } else if (b == 0xd9) {
+        if (need(r, 1)) return -1;
+        n = *r->at++;
+    } else if (b == 0xda) {
+        if (need(r, 2)) return -1;
+        n = be16(r->at);
+        r->at += 2;
+    } else if (b == 0xdb) {
+        if (need(r, 4)) return -1;
+        n = (Py_ssize_t)be32(r->at);
+        r->at += 4;
+    } else if (b == 0xc0) {
+        n = -1;
+    } else {
+        return damaged("a text expected");
+    }
+    if (n < 0) {
+        if (set_null(out, row, rows)) return -1;
+        n = 0;
+    } else {
+        if (need(r, n)) return -1;
+        if (!utf8(r->at, n)) return damaged("a text that is not UTF-8");
+        if (out->used + n > INT32_MAX) return damaged("a part's text beyond 2 GiB");
+        if (out->used + n > out->size) {
+            Py_ssize_t size = out->size ? out->size : 4096;
+            while (size < out->used + n) size *= 2;
+            char *grown = PyMem_Realloc(out->data, size);
+            if (grown == NULL) { PyErr_NoMemory(); return -1; }
+            out->data = grown;
+            out->size = size;
+        }
+        memcpy(out->data + out->used, r->at, n);
+        out->used += n;
+        r->at += n;
+    }
+    int32_t end = (int32_t)out->used;
+    memcpy(out->values + 4 * (row + 1), &end, 4);
+    return 0;
+}
+
+static int read_value(Reader *r, Out *out, Py_ssize_t row, Py_ssize_t rows) {
+    int64_t value = 0;
+    int got;
+    switch (out->kind) {
+    case 'q':
+        got = read_int(r, &value);
+        if (got < 0) return -1;
+        if (got == 1 && set_null(out, row, rows)) return -1;
+        memcpy(out->values + 8 * row, &value, 8);
+        return 0;
+    case 'i': {
+        got = read_int(r, &value);
+        if (got < 0) return -1;
+        if (got == 1 && set_null(out, row, rows)) return -1;
+        if (value < INT32_MIN || value > INT32_MAX) return damaged("an integer beyond 32 bits");
+        int32_t small = (int32_t)value;
+        memcpy(out->values + 4 * row, &small, 4);
+        return 0;
+    }
+    case 'f': {
+        double number = 0.0;
+        if (need(r, 1)) return -1;
+        uint8_t b = *r->at;
+        if (b == 0xcb) {
+            if (need(r, 9)) return -1;
+            uint64_t bits = be64(r->at + 1);
+            memcpy(&number, &bits, 8);
+            r->at += 9;
+        } else if (b == 0xca) {
+            if (need(r, 5)) return -1;
+            uint32_t bits = be32(r->at + 1);
+            float single;
+            memcpy(&single, &bits, 4);
+            number = single;
+            r->at += 5;
+        } else {
+            got = read_int(r, &value);
+            if (got < 0) return -1;
+            if (got == 1 && set_null(out, row, rows)) return -1;
+            number = (double)value;
+        }
+        memcpy(out->values + 8 * row, &number, 8);
+        return 0;
+    }
+    case 'b': {
+        if (need(r, 1)) return -1;
+        uint8_t b = *r->at++;
+        if (b == 0xc3) {
+            out->values[row >> 3] |= (char)(1u << (row & 7));
+        } else if (b == 0xc0) {
+            if (set_null(out, row, rows)) return -1;
+        } else if (b != 0xc2) {
+            return damaged("a boolean expected");
+        }
+        return 0;
+    }
+    default:
+        return read_text(r, out, row, rows);
+    }
+}
+
+static PyObject *column_result(Out *out, Py_ssize_t rows) {
+    PyObject *validity, *values, *result;
+    if (out->validity != NULL) {
+        validity = PyBytes_FromStringAndSize((char *)out->validity, (rows + 7) / 8);
+        if (validity == NULL) return NULL;
+    } else {
+        validity = Py_NewRef(Py_None);
+    }
+    Py_ssize_t width;
+    switch (out->kind) {
+    case 'q': case 'f': width = 8 * rows; break;
+    case 'i': width = 4 * rows; break;
+    case 'b': width = (rows + 7) / 8; break;
+    default: width = 4 * (rows + 1); break;
+    }
+    values = PyBytes_FromStringAndSize(out->values, width);
+    if (values == NULL) { Py_DECREF(validity); return NULL; }
+    if (out->kind == 's') {
+        PyObject *data = PyBytes_FromStringAndSize(out->data ? out->data : "", out->used);
+        if (data == NULL) { Py_DECREF(validity); Py_DECREF(values); return NULL; }
+        result = Py_BuildValue("(LNNN)", (long long)out->nulls, validity, values, data);
+    } else {
+        result = Py_BuildValue("(LNN)", (long long)out->nulls, validity, values);
+    }
+    return result;
+}
+
+static PyObject *decode(PyObject *self, PyObject *args) {
+    Py_buffer packed;
+    const char *kinds;
+    Py_ssize_t width;
+    PyObject *result = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*s#:decode", &packed, &kinds, &width)) return NULL;
+    Out *outs = PyMem_Calloc(width ? width : 1, sizeof(Out));
+    if (outs == NULL) { PyBuffer_Release(&packed); return PyErr_NoMemory(); }
+    Reader r = {packed.buf, (const uint8_t *)packed.buf + packed.len};
+    Py_ssize_t rows = array_length(&r);
+    if (rows < 0) goto done;
+    for (Py_ssize_t c = 0; c < width; c++) {
+        Out *out = &outs[c];
+        out->kind = kinds[c];
+        Py_ssize_t bytes;
+        switch (out->kind) {
+        case 'q': case 'f': bytes = 8 * rows; break;
+        case 'i': bytes = 4 * rows; break;
+        case 'b': bytes = (rows + 7) / 8; break;
+        case 's': bytes = 4 * (rows + 1); break;
+        default:
+            PyErr_Format(PyExc_ValueError, "unknown kind %c", out->kind);
+            goto done;
+        }
+        out->values = PyMem_Calloc(bytes ? bytes : 1, 1);
+        if (out->values == NULL) { PyErr_NoMemory(); goto done; }
+    }
+    for (Py_ssize_t row = 0; row < rows; row++) {
+        Py_ssize_t n = array_length(&r);
+        if (n < 0) goto done;
+        if (n != width) {
+            damaged("a record with another number of values than the table's columns");
+            goto done;
+        }
+        for (Py_ssize_t c = 0; c < width; c++)
+            if (read_value(&r, &outs[c], row, rows)) goto done;
+    }
+    if (r.at != r.end) {
+        damaged("bytes after the last record");
+        goto done;
+    }
+    PyObject *columns = PyList_New(width);
+    if (columns == NULL) goto done;
+    for (Py_ssize_t c = 0; c < width; c++) {
+        PyObject *column = column_result(&outs[c], rows);
+        if (column == NULL) { Py_DECREF(columns); goto done; }
+        PyList_SET_ITEM(columns, c, column);
+    }
+    result = Py_BuildValue("(nN)", rows, columns);
+done:
+    for (Py_ssize_t c = 0; c < width; c++) {
+        PyMem_Free(outs[c].validity);
+        PyMem_Free(outs[c].values);
+        PyMem_Free(outs[c].data);
+    }
+    PyMem_Free(outs);
+    PyBuffer_Release(&packed);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"decode", decode, METH_VARARGS,
+     "decode(packed, kinds) -> (rows, columns): records as Arrow buffers."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_columns",
+    "A part's msgpack records decoded into Arrow buffers.", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__columns(void) { return PyModule_Create(&module); }
