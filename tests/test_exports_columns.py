@@ -1,8 +1,9 @@
-"""The C decoder of a part's records into Arrow buffers (`exports/_columns.c`)
-makes exactly the batch that decoding through Python values makes: on every
-part of real stores, generated and advanced, and on records chosen for every
-msgpack width, NULLs, wide numbers and texts of every length; and it refuses
-what is not a record of the table, as the Python path does."""
+"""The C decoder of a part's records (`exports/_columns.c`) makes exactly the
+Arrow batch and the PostgreSQL binary COPY data that decoding through Python
+values makes: on every part of real stores, generated and advanced, and on
+records chosen for every msgpack width, NULLs, wide numbers and texts of
+every length; and it refuses what is not a record of the table, as the
+Python path does."""
 
 from __future__ import annotations
 
@@ -13,14 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import shardgen
-from shardgen.exports import files
+from shardgen.exports import copydata, files, native
 from shardgen.exports import parallel as export_parallel
 from shardgen.exports.contract import CONTRACT
+from shardgen.exports.render import columns_of
 from shardgen.schema import array_header
 from shardgen.store import Store
 
@@ -36,12 +39,17 @@ def packed(records: list[list[Any]]) -> bytes:
     return array_header(len(records)) + b"".join(encode(r) for r in records)
 
 
-def assert_same(table: str, data: bytes) -> None:
-    native = files.record_batch(table, data)
-    native.validate(full=True)
+def assert_same(table: str, data: bytes, copy: bool = True) -> None:
+    """The same Arrow batch, and unless not `copy`, the same COPY data (which
+    the Python path writes only for NULLs in the contract's nullable columns)."""
+    batch = files.record_batch(table, data)
+    batch.validate(full=True)
     expected = files.python_batch(table, data)
-    assert native.schema == expected.schema
-    assert native.equals(expected), table
+    assert batch.schema == expected.schema
+    assert batch.equals(expected), table
+    assert not copy or copydata.copy_data(table, data) == copydata.copy_columns(
+        table, columns_of(table, data)
+    ), table
 
 
 def every_part(path: Path) -> int:
@@ -58,7 +66,7 @@ def every_part(path: Path) -> int:
 
 
 def test_the_native_decoder_is_the_one_in_use() -> None:
-    assert files.native is _columns
+    assert native.decoder is _columns
 
 
 def test_every_part_of_a_store_decodes_as_through_python(
@@ -129,8 +137,9 @@ def decimal_safe(table: str, rows: list[list[Any]]) -> list[list[Any]]:
 @given(st.data())
 @pytest.mark.parametrize("table", list(CONTRACT))
 def test_chosen_records_decode_as_through_python(table: str, data: st.DataObject) -> None:
-    rows = decimal_safe(table, data.draw(records(table, nullable=data.draw(st.booleans()))))
-    assert_same(table, packed(rows))
+    nullable = data.draw(st.booleans())  # NULLs in any column, not only the contract's
+    rows = decimal_safe(table, data.draw(records(table, nullable)))
+    assert_same(table, packed(rows), copy=not nullable)
 
 
 def test_a_part_of_no_rows() -> None:
@@ -160,12 +169,52 @@ LINE = [1, 1, 1, 1, "a line", 3, 1999, 15, 5097]
 def test_what_is_not_a_record_is_refused(data: bytes, says: str) -> None:
     with pytest.raises(ValueError, match=f"damaged record: .*{says}"):
         files.record_batch("invoice_line_items", data)
+    with pytest.raises(ValueError, match=f"damaged record: .*{says}"):
+        copydata.copy_data("invoice_line_items", data)
     with pytest.raises(Exception):  # noqa: B017 - pyarrow or msgspec refuses it too
         files.python_batch("invoice_line_items", data)
 
 
-def test_a_bad_boolean_and_an_unknown_kind_are_refused() -> None:
+@pytest.mark.parametrize("decode", [_columns.decode, _columns.copy_binary])
+def test_a_bad_boolean_and_an_unknown_kind_are_refused(decode: Any) -> None:
     with pytest.raises(ValueError, match="a boolean expected"):
-        _columns.decode(array_header(1) + b"\x91\x01", "b")
+        decode(array_header(1) + b"\x91\x01", "b")
     with pytest.raises(ValueError, match="unknown kind"):
-        _columns.decode(array_header(1) + b"\x91\x01", "x")
+        decode(array_header(1) + b"\x91\x01", "x")
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "says"),
+    [
+        ("t", 2**62, "a timestamp beyond 64 bits"),
+        ("p", 2**62, "a percent beyond 64 bits"),
+        ("f", 1e300, "a decimal beyond 64 bits"),
+        ("d", 2**40, "beyond 32 bits"),
+        ("s", 5, "a text expected"),
+    ],
+)
+def test_copy_data_refuses_values_it_cannot_write(kind: str, value: Any, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        _columns.copy_binary(packed([[value]]), kind)
+
+
+@pytest.mark.parametrize(
+    "hundredths",
+    [0, 1, -1, 99, -100, 999_999, 1_000_000, 9_999_999_999, 10_000_000_000, -(10**15) - 7,
+     2**63 - 1, -(2**63) + 1],
+)  # fmt: skip
+def test_numerics_of_every_width_are_copied_as_the_python_path_writes_them(
+    hundredths: int,
+) -> None:
+    """Amounts of 100,000,000.00 and more take the Python path's field by field
+    writer (`_wide_numerics`); below, its arrays (`_numerics`); the C decoder
+    writes both alike."""
+    matrix, mask = copydata._wide_numerics([hundredths], None)
+    assert mask is not None
+    field = matrix[0][mask[0]].tobytes()
+    expected = copydata.HEADER + struct.pack(">h", 1) + field + copydata.TRAILER
+    assert _columns.copy_binary(packed([[hundredths]]), "n") == expected
+    if abs(hundredths) < 10**10:
+        laid, keep = copydata._numerics(np.array([hundredths], np.int64), None)
+        assert keep is not None
+        assert laid[0][keep[0]].tobytes() == field

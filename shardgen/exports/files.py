@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import csv
 import functools
-import importlib
 import io
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any, BinaryIO, NamedTuple
 
 import msgspec
@@ -37,6 +35,7 @@ from ..plan import Plan
 from ..schema import TABLES
 from ..tables import Column
 from .contract import CONTRACT, Part, columns
+from .native import decoder
 
 #: Rows per Parquet row group (at most).
 ROW_GROUP = 100_000
@@ -144,18 +143,6 @@ def shard_rows(plan: Plan, table: str) -> list[int]:
 #: A part's records decoded as tuples, which Arrow converts as struct rows.
 _RECORDS = msgspec.msgpack.Decoder(list[tuple[Any, ...]])
 
-
-def _native() -> ModuleType | None:
-    """The C decoder (`_columns.c`), built when shardgen is installed where a
-    C compiler is; None where it was not."""
-    try:
-        return importlib.import_module("shardgen.exports._columns")
-    except ImportError:  # pragma: no cover - installed without a C compiler
-        return None
-
-
-native = _native()
-
 #: The letter `_columns.decode` takes for each store type (`_store_type`).
 _NATIVE_KINDS = {"id": "q", "int": "i", "text": "s", "bool": "b", "date": "i", "timestamp": "q"}
 
@@ -191,12 +178,12 @@ def record_batch(table: str, packed: bytes) -> Any:
     not built, `python_batch` decodes the records into Python values and
     Arrow converts those: the same batch (tests/test_exports_columns.py
     compares them on every part of a store), 4 to 5 times the CPU time."""
-    if native is None:  # pragma: no cover - installed without a C compiler
+    if decoder is None:  # pragma: no cover - installed without a C compiler
         return python_batch(table, packed)
     import pyarrow as pa
 
     schema, store, conversions, kinds = _arrow_table(table)
-    rows, decoded = native.decode(packed, kinds)
+    rows, decoded = decoder.decode(packed, kinds)
     arrays = []
     for field, convert, (nulls, validity, *buffers) in zip(
         store, conversions, decoded, strict=True

@@ -31,6 +31,7 @@ from ..run.pool import Coordinator, Pool, coordinator, no_cycle_collection, work
 from ..schema import TABLES, array_header
 from ..store import Identity, Store, digest_batch, key, quiet_stderr, reading
 from .contract import Meter, Part, Rendered, Writer
+from .copydata import copy_data
 from .files import PARQUET_PARTS, record_batch, shard_rows, write_part_file
 from .render import RENDERERS, columns_of, sqlite_rows
 from .sqlite import write_part
@@ -194,6 +195,8 @@ def _data(source: _Reading, part: Part, packed: bytes) -> Any:
         compression = source.render.removeprefix(PARQUET_PARTS)
         write_part_file(Path(source.scratch), part, record_batch(part.table, packed), compression)
         return None
+    if source.render == "binary":
+        return copy_data(part.table, packed)
     columns = columns_of(part.table, packed)
     if source.render == "sqlite":
         return write_part(Path(source.scratch), part, sqlite_rows(part.table, columns))
