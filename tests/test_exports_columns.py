@@ -23,7 +23,7 @@ import shardgen
 from shardgen.exports import copydata, files, native
 from shardgen.exports import parallel as export_parallel
 from shardgen.exports.contract import CONTRACT
-from shardgen.exports.render import columns_of
+from shardgen.exports.render import columns_of, sqlite_rows, sqlite_values
 from shardgen.schema import array_header
 from shardgen.store import Store
 
@@ -40,13 +40,16 @@ def packed(records: list[list[Any]]) -> bytes:
 
 
 def assert_same(table: str, data: bytes, copy: bool = True) -> None:
-    """The same Arrow batch, and unless not `copy`, the same COPY data (which
-    the Python path writes only for NULLs in the contract's nullable columns)."""
+    """The same Arrow batch, and unless not `copy`, the same COPY data and
+    SQLite rows (which the Python path makes only with NULLs in the
+    contract's nullable columns)."""
     batch = files.record_batch(table, data)
     batch.validate(full=True)
     expected = files.python_batch(table, data)
     assert batch.schema == expected.schema
     assert batch.equals(expected), table
+    if copy:
+        assert sqlite_values(table, data) == sqlite_rows(table, columns_of(table, data)), table
     assert not copy or copydata.copy_data(table, data) == copydata.copy_columns(
         table, columns_of(table, data)
     ), table
@@ -106,8 +109,9 @@ def value(kind: str, nullable: bool) -> st.SearchStrategy[Any]:
         "int": int32,
         "text": texts,
         "bool": st.booleans(),
-        "date": int32,
-        "timestamp": st.integers(-(2**40), 2**40),  # seconds whose milliseconds fit 64 bits
+        # Dates and timestamps of years 1 to 9999, as Python's dates have them.
+        "date": st.integers(-719_162, 2_932_896),
+        "timestamp": st.integers(-62_135_596_800, 253_402_300_799),
         "decimal": st.floats(allow_nan=False, allow_infinity=False, width=64)
         | st.integers(-(2**53), 2**53),  # a float column that holds an integer
     }.get(kind, integers)
@@ -171,11 +175,21 @@ def test_what_is_not_a_record_is_refused(data: bytes, says: str) -> None:
         files.record_batch("invoice_line_items", data)
     with pytest.raises(ValueError, match=f"damaged record: .*{says}"):
         copydata.copy_data("invoice_line_items", data)
+    # The SQLite export keeps values as they are: only what is not a record fails.
+    if says in (
+        "ends early",
+        "another number of values",
+        "bytes after the last record",
+        "not an array",
+        "UTF-8",
+    ):
+        with pytest.raises(ValueError, match=f"damaged record: .*{says}"):
+            sqlite_values("invoice_line_items", data)
     with pytest.raises(Exception):  # noqa: B017 - pyarrow or msgspec refuses it too
         files.python_batch("invoice_line_items", data)
 
 
-@pytest.mark.parametrize("decode", [_columns.decode, _columns.copy_binary])
+@pytest.mark.parametrize("decode", [_columns.decode, _columns.copy_binary, _columns.sqlite_rows])
 def test_a_bad_boolean_and_an_unknown_kind_are_refused(decode: Any) -> None:
     with pytest.raises(ValueError, match="a boolean expected"):
         decode(array_header(1) + b"\x91\x01", "b")
@@ -218,3 +232,18 @@ def test_numerics_of_every_width_are_copied_as_the_python_path_writes_them(
         laid, keep = copydata._numerics(np.array([hundredths], np.int64), None)
         assert keep is not None
         assert laid[0][keep[0]].tobytes() == field
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"), [("d", -719_163), ("d", 2_932_897), ("t", 253_402_300_800)]
+)
+def test_sqlite_rows_refuse_dates_beyond_the_calendar(kind: str, value: int) -> None:
+    with pytest.raises(ValueError, match="a date outside years 1 to 9999"):
+        _columns.sqlite_rows(packed([[value]]), kind)
+
+
+def test_sqlite_rows_divide_amounts_beyond_a_doubles_integers_as_python_does() -> None:
+    amounts = [2**53, 2**53 + 1, -(2**53) - 3, 2**63 - 1, 123_456_789_012_345_678]
+    assert _columns.sqlite_rows(packed([[a] for a in amounts]), "m") == [
+        (a / 100,) for a in amounts
+    ]

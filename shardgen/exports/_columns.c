@@ -561,11 +561,192 @@ done:
     return result;
 }
 
+/* -- the SQLite export's values ------------------------------------------------ */
+
+/* Days since 1970-01-01 as year, month, day (the proleptic Gregorian
+ * calendar, as Python's date); 0, or -1 outside years 1 to 9999. */
+static int civil(int64_t days, int *year, int *month, int *day) {
+    if (days < -719162 || days > 2932896) return -1;
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *year = (int)(yoe + era * 400 + (*month <= 2));
+    return 0;
+}
+
+static inline void digits(char *at, int value, int width) {
+    for (int i = width - 1; i >= 0; i--) {
+        at[i] = (char)('0' + value % 10);
+        value /= 10;
+    }
+}
+
+/* "YYYY-MM-DD", or with `seconds` of the day "YYYY-MM-DDTHH:MM:SSZ". */
+static PyObject *iso(int64_t days, int64_t seconds) {
+    int year, month, day;
+    char text[20];
+    if (civil(days, &year, &month, &day)) {
+        damaged("a date outside years 1 to 9999");
+        return NULL;
+    }
+    digits(text, year, 4);
+    text[4] = '-';
+    digits(text + 5, month, 2);
+    text[7] = '-';
+    digits(text + 8, day, 2);
+    if (seconds < 0) return PyUnicode_FromStringAndSize(text, 10);
+    text[10] = 'T';
+    digits(text + 11, (int)(seconds / 3600), 2);
+    text[13] = ':';
+    digits(text + 14, (int)(seconds / 60 % 60), 2);
+    text[16] = ':';
+    digits(text + 17, (int)(seconds % 60), 2);
+    text[19] = 'Z';
+    return PyUnicode_FromStringAndSize(text, 20);
+}
+
+/* One value as the SQLite export writes it (render.sqlite_rows): 'v' as
+ * stored (integers, floats, texts), 'b' a boolean as 1 or 0, 'd' days as an
+ * ISO date, 't' seconds as an ISO timestamp, 'm' hundredths as a float of
+ * units; NULL as None. */
+static PyObject *sqlite_value(Reader *r, char kind) {
+    int64_t value = 0;
+    if (need(r, 1)) return NULL;
+    uint8_t b = *r->at;
+    if (b == 0xc0) {
+        r->at++;
+        if (kind == 'b') return PyLong_FromLong(0);
+        Py_RETURN_NONE;
+    }
+    if (kind == 'b') {
+        r->at++;
+        if (b != 0xc2 && b != 0xc3) { damaged("a boolean expected"); return NULL; }
+        return PyLong_FromLong(b == 0xc3);
+    }
+    if (kind == 'v') {
+        if (b == 0xc2 || b == 0xc3) { r->at++; return PyBool_FromLong(b == 0xc3); }
+        if (b == 0xcb || b == 0xca) {
+            double number;
+            if (need(r, b == 0xcb ? 9 : 5)) return NULL;
+            if (b == 0xcb) {
+                uint64_t bits = be64(r->at + 1);
+                memcpy(&number, &bits, 8);
+            } else {
+                uint32_t bits = be32(r->at + 1);
+                float single;
+                memcpy(&single, &bits, 4);
+                number = single;
+            }
+            r->at += b == 0xcb ? 9 : 5;
+            return PyFloat_FromDouble(number);
+        }
+        if ((b & 0xe0) == 0xa0 || b == 0xd9 || b == 0xda || b == 0xdb) {
+            Py_ssize_t n;
+            r->at++;
+            if ((b & 0xe0) == 0xa0) {
+                n = b & 0x1f;
+            } else if (b == 0xd9) {
+                if (need(r, 1)) return NULL;
+                n = *r->at++;
+            } else if (b == 0xda) {
+                if (need(r, 2)) return NULL;
+                n = be16(r->at);
+                r->at += 2;
+            } else {
+                if (need(r, 4)) return NULL;
+                n = (Py_ssize_t)be32(r->at);
+                r->at += 4;
+            }
+            if (need(r, n)) return NULL;
+            if (!utf8(r->at, n)) { damaged("a text that is not UTF-8"); return NULL; }
+            PyObject *text = PyUnicode_DecodeUTF8((const char *)r->at, n, "strict");
+            r->at += n;
+            return text;
+        }
+        if (b == 0xcf && need(r, 9) == 0 && be64(r->at + 1) > (uint64_t)INT64_MAX) {
+            PyObject *big = PyLong_FromUnsignedLongLong(be64(r->at + 1));
+            r->at += 9;
+            return big;
+        }
+    }
+    if (read_int(r, &value) < 0) return NULL;
+    switch (kind) {
+    case 'v':
+        return PyLong_FromLongLong(value);
+    case 'd':
+        return iso(value, -1);
+    case 't': {
+        int64_t day = value / 86400, rest = value % 86400;
+        if (rest < 0) { rest += 86400; day -= 1; }
+        return iso(day, rest);
+    }
+    case 'm': {
+        if (value > (INT64_C(1) << 53) || value < -(INT64_C(1) << 53)) {
+            /* beyond a double's integers: as Python divides them, exactly rounded */
+            PyObject *whole = PyLong_FromLongLong(value), *hundred = PyLong_FromLong(100);
+            PyObject *units = whole && hundred ? PyNumber_TrueDivide(whole, hundred) : NULL;
+            Py_XDECREF(whole);
+            Py_XDECREF(hundred);
+            return units;
+        }
+        return PyFloat_FromDouble((double)value / 100.0);
+    }
+    default:
+        PyErr_Format(PyExc_ValueError, "unknown kind %c", kind);
+        return NULL;
+    }
+}
+
+static PyObject *sqlite_rows(PyObject *self, PyObject *args) {
+    Py_buffer packed;
+    const char *kinds;
+    Py_ssize_t width;
+    PyObject *rows = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*s#:sqlite_rows", &packed, &kinds, &width)) return NULL;
+    Reader r = {packed.buf, (const uint8_t *)packed.buf + packed.len};
+    Py_ssize_t count = array_length(&r);
+    if (count < 0 || (rows = PyList_New(count)) == NULL) goto done;
+    for (Py_ssize_t row = 0; row < count; row++) {
+        Py_ssize_t n = array_length(&r);
+        if (n < 0) goto failed;
+        if (n != width) {
+            damaged("a record with another number of values than the table's columns");
+            goto failed;
+        }
+        PyObject *values = PyTuple_New(width);
+        if (values == NULL) goto failed;
+        PyList_SET_ITEM(rows, row, values);
+        for (Py_ssize_t c = 0; c < width; c++) {
+            PyObject *value = sqlite_value(&r, kinds[c]);
+            if (value == NULL) goto failed;
+            PyTuple_SET_ITEM(values, c, value);
+        }
+    }
+    if (r.at != r.end) {
+        damaged("bytes after the last record");
+        goto failed;
+    }
+    goto done;
+failed:
+    Py_CLEAR(rows);
+done:
+    PyBuffer_Release(&packed);
+    return rows;
+}
+
 static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS,
      "decode(packed, kinds) -> (rows, columns): records as Arrow buffers."},
     {"copy_binary", copy_binary, METH_VARARGS,
      "copy_binary(packed, kinds) -> bytes: records as PostgreSQL's binary COPY data."},
+    {"sqlite_rows", sqlite_rows, METH_VARARGS,
+     "sqlite_rows(packed, kinds) -> list of tuples: records as the SQLite export's values."},
     {NULL, NULL, 0, NULL},
 };
 
