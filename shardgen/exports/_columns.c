@@ -586,20 +586,18 @@ static inline void digits(char *at, int value, int width) {
     }
 }
 
-/* "YYYY-MM-DD", or with `seconds` of the day "YYYY-MM-DDTHH:MM:SSZ". */
-static PyObject *iso(int64_t days, int64_t seconds) {
+/* "YYYY-MM-DD", or with `seconds` of the day (0 or more)
+ * "YYYY-MM-DDTHH:MM:SSZ", written at `text`: its length, or -1 with an
+ * exception set for a date outside years 1 to 9999. */
+static int write_iso(char *text, int64_t days, int64_t seconds) {
     int year, month, day;
-    char text[20];
-    if (civil(days, &year, &month, &day)) {
-        damaged("a date outside years 1 to 9999");
-        return NULL;
-    }
+    if (civil(days, &year, &month, &day)) return damaged("a date outside years 1 to 9999");
     digits(text, year, 4);
     text[4] = '-';
     digits(text + 5, month, 2);
     text[7] = '-';
     digits(text + 8, day, 2);
-    if (seconds < 0) return PyUnicode_FromStringAndSize(text, 10);
+    if (seconds < 0) return 10;
     text[10] = 'T';
     digits(text + 11, (int)(seconds / 3600), 2);
     text[13] = ':';
@@ -607,7 +605,13 @@ static PyObject *iso(int64_t days, int64_t seconds) {
     text[16] = ':';
     digits(text + 17, (int)(seconds % 60), 2);
     text[19] = 'Z';
-    return PyUnicode_FromStringAndSize(text, 20);
+    return 20;
+}
+
+static PyObject *iso(int64_t days, int64_t seconds) {
+    char text[20];
+    int n = write_iso(text, days, seconds);
+    return n < 0 ? NULL : PyUnicode_FromStringAndSize(text, n);
 }
 
 /* One value as the SQLite export writes it (render.sqlite_rows): 'v' as
@@ -740,11 +744,251 @@ done:
     return rows;
 }
 
+/* -- CSV and JSON lines ----------------------------------------------------------- */
+
+static int put(Sink *out, const char *bytes, Py_ssize_t n) {
+    if (grow(out, n)) return -1;
+    memcpy(out->data + out->used, bytes, n);
+    out->used += n;
+    return 0;
+}
+
+/* The decimal digits of `magnitude` written backwards from `end`; returns
+ * where they begin. */
+static inline char *backwards(char *end, uint64_t magnitude) {
+    do {
+        *--end = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+    return end;
+}
+
+static int put_int(Sink *out, int64_t value) {
+    char text[24], *end = text + sizeof text;
+    uint64_t magnitude = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+    char *at = backwards(end, magnitude);
+    if (value < 0) *--at = '-';
+    return put(out, at, end - at);
+}
+
+/* Hundredths as exact two-decimal text: 1234 -> 12.34, -5 -> -0.05. */
+static int put_hundredths(Sink *out, int64_t hundredths) {
+    char text[32], *end = text + sizeof text;
+    uint64_t magnitude = hundredths < 0 ? (uint64_t)0 - (uint64_t)hundredths : (uint64_t)hundredths;
+    *--end = (char)('0' + magnitude % 10);
+    *--end = (char)('0' + magnitude / 10 % 10);
+    *--end = '.';
+    char *at = backwards(end, magnitude / 100);
+    if (hundredths < 0) *--at = '-';
+    return put(out, at, text + sizeof text - at);
+}
+
+static int put_iso(Sink *out, int64_t days, int64_t seconds, int quoted) {
+    if (grow(out, 22)) return -1;
+    char *at = out->data + out->used;
+    if (quoted) *at++ = '"';
+    int n = write_iso(at, days, seconds);
+    if (n < 0) return -1;
+    at += n;
+    if (quoted) *at++ = '"';
+    out->used = at - out->data;
+    return 0;
+}
+
+/* A text as the csv module writes it (quoted where it holds a comma, a quote
+ * or a line feed, quotes doubled), or as msgspec encodes it in JSON. */
+static int put_text(Sink *out, const uint8_t *at, Py_ssize_t n, int json) {
+    static const char hex[] = "0123456789abcdef";
+    if (!json) {
+        int quote = 0;
+        for (Py_ssize_t i = 0; i < n && !quote; i++)
+            quote = at[i] == ',' || at[i] == '"' || at[i] == '\n';
+        if (!quote) return put(out, (const char *)at, n);
+        if (grow(out, 2 * n + 2)) return -1;
+        out->data[out->used++] = '"';
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (at[i] == '"') out->data[out->used++] = '"';
+            out->data[out->used++] = (char)at[i];
+        }
+        out->data[out->used++] = '"';
+        return 0;
+    }
+    if (grow(out, 6 * n + 2)) return -1;
+    char *to = out->data + out->used;
+    *to++ = '"';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint8_t c = at[i];
+        if (c >= 0x20 && c != '"' && c != '\\') { *to++ = (char)c; continue; }
+        *to++ = '\\';
+        switch (c) {
+        case '"': *to++ = '"'; break;
+        case '\\': *to++ = '\\'; break;
+        case '\b': *to++ = 'b'; break;
+        case '\t': *to++ = 't'; break;
+        case '\n': *to++ = 'n'; break;
+        case '\f': *to++ = 'f'; break;
+        case '\r': *to++ = 'r'; break;
+        default:
+            *to++ = 'u'; *to++ = '0'; *to++ = '0';
+            *to++ = hex[c >> 4]; *to++ = hex[c & 15];
+        }
+    }
+    *to++ = '"';
+    out->used = to - out->data;
+    return 0;
+}
+
+/* One value of a column as CSV (json 0) or JSON (json 1) text, by kind: 'i'
+ * an integer, 's' a text, 'b' a boolean, 'd' days as a date, 't' seconds as a
+ * timestamp, 'n' hundredths, 'p' whole percents, 'f' a float rounded to
+ * hundredths (half to even), all three with two decimals. NULL: an empty
+ * field, or null. */
+static int text_value(Reader *r, Sink *out, char kind, int json) {
+    int64_t value = 0;
+    if (need(r, 1)) return -1;
+    uint8_t b = *r->at;
+    if (b == 0xc0) {
+        r->at++;
+        return json ? put(out, "null", 4) : 0;
+    }
+    switch (kind) {
+    case 's': {
+        Py_ssize_t n;
+        r->at++;
+        if ((b & 0xe0) == 0xa0) {
+            n = b & 0x1f;
+        } else if (b == 0xd9) {
+            if (need(r, 1)) return -1;
+            n = *r->at++;
+        } else if (b == 0xda) {
+            if (need(r, 2)) return -1;
+            n = be16(r->at);
+            r->at += 2;
+        } else if (b == 0xdb) {
+            if (need(r, 4)) return -1;
+            n = (Py_ssize_t)be32(r->at);
+            r->at += 4;
+        } else {
+            return damaged("a text expected");
+        }
+        if (need(r, n)) return -1;
+        if (!utf8(r->at, n)) return damaged("a text that is not UTF-8");
+        const uint8_t *at = r->at;
+        r->at += n;
+        return put_text(out, at, n, json);
+    }
+    case 'b':
+        r->at++;
+        if (b != 0xc2 && b != 0xc3) return damaged("a boolean expected");
+        if (json) return b == 0xc3 ? put(out, "true", 4) : put(out, "false", 5);
+        return put(out, b == 0xc3 ? "1" : "0", 1);
+    case 'f': {
+        double number;
+        if (b == 0xcb || b == 0xca) {
+            if (need(r, b == 0xcb ? 9 : 5)) return -1;
+            if (b == 0xcb) {
+                uint64_t bits = be64(r->at + 1);
+                memcpy(&number, &bits, 8);
+            } else {
+                uint32_t bits = be32(r->at + 1);
+                float single;
+                memcpy(&single, &bits, 4);
+                number = single;
+            }
+            r->at += b == 0xcb ? 9 : 5;
+        } else {
+            if (read_int(r, &value) < 0) return -1;
+            number = (double)value;
+        }
+        double hundredths = nearbyint(number * 100.0);
+        if (!(hundredths > -9.2e18 && hundredths < 9.2e18)) return damaged("a decimal beyond 64 bits");
+        return put_hundredths(out, (int64_t)hundredths);
+    }
+    default:
+        break;
+    }
+    if (read_int(r, &value) < 0) return -1;
+    switch (kind) {
+    case 'i':
+        return put_int(out, value);
+    case 'd':
+        return put_iso(out, value, -1, json);
+    case 't': {
+        int64_t day = value / 86400, rest = value % 86400;
+        if (rest < 0) { rest += 86400; day -= 1; }
+        return put_iso(out, day, rest, json);
+    }
+    case 'n':
+        return put_hundredths(out, value);
+    case 'p':
+        if (put_int(out, value)) return -1;
+        return put(out, ".00", 3);
+    default:
+        PyErr_Format(PyExc_ValueError, "unknown kind %c", kind);
+        return -1;
+    }
+}
+
+/* text(packed, kinds, json, before, end) -> bytes: each record as a line of
+ * CSV or JSON: before[c] written before column c's value (the separators, or
+ * JSON's keys), `end` after the last. */
+static PyObject *text(PyObject *self, PyObject *args) {
+    Py_buffer packed;
+    const char *kinds, *end;
+    Py_ssize_t width, end_size;
+    int json;
+    PyObject *before, *result = NULL;
+    Sink out = {NULL, 0, 0};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*s#pO!y#:text", &packed, &kinds, &width, &json, &PyTuple_Type,
+                          &before, &end, &end_size))
+        return NULL;
+    Reader r = {packed.buf, (const uint8_t *)packed.buf + packed.len};
+    Py_ssize_t rows = array_length(&r);
+    if (rows < 0) goto done;
+    if (PyTuple_GET_SIZE(before) != width) {
+        PyErr_SetString(PyExc_ValueError, "one text before each column");
+        goto done;
+    }
+    for (Py_ssize_t c = 0; c < width; c++) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(before, c))) {
+            PyErr_SetString(PyExc_TypeError, "the texts before the columns are bytes");
+            goto done;
+        }
+    }
+    if (grow(&out, packed.len * 2 + 64)) goto done;
+    for (Py_ssize_t row = 0; row < rows; row++) {
+        Py_ssize_t n = array_length(&r);
+        if (n < 0) goto done;
+        if (n != width) {
+            damaged("a record with another number of values than the table's columns");
+            goto done;
+        }
+        for (Py_ssize_t c = 0; c < width; c++) {
+            PyObject *prefix = PyTuple_GET_ITEM(before, c);
+            if (put(&out, PyBytes_AS_STRING(prefix), PyBytes_GET_SIZE(prefix))) goto done;
+            if (text_value(&r, &out, kinds[c], json)) goto done;
+        }
+        if (put(&out, end, end_size)) goto done;
+    }
+    if (r.at != r.end) {
+        damaged("bytes after the last record");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(out.data ? out.data : "", out.used);
+done:
+    PyMem_Free(out.data);
+    PyBuffer_Release(&packed);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS,
      "decode(packed, kinds) -> (rows, columns): records as Arrow buffers."},
     {"copy_binary", copy_binary, METH_VARARGS,
      "copy_binary(packed, kinds) -> bytes: records as PostgreSQL's binary COPY data."},
+    {"text", text, METH_VARARGS,
+     "text(packed, kinds, json, before, end) -> bytes: records as CSV or JSON lines."},
     {"sqlite_rows", sqlite_rows, METH_VARARGS,
      "sqlite_rows(packed, kinds) -> list of tuples: records as the SQLite export's values."},
     {NULL, NULL, 0, NULL},

@@ -33,7 +33,7 @@ from ..store import Identity, Store, digest_batch, key, quiet_stderr, reading
 from .contract import Meter, Part, Rendered, Writer
 from .copydata import copy_data
 from .files import PARQUET_PARTS, record_batch, shard_rows, write_part_file
-from .render import RENDERERS, columns_of, sqlite_values
+from .render import RENDERERS, columns_of, part_text, sqlite_values
 from .sqlite import write_part
 
 #: Parts in flight per worker. The coordinator hands out the next parts only
@@ -199,6 +199,8 @@ def _data(source: _Reading, part: Part, packed: bytes) -> Any:
         return copy_data(part.table, packed)
     if source.render == "sqlite":
         return write_part(Path(source.scratch), part, sqlite_values(part.table, packed))
+    if source.render in ("csv", "jsonl"):
+        return part_text(source.render, part.table, packed)
     return RENDERERS[source.render](part.table, columns_of(part.table, packed))
 
 

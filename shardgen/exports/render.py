@@ -219,6 +219,45 @@ def sqlite_rows(table: str, columns: list[Column]) -> list[tuple[Any, ...]]:
     return list(zip(*fields, strict=True))
 
 
+# -- from the records, by the C decoder ------------------------------------------------
+
+#: The letter `_columns.text` takes for each kind of the contract.
+_TEXT_KINDS = {
+    "id": "i", "int": "i", "text": "s", "bool": "b", "date": "d", "timestamp": "t",
+    "money": "n", "basis_points": "n", "percent": "p", "decimal": "f",
+}  # fmt: skip
+
+
+def _line_parts(table: str, json: bool) -> tuple[str, tuple[bytes, ...], bytes]:
+    """A table's kinds, what goes before each column's value, and the line's end."""
+    contract = CONTRACT[table]
+    kinds = "".join(_TEXT_KINDS[c.kind] for c in contract)
+    if not json:
+        return kinds, (b"", *[b","] * (len(contract) - 1)), b"\n"
+    keys = [_encode(c.name) + b":" for c in contract]
+    return kinds, (b"{" + keys[0], *[b"," + key for key in keys[1:]]), b"}\n"
+
+
+_LINES = {
+    (render, table): _line_parts(table, render == "jsonl")
+    for render in ("csv", "jsonl")
+    for table in CONTRACT
+}
+
+
+def part_text(render: str, table: str, packed: bytes) -> bytes:
+    """A part's records (one msgpack array of them, as the export reads them)
+    as CSV (`render` "csv") or JSON lines ("jsonl"): by the C decoder straight
+    from the records where it was built, else `csv_text` or `json_lines` of
+    their columns. The same bytes (tests/test_exports_columns.py compares
+    them on every part of a store, and on awkward values)."""
+    if decoder is None:  # pragma: no cover - installed without a C compiler
+        return RENDERERS[render](table, columns_of(table, packed))  # type: ignore[no-any-return]
+    kinds, before, end = _LINES[render, table]
+    data: bytes = decoder.text(packed, kinds, render == "jsonl", before, end)
+    return data
+
+
 #: The renders by name.
 RENDERERS: dict[str, Callable[[str, list[Column]], Any]] = {
     "csv": csv_text,
