@@ -5,7 +5,7 @@ in commit order, in the shape change-data-capture tools use.
      "key": {"id": 10001}, "before": {...}, "after": {...}}
 
 Row values are exactly what the JSON lines export writes for the row
-(`exports.render.json_lines`). `since` and `until` select the days: the
+(`exports.render.part_text`). `since` and `until` select the days: the
 changes made after the end of `since`, up to the end of `until`, which are
 what turn an export of the store as of `since` into one as of `until`.
 """
@@ -20,7 +20,7 @@ from typing import IO
 import msgspec
 
 from ..errors import UsageError
-from ..exports.render import columns_of, json_lines, timestamps
+from ..exports.render import part_text, timestamps
 from ..make.products import DAY
 from ..plan import parse_day
 from ..schema import Change, array_header
@@ -98,9 +98,7 @@ def _render(batch: list[tuple[int, Change]]) -> Iterator[str]:
         values.append(bytes(change.after))
     rendered = {
         table: iter(
-            json_lines(table, columns_of(table, array_header(len(v)) + b"".join(v)))
-            .decode()
-            .splitlines()
+            part_text("jsonl", table, array_header(len(v)) + b"".join(v)).decode().splitlines()
         )
         for table, v in rows.items()
     }
