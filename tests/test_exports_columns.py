@@ -214,7 +214,7 @@ def test_a_bad_boolean_and_an_unknown_kind_are_refused(decode: Any) -> None:
     with pytest.raises(ValueError, match="a boolean expected"):
         decode(array_header(1) + b"\x91\x01", "b")
     with pytest.raises(ValueError, match="unknown kind"):
-        decode(array_header(1) + b"\x91\x01", "x")
+        decode(array_header(1) + b"\x91\x01", "z")
 
 
 @pytest.mark.parametrize(
@@ -267,3 +267,16 @@ def test_sqlite_rows_divide_amounts_beyond_a_doubles_integers_as_python_does() -
     assert _columns.sqlite_rows(packed([[a] for a in amounts]), "m") == [
         (a / 100,) for a in amounts
     ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "says"),
+    [
+        ("m", 2**62, "a timestamp beyond 64 bits of milliseconds"),
+        ("p", 2**62, "a decimal beyond 64 bits"),
+        ("x", 1e300, "a decimal beyond 64 bits"),
+    ],
+)
+def test_arrow_buffers_refuse_values_beyond_their_types(kind: str, value: Any, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        _columns.decode(packed([[value]]), kind)

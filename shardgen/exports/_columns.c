@@ -5,7 +5,11 @@
  * Python objects where this module was not built.
  *
  * decode(packed, kinds) -> list, one entry per column, by its kind's letter:
- *   'q' int64, 'i' int32, 'f' float64:  (nulls, validity, values)
+ *   'q' int64, 'i' int32, 'f' float64,
+ *   'm' whole seconds as int64 milliseconds,
+ *   'n' hundredths, 'p' whole percents (times 100) and 'x' floats of units
+ *   (times 100, rounded half to even) as 128-bit decimals:
+ *                                      (nulls, validity, values)
  *   'b' bool:                          (nulls, validity, bits)
  *   's' UTF-8 text:                    (nulls, validity, offsets, data)
  * `validity` is None where the column has no NULL; bitmaps are Arrow's
@@ -200,6 +204,9 @@ static int read_text(Reader *r, Out *out, Py_ssize_t row, Py_ssize_t rows) {
     return 0;
 }
 
+/* 'x': a float of units to hundredths ('n' and 'p' take integers). */
+static inline int kind_is_float(char kind) { return kind == 'x'; }
+
 static int read_value(Reader *r, Out *out, Py_ssize_t row, Py_ssize_t rows) {
     int64_t value = 0;
     int got;
@@ -244,6 +251,51 @@ static int read_value(Reader *r, Out *out, Py_ssize_t row, Py_ssize_t rows) {
         memcpy(out->values + 8 * row, &number, 8);
         return 0;
     }
+    case 'm':
+        got = read_int(r, &value);
+        if (got < 0) return -1;
+        if (got == 1 && set_null(out, row, rows)) return -1;
+        if (value > INT64_MAX / 1000 || value < INT64_MIN / 1000)
+            return damaged("a timestamp beyond 64 bits of milliseconds");
+        value *= 1000;
+        memcpy(out->values + 8 * row, &value, 8);
+        return 0;
+    case 'n':
+    case 'p':
+    case 'x': {
+        if (need(r, 1)) return -1;
+        uint8_t b = *r->at;
+        if (kind_is_float(out->kind) && (b == 0xcb || b == 0xca)) {
+            double number;
+            if (need(r, b == 0xcb ? 9 : 5)) return -1;
+            if (b == 0xcb) {
+                uint64_t bits = be64(r->at + 1);
+                memcpy(&number, &bits, 8);
+            } else {
+                uint32_t bits = be32(r->at + 1);
+                float single;
+                memcpy(&single, &bits, 4);
+                number = single;
+            }
+            r->at += b == 0xcb ? 9 : 5;
+            double hundredths = nearbyint(number * 100.0); /* to even, as Python's round */
+            if (!(hundredths > -9.2e18 && hundredths < 9.2e18)) return damaged("a decimal beyond 64 bits");
+            value = (int64_t)hundredths;
+        } else {
+            got = read_int(r, &value);
+            if (got < 0) return -1;
+            if (got == 1 && set_null(out, row, rows)) return -1;
+            if (out->kind != 'n') {
+                if (value > INT64_MAX / 100 || value < INT64_MIN / 100)
+                    return damaged("a decimal beyond 64 bits");
+                value *= 100;
+            }
+        }
+        int64_t high = value < 0 ? -1 : 0;
+        memcpy(out->values + 16 * row, &value, 8);
+        memcpy(out->values + 16 * row + 8, &high, 8);
+        return 0;
+    }
     case 'b': {
         if (need(r, 1)) return -1;
         uint8_t b = *r->at++;
@@ -271,7 +323,8 @@ static PyObject *column_result(Out *out, Py_ssize_t rows) {
     }
     Py_ssize_t width;
     switch (out->kind) {
-    case 'q': case 'f': width = 8 * rows; break;
+    case 'q': case 'f': case 'm': width = 8 * rows; break;
+    case 'n': case 'p': case 'x': width = 16 * rows; break;
     case 'i': width = 4 * rows; break;
     case 'b': width = (rows + 7) / 8; break;
     default: width = 4 * (rows + 1); break;
@@ -305,7 +358,8 @@ static PyObject *decode(PyObject *self, PyObject *args) {
         out->kind = kinds[c];
         Py_ssize_t bytes;
         switch (out->kind) {
-        case 'q': case 'f': bytes = 8 * rows; break;
+        case 'q': case 'f': case 'm': bytes = 8 * rows; break;
+        case 'n': case 'p': case 'x': bytes = 16 * rows; break;
         case 'i': bytes = 4 * rows; break;
         case 'b': bytes = (rows + 7) / 8; break;
         case 's': bytes = 4 * (rows + 1); break;

@@ -143,29 +143,30 @@ def shard_rows(plan: Plan, table: str) -> list[int]:
 #: A part's records decoded as tuples, which Arrow converts as struct rows.
 _RECORDS = msgspec.msgpack.Decoder(list[tuple[Any, ...]])
 
-#: The letter `_columns.decode` takes for each store type (`_store_type`).
-_NATIVE_KINDS = {"id": "q", "int": "i", "text": "s", "bool": "b", "date": "i", "timestamp": "q"}
-
-
-def native_kinds(table: str) -> str:
-    """The letters of a table's columns for `_columns.decode`: integer
-    hundredths and whole percents are int64, `decimal` floats float64."""
-    return "".join(
-        "f" if c.kind == "decimal" else "q" if c.scale else _NATIVE_KINDS[c.kind]
-        for c in CONTRACT[table]
-    )
+#: The letter `_columns.decode` takes for each kind: the contract's Arrow
+#: type straight from the store's value (`parquet_type`).
+_NATIVE_KINDS = {
+    "id": "q", "int": "i", "text": "s", "bool": "b", "date": "i", "timestamp": "m",
+    "money": "n", "basis_points": "n", "percent": "p", "decimal": "x",
+}  # fmt: skip
 
 
 @functools.cache
-def _arrow_table(table: str) -> tuple[Any, Any, list[Callable[[Any], Any]], str]:
+def _arrow_table(table: str) -> tuple[Any, Any, list[Callable[[Any], Any]]]:
     """A table's Arrow schema, the struct type of its rows as the store holds
-    them, each column's conversion to the contract's type, and the letters of
-    its columns for the C decoder."""
+    them, and each column's conversion to the contract's type."""
     import pyarrow as pa
 
     store = pa.struct([pa.field(c.name, _store_type(c)) for c in CONTRACT[table]])
-    conversions = [_to_contract(c) for c in CONTRACT[table]]
-    return parquet_schema(table), store, conversions, native_kinds(table)
+    return parquet_schema(table), store, [_to_contract(c) for c in CONTRACT[table]]
+
+
+@functools.cache
+def _native_table(table: str) -> tuple[Any, list[Any], str]:
+    """A table's Arrow schema, its columns' types, and their letters for the C decoder."""
+    schema = parquet_schema(table)
+    kinds = "".join(_NATIVE_KINDS[c.kind] for c in CONTRACT[table])
+    return schema, [field.type for field in schema], kinds
 
 
 def record_batch(table: str, packed: bytes) -> Any:
@@ -173,24 +174,22 @@ def record_batch(table: str, packed: bytes) -> Any:
     as one Arrow record batch (`parquet_schema`).
 
     The C decoder (`_columns.c`) reads the records straight into the
-    buffers of Arrow arrays of the store's values, with no Python object per
-    value; Arrow then converts those to the contract's types. Where it was
-    not built, `python_batch` decodes the records into Python values and
-    Arrow converts those: the same batch (tests/test_exports_columns.py
-    compares them on every part of a store), 4 to 5 times the CPU time."""
+    buffers of the contract's Arrow arrays (milliseconds, 128-bit decimals),
+    with no Python object per value. Where it was not built, `python_batch`
+    decodes the records into Python values, which Arrow converts: the same
+    batch (tests/test_exports_columns.py compares them on every part of a
+    store), at several times the CPU time."""
     if decoder is None:  # pragma: no cover - installed without a C compiler
         return python_batch(table, packed)
     import pyarrow as pa
 
-    schema, store, conversions, kinds = _arrow_table(table)
+    schema, types, kinds = _native_table(table)
     rows, decoded = decoder.decode(packed, kinds)
     arrays = []
-    for field, convert, (nulls, validity, *buffers) in zip(
-        store, conversions, decoded, strict=True
-    ):
+    for arrow_type, (nulls, validity, *buffers) in zip(types, decoded, strict=True):
         given = [None if validity is None else pa.py_buffer(validity)]
         given += [pa.py_buffer(buffer) for buffer in buffers]
-        arrays.append(convert(pa.Array.from_buffers(field.type, rows, given, null_count=nulls)))
+        arrays.append(pa.Array.from_buffers(arrow_type, rows, given, null_count=nulls))
     return pa.record_batch(arrays, schema=schema)
 
 
@@ -199,7 +198,7 @@ def python_batch(table: str, packed: bytes) -> Any:
     which Arrow converts into columns itself, as a struct array."""
     import pyarrow as pa
 
-    schema, store, conversions, _ = _arrow_table(table)
+    schema, store, conversions = _arrow_table(table)
     rows = _RECORDS.decode(packed)
     if not rows:
         return pa.RecordBatch.from_pylist([], schema=schema)
