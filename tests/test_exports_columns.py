@@ -7,6 +7,8 @@ Python path does."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import shutil
 import struct
@@ -175,6 +177,7 @@ LINE = [1, 1, 1, 1, "a line", 3, 1999, 15, 5097]
         (packed([[*LINE[:5], "three", *LINE[6:]]]), "an integer expected"),
         (packed([[*LINE[:5], 2**31, *LINE[6:]]]), "beyond 32 bits"),
         (packed([LINE]) + b"\x00", "bytes after the last record"),
+        (b"\xdd\x7f\xff\xff\xff" + packed([LINE])[1:], "ends early"),  # 2**31 - 1 records
         (msgspec.msgpack.encode({"a": 1}), "not an array"),
         (array_header(1) + b"\x99" + b"\x01" * 4 + b"\xa2\xff\xfe" + b"\x03\x04\x05\x06", "UTF-8"),
         (array_header(1) + b"\x99" + b"\xcf" + struct.pack(">Q", 2**63) + b"\x01" * 8, "64 bits"),
@@ -280,3 +283,47 @@ def test_sqlite_rows_divide_amounts_beyond_a_doubles_integers_as_python_does() -
 def test_arrow_buffers_refuse_values_beyond_their_types(kind: str, value: Any, says: str) -> None:
     with pytest.raises(ValueError, match=says):
         _columns.decode(packed([[value]]), kind)
+
+
+FUNCTIONS = {
+    "decode": _columns.decode,
+    "copy_binary": _columns.copy_binary,
+    "sqlite_rows": _columns.sqlite_rows,
+    "text": _text,
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(sorted(FUNCTIONS)),
+    st.text(alphabet="qifbsmnpx", min_size=1, max_size=6),
+    st.binary(max_size=200),
+)
+def test_any_bytes_are_decoded_or_refused_never_read_past_their_end(
+    function: str, kinds: str, data: bytes
+) -> None:
+    """A damaged store can hold any bytes: the decoder returns or raises
+    ValueError, and reads nothing beyond them (the process would crash)."""
+    kinds = kinds if function in ("decode",) else kinds.translate(str.maketrans("mx", "tf"))
+    with contextlib.suppress(ValueError):
+        FUNCTIONS[function](array_header(1) + data, kinds)
+
+
+def test_every_truncation_of_a_part_is_refused(large_store: tuple[Path, Any]) -> None:
+    with Store.open(large_store[0]) as store:
+        part = next(
+            p for p in export_parallel.parts(store.plan()) if p.table == "invoices" and p.rows
+        )
+        data = export_parallel._packed(store, part, hashlib.blake2b())
+    assert len(data) > 3000
+    renders = [
+        functools.partial(files.record_batch, "invoices"),
+        functools.partial(copydata.copy_data, "invoices"),
+        functools.partial(sqlite_values, "invoices"),
+        functools.partial(part_text, "csv", "invoices"),
+        functools.partial(part_text, "jsonl", "invoices"),
+    ]
+    for end in range(3000, 0, -7):
+        for render in renders:
+            with pytest.raises(ValueError, match="damaged record: it ends early"):
+                render(data[:end])

@@ -61,6 +61,19 @@ static inline uint64_t be64(const uint8_t *p) {
     return ((uint64_t)be32(p) << 32) | be32(p + 4);
 }
 
+static Py_ssize_t array_length(Reader *r);
+
+/* The part's record count: its array's length, which cannot exceed the
+ * bytes left (each record takes one at least). */
+static Py_ssize_t record_count(Reader *r) {
+    Py_ssize_t rows = array_length(r);
+    if (rows > r->end - r->at) {
+        damaged("it ends early");
+        return -1;
+    }
+    return rows;
+}
+
 /* An array's length; -1 with an exception set if it is not an array. */
 static Py_ssize_t array_length(Reader *r) {
     if (need(r, 1)) return -1;
@@ -351,7 +364,7 @@ static PyObject *decode(PyObject *self, PyObject *args) {
     Out *outs = PyMem_Calloc(width ? width : 1, sizeof(Out));
     if (outs == NULL) { PyBuffer_Release(&packed); return PyErr_NoMemory(); }
     Reader r = {packed.buf, (const uint8_t *)packed.buf + packed.len};
-    Py_ssize_t rows = array_length(&r);
+    Py_ssize_t rows = record_count(&r);
     if (rows < 0) goto done;
     for (Py_ssize_t c = 0; c < width; c++) {
         Out *out = &outs[c];
@@ -586,7 +599,7 @@ static PyObject *copy_binary(PyObject *self, PyObject *args) {
     (void)self;
     if (!PyArg_ParseTuple(args, "y*s#:copy_binary", &packed, &kinds, &width)) return NULL;
     Reader r = {packed.buf, (const uint8_t *)packed.buf + packed.len};
-    Py_ssize_t rows = array_length(&r);
+    Py_ssize_t rows = record_count(&r);
     if (rows < 0 || grow(&out, packed.len + packed.len / 2 + 64)) goto done;
     memcpy(out.data, COPY_HEADER, sizeof COPY_HEADER);
     out.used = sizeof COPY_HEADER;
@@ -768,7 +781,7 @@ static PyObject *sqlite_rows(PyObject *self, PyObject *args) {
     (void)self;
     if (!PyArg_ParseTuple(args, "y*s#:sqlite_rows", &packed, &kinds, &width)) return NULL;
     Reader r = {packed.buf, (const uint8_t *)packed.buf + packed.len};
-    Py_ssize_t count = array_length(&r);
+    Py_ssize_t count = record_count(&r);
     if (count < 0 || (rows = PyList_New(count)) == NULL) goto done;
     for (Py_ssize_t row = 0; row < count; row++) {
         Py_ssize_t n = array_length(&r);
@@ -998,7 +1011,7 @@ static PyObject *text(PyObject *self, PyObject *args) {
                           &before, &end, &end_size))
         return NULL;
     Reader r = {packed.buf, (const uint8_t *)packed.buf + packed.len};
-    Py_ssize_t rows = array_length(&r);
+    Py_ssize_t rows = record_count(&r);
     if (rows < 0) goto done;
     if (PyTuple_GET_SIZE(before) != width) {
         PyErr_SetString(PyExc_ValueError, "one text before each column");
