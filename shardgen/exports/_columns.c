@@ -125,6 +125,104 @@ static int read_int(Reader *r, int64_t *value) {
     }
 }
 
+/* A float (64 or 32 bits): 1 and *number; 0 when the value is not a float
+ * (nothing read); -1 with an exception set. */
+static int read_float(Reader *r, double *number) {
+    if (need(r, 1)) return -1;
+    uint8_t b = *r->at;
+    if (b == 0xcb) {
+        if (need(r, 9)) return -1;
+        uint64_t bits = be64(r->at + 1);
+        memcpy(number, &bits, 8);
+        r->at += 9;
+        return 1;
+    }
+    if (b == 0xca) {
+        if (need(r, 5)) return -1;
+        uint32_t bits = be32(r->at + 1);
+        float single;
+        memcpy(&single, &bits, 4);
+        *number = single;
+        r->at += 5;
+        return 1;
+    }
+    return 0;
+}
+
+/* A number of units, float or integer, as hundredths rounded half to even
+ * from the same double (as Python's round(value * 100)): 0 and *hundredths,
+ * 1 for nil, -1 with an exception set. */
+static int read_units(Reader *r, int64_t *hundredths) {
+    double number;
+    int64_t value;
+    int got = read_float(r, &number);
+    if (got < 0) return -1;
+    if (got == 0) {
+        got = read_int(r, &value);
+        if (got) return got;
+        number = (double)value;
+    }
+    double rounded = nearbyint(number * 100.0);
+    if (!(rounded > -9.2e18 && rounded < 9.2e18)) return damaged("a decimal beyond 64 bits");
+    *hundredths = (int64_t)rounded;
+    return 0;
+}
+
+static int utf8(const uint8_t *s, Py_ssize_t n);
+
+/* Whether the next value is a text (any of msgpack's four forms). */
+static inline int is_text(uint8_t b) {
+    return (b & 0xe0) == 0xa0 || b == 0xd9 || b == 0xda || b == 0xdb;
+}
+
+/* A text: 0 with *at and *n its bytes, checked to be UTF-8; 1 for nil; -1
+ * with an exception set. */
+static int read_str(Reader *r, const uint8_t **at, Py_ssize_t *n) {
+    if (need(r, 1)) return -1;
+    uint8_t b = *r->at;
+    Py_ssize_t header;
+    if (b == 0xc0) {
+        r->at++;
+        return 1;
+    } else if ((b & 0xe0) == 0xa0) {
+        *n = b & 0x1f;
+        header = 1;
+    } else if (b == 0xd9) {
+        if (need(r, 2)) return -1;
+        *n = r->at[1];
+        header = 2;
+    } else if (b == 0xda) {
+        if (need(r, 3)) return -1;
+        *n = be16(r->at + 1);
+        header = 3;
+    } else if (b == 0xdb) {
+        if (need(r, 5)) return -1;
+        *n = (Py_ssize_t)be32(r->at + 1);
+        header = 5;
+    } else {
+        return damaged("a text expected");
+    }
+    r->at += header;
+    if (need(r, *n)) return -1;
+    if (!utf8(r->at, *n)) return damaged("a text that is not UTF-8");
+    *at = r->at;
+    r->at += *n;
+    return 0;
+}
+
+/* The next record: an array of `width` values. */
+static int next_record(Reader *r, Py_ssize_t width) {
+    Py_ssize_t n = array_length(r);
+    if (n < 0) return -1;
+    if (n != width) return damaged("a record with another number of values than the table's columns");
+    return 0;
+}
+
+/* Nothing may follow the last record. */
+static int finished(Reader *r) {
+    return r->at == r->end ? 0 : damaged("bytes after the last record");
+}
+
 /* Whether n bytes are UTF-8 as Python decodes it (no surrogates, no
  * overlong forms, nothing past U+10FFFF). */
 static int utf8(const uint8_t *s, Py_ssize_t n) {
@@ -172,33 +270,13 @@ static int set_null(Out *out, Py_ssize_t row, Py_ssize_t rows) {
 }
 
 static int read_text(Reader *r, Out *out, Py_ssize_t row, Py_ssize_t rows) {
-    if (need(r, 1)) return -1;
-    uint8_t b = *r->at++;
-    Py_ssize_t n;
-    if ((b & 0xe0) == 0xa0) {
-        n = b & 0x1f;
-    } else if (b == 0xd9) {
-        if (need(r, 1)) return -1;
-        n = *r->at++;
-    } else if (b == 0xda) {
-        if (need(r, 2)) return -1;
-        n = be16(r->at);
-        r->at += 2;
-    } else if (b == 0xdb) {
-        if (need(r, 4)) return -1;
-        n = (Py_ssize_t)be32(r->at);
-        r->at += 4;
-    } else if (b == 0xc0) {
-        n = -1;
-    } else {
-        return damaged("a text expected");
-    }
-    if (n < 0) {
+    const uint8_t *at = NULL;
+    Py_ssize_t n = 0;
+    int got = read_str(r, &at, &n);
+    if (got < 0) return -1;
+    if (got == 1) {
         if (set_null(out, row, rows)) return -1;
-        n = 0;
     } else {
-        if (need(r, n)) return -1;
-        if (!utf8(r->at, n)) return damaged("a text that is not UTF-8");
         if (out->used + n > INT32_MAX) return damaged("a part's text beyond 2 GiB");
         if (out->used + n > out->size) {
             Py_ssize_t size = out->size ? out->size : 4096;
@@ -208,17 +286,13 @@ static int read_text(Reader *r, Out *out, Py_ssize_t row, Py_ssize_t rows) {
             out->data = grown;
             out->size = size;
         }
-        memcpy(out->data + out->used, r->at, n);
+        memcpy(out->data + out->used, at, n);
         out->used += n;
-        r->at += n;
     }
     int32_t end = (int32_t)out->used;
     memcpy(out->values + 4 * (row + 1), &end, 4);
     return 0;
 }
-
-/* 'x': a float of units to hundredths ('n' and 'p' take integers). */
-static inline int kind_is_float(char kind) { return kind == 'x'; }
 
 static int read_value(Reader *r, Out *out, Py_ssize_t row, Py_ssize_t rows) {
     int64_t value = 0;
@@ -241,21 +315,9 @@ static int read_value(Reader *r, Out *out, Py_ssize_t row, Py_ssize_t rows) {
     }
     case 'f': {
         double number = 0.0;
-        if (need(r, 1)) return -1;
-        uint8_t b = *r->at;
-        if (b == 0xcb) {
-            if (need(r, 9)) return -1;
-            uint64_t bits = be64(r->at + 1);
-            memcpy(&number, &bits, 8);
-            r->at += 9;
-        } else if (b == 0xca) {
-            if (need(r, 5)) return -1;
-            uint32_t bits = be32(r->at + 1);
-            float single;
-            memcpy(&single, &bits, 4);
-            number = single;
-            r->at += 5;
-        } else {
+        got = read_float(r, &number);
+        if (got < 0) return -1;
+        if (got == 0) {
             got = read_int(r, &value);
             if (got < 0) return -1;
             if (got == 1 && set_null(out, row, rows)) return -1;
@@ -276,33 +338,13 @@ static int read_value(Reader *r, Out *out, Py_ssize_t row, Py_ssize_t rows) {
     case 'n':
     case 'p':
     case 'x': {
-        if (need(r, 1)) return -1;
-        uint8_t b = *r->at;
-        if (kind_is_float(out->kind) && (b == 0xcb || b == 0xca)) {
-            double number;
-            if (need(r, b == 0xcb ? 9 : 5)) return -1;
-            if (b == 0xcb) {
-                uint64_t bits = be64(r->at + 1);
-                memcpy(&number, &bits, 8);
-            } else {
-                uint32_t bits = be32(r->at + 1);
-                float single;
-                memcpy(&single, &bits, 4);
-                number = single;
-            }
-            r->at += b == 0xcb ? 9 : 5;
-            double hundredths = nearbyint(number * 100.0); /* to even, as Python's round */
-            if (!(hundredths > -9.2e18 && hundredths < 9.2e18)) return damaged("a decimal beyond 64 bits");
-            value = (int64_t)hundredths;
-        } else {
-            got = read_int(r, &value);
-            if (got < 0) return -1;
-            if (got == 1 && set_null(out, row, rows)) return -1;
-            if (out->kind != 'n') {
-                if (value > INT64_MAX / 100 || value < INT64_MIN / 100)
-                    return damaged("a decimal beyond 64 bits");
-                value *= 100;
-            }
+        got = out->kind == 'x' ? read_units(r, &value) : read_int(r, &value);
+        if (got < 0) return -1;
+        if (got == 1 && set_null(out, row, rows)) return -1;
+        if (out->kind == 'p') {
+            if (value > INT64_MAX / 100 || value < INT64_MIN / 100)
+                return damaged("a decimal beyond 64 bits");
+            value *= 100;
         }
         int64_t high = value < 0 ? -1 : 0;
         memcpy(out->values + 16 * row, &value, 8);
@@ -384,19 +426,11 @@ static PyObject *decode(PyObject *self, PyObject *args) {
         if (out->values == NULL) { PyErr_NoMemory(); goto done; }
     }
     for (Py_ssize_t row = 0; row < rows; row++) {
-        Py_ssize_t n = array_length(&r);
-        if (n < 0) goto done;
-        if (n != width) {
-            damaged("a record with another number of values than the table's columns");
-            goto done;
-        }
+        if (next_record(&r, width)) goto done;
         for (Py_ssize_t c = 0; c < width; c++)
             if (read_value(&r, &outs[c], row, rows)) goto done;
     }
-    if (r.at != r.end) {
-        damaged("bytes after the last record");
-        goto done;
-    }
+    if (finished(&r)) goto done;
     PyObject *columns = PyList_New(width);
     if (columns == NULL) goto done;
     for (Py_ssize_t c = 0; c < width; c++) {
@@ -493,31 +527,14 @@ static int copy_value(Reader *r, Sink *out, char kind) {
     }
     switch (kind) {
     case 's': {
-        uint8_t b = *r->at++;
-        Py_ssize_t n;
-        if ((b & 0xe0) == 0xa0) {
-            n = b & 0x1f;
-        } else if (b == 0xd9) {
-            if (need(r, 1)) return -1;
-            n = *r->at++;
-        } else if (b == 0xda) {
-            if (need(r, 2)) return -1;
-            n = be16(r->at);
-            r->at += 2;
-        } else if (b == 0xdb) {
-            if (need(r, 4)) return -1;
-            n = (Py_ssize_t)be32(r->at);
-            r->at += 4;
-        } else {
-            return damaged("a text expected");
-        }
-        if (need(r, n)) return -1;
-        if (!utf8(r->at, n)) return damaged("a text that is not UTF-8");
-        if (n > INT32_MAX || grow(out, 4 + n)) return n > INT32_MAX ? damaged("a text beyond 2 GiB") : -1;
+        const uint8_t *at = NULL;
+        Py_ssize_t n = 0;
+        if (read_str(r, &at, &n)) return -1; /* not nil: read above */
+        if (n > INT32_MAX) return damaged("a text beyond 2 GiB");
+        if (grow(out, 4 + n)) return -1;
         put32(out, (uint32_t)n);
-        memcpy(out->data + out->used, r->at, n);
+        memcpy(out->data + out->used, at, n);
         out->used += n;
-        r->at += n;
         return 0;
     }
     case 'b': {
@@ -528,29 +545,9 @@ static int copy_value(Reader *r, Sink *out, char kind) {
         out->data[out->used++] = b == 0xc3;
         return 0;
     }
-    case 'f': {
-        double number;
-        uint8_t b = *r->at;
-        if (b == 0xcb || b == 0xca) {
-            if (need(r, b == 0xcb ? 9 : 5)) return -1;
-            if (b == 0xcb) {
-                uint64_t bits = be64(r->at + 1);
-                memcpy(&number, &bits, 8);
-            } else {
-                uint32_t bits = be32(r->at + 1);
-                float single;
-                memcpy(&single, &bits, 4);
-                number = single;
-            }
-            r->at += b == 0xcb ? 9 : 5;
-        } else {
-            if (read_int(r, &value) < 0) return -1;
-            number = (double)value;
-        }
-        double hundredths = nearbyint(number * 100.0); /* to even, as Python's round */
-        if (!(hundredths > -9.2e18 && hundredths < 9.2e18)) return damaged("a decimal beyond 64 bits");
-        return put_numeric(out, (int64_t)hundredths);
-    }
+    case 'f':
+        if (read_units(r, &value)) return -1; /* not nil: read above */
+        return put_numeric(out, value);
     default:
         break;
     }
@@ -604,21 +601,13 @@ static PyObject *copy_binary(PyObject *self, PyObject *args) {
     memcpy(out.data, COPY_HEADER, sizeof COPY_HEADER);
     out.used = sizeof COPY_HEADER;
     for (Py_ssize_t row = 0; row < rows; row++) {
-        Py_ssize_t n = array_length(&r);
-        if (n < 0) goto done;
-        if (n != width) {
-            damaged("a record with another number of values than the table's columns");
-            goto done;
-        }
+        if (next_record(&r, width)) goto done;
         if (grow(&out, 2)) goto done;
         put16(&out, (uint16_t)width);
         for (Py_ssize_t c = 0; c < width; c++)
             if (copy_value(&r, &out, kinds[c])) goto done;
     }
-    if (r.at != r.end) {
-        damaged("bytes after the last record");
-        goto done;
-    }
+    if (finished(&r)) goto done;
     if (grow(&out, 2)) goto done;
     put16(&out, 0xffff);
     result = PyBytes_FromStringAndSize(out.data, out.used);
@@ -701,43 +690,14 @@ static PyObject *sqlite_value(Reader *r, char kind) {
     }
     if (kind == 'v') {
         if (b == 0xc2 || b == 0xc3) { r->at++; return PyBool_FromLong(b == 0xc3); }
-        if (b == 0xcb || b == 0xca) {
-            double number;
-            if (need(r, b == 0xcb ? 9 : 5)) return NULL;
-            if (b == 0xcb) {
-                uint64_t bits = be64(r->at + 1);
-                memcpy(&number, &bits, 8);
-            } else {
-                uint32_t bits = be32(r->at + 1);
-                float single;
-                memcpy(&single, &bits, 4);
-                number = single;
-            }
-            r->at += b == 0xcb ? 9 : 5;
-            return PyFloat_FromDouble(number);
-        }
-        if ((b & 0xe0) == 0xa0 || b == 0xd9 || b == 0xda || b == 0xdb) {
-            Py_ssize_t n;
-            r->at++;
-            if ((b & 0xe0) == 0xa0) {
-                n = b & 0x1f;
-            } else if (b == 0xd9) {
-                if (need(r, 1)) return NULL;
-                n = *r->at++;
-            } else if (b == 0xda) {
-                if (need(r, 2)) return NULL;
-                n = be16(r->at);
-                r->at += 2;
-            } else {
-                if (need(r, 4)) return NULL;
-                n = (Py_ssize_t)be32(r->at);
-                r->at += 4;
-            }
-            if (need(r, n)) return NULL;
-            if (!utf8(r->at, n)) { damaged("a text that is not UTF-8"); return NULL; }
-            PyObject *text = PyUnicode_DecodeUTF8((const char *)r->at, n, "strict");
-            r->at += n;
-            return text;
+        double number;
+        int got = read_float(r, &number);
+        if (got) return got < 0 ? NULL : PyFloat_FromDouble(number);
+        if (is_text(b)) {
+            const uint8_t *at = NULL;
+            Py_ssize_t n = 0;
+            if (read_str(r, &at, &n)) return NULL;
+            return PyUnicode_DecodeUTF8((const char *)at, n, "strict");
         }
         if (b == 0xcf && need(r, 9) == 0 && be64(r->at + 1) > (uint64_t)INT64_MAX) {
             PyObject *big = PyLong_FromUnsignedLongLong(be64(r->at + 1));
@@ -784,12 +744,7 @@ static PyObject *sqlite_rows(PyObject *self, PyObject *args) {
     Py_ssize_t count = record_count(&r);
     if (count < 0 || (rows = PyList_New(count)) == NULL) goto done;
     for (Py_ssize_t row = 0; row < count; row++) {
-        Py_ssize_t n = array_length(&r);
-        if (n < 0) goto failed;
-        if (n != width) {
-            damaged("a record with another number of values than the table's columns");
-            goto failed;
-        }
+        if (next_record(&r, width)) goto failed;
         PyObject *values = PyTuple_New(width);
         if (values == NULL) goto failed;
         PyList_SET_ITEM(rows, row, values);
@@ -799,10 +754,7 @@ static PyObject *sqlite_rows(PyObject *self, PyObject *args) {
             PyTuple_SET_ITEM(values, c, value);
         }
     }
-    if (r.at != r.end) {
-        damaged("bytes after the last record");
-        goto failed;
-    }
+    if (finished(&r)) goto failed;
     goto done;
 failed:
     Py_CLEAR(rows);
@@ -920,28 +872,9 @@ static int text_value(Reader *r, Sink *out, char kind, int json) {
     }
     switch (kind) {
     case 's': {
-        Py_ssize_t n;
-        r->at++;
-        if ((b & 0xe0) == 0xa0) {
-            n = b & 0x1f;
-        } else if (b == 0xd9) {
-            if (need(r, 1)) return -1;
-            n = *r->at++;
-        } else if (b == 0xda) {
-            if (need(r, 2)) return -1;
-            n = be16(r->at);
-            r->at += 2;
-        } else if (b == 0xdb) {
-            if (need(r, 4)) return -1;
-            n = (Py_ssize_t)be32(r->at);
-            r->at += 4;
-        } else {
-            return damaged("a text expected");
-        }
-        if (need(r, n)) return -1;
-        if (!utf8(r->at, n)) return damaged("a text that is not UTF-8");
-        const uint8_t *at = r->at;
-        r->at += n;
+        const uint8_t *at = NULL;
+        Py_ssize_t n = 0;
+        if (read_str(r, &at, &n)) return -1; /* not nil: read above */
         return put_text(out, at, n, json);
     }
     case 'b':
@@ -949,28 +882,9 @@ static int text_value(Reader *r, Sink *out, char kind, int json) {
         if (b != 0xc2 && b != 0xc3) return damaged("a boolean expected");
         if (json) return b == 0xc3 ? put(out, "true", 4) : put(out, "false", 5);
         return put(out, b == 0xc3 ? "1" : "0", 1);
-    case 'f': {
-        double number;
-        if (b == 0xcb || b == 0xca) {
-            if (need(r, b == 0xcb ? 9 : 5)) return -1;
-            if (b == 0xcb) {
-                uint64_t bits = be64(r->at + 1);
-                memcpy(&number, &bits, 8);
-            } else {
-                uint32_t bits = be32(r->at + 1);
-                float single;
-                memcpy(&single, &bits, 4);
-                number = single;
-            }
-            r->at += b == 0xcb ? 9 : 5;
-        } else {
-            if (read_int(r, &value) < 0) return -1;
-            number = (double)value;
-        }
-        double hundredths = nearbyint(number * 100.0);
-        if (!(hundredths > -9.2e18 && hundredths < 9.2e18)) return damaged("a decimal beyond 64 bits");
-        return put_hundredths(out, (int64_t)hundredths);
-    }
+    case 'f':
+        if (read_units(r, &value)) return -1; /* not nil: read above */
+        return put_hundredths(out, value);
     default:
         break;
     }
@@ -1025,12 +939,7 @@ static PyObject *text(PyObject *self, PyObject *args) {
     }
     if (grow(&out, packed.len * 2 + 64)) goto done;
     for (Py_ssize_t row = 0; row < rows; row++) {
-        Py_ssize_t n = array_length(&r);
-        if (n < 0) goto done;
-        if (n != width) {
-            damaged("a record with another number of values than the table's columns");
-            goto done;
-        }
+        if (next_record(&r, width)) goto done;
         for (Py_ssize_t c = 0; c < width; c++) {
             PyObject *prefix = PyTuple_GET_ITEM(before, c);
             if (put(&out, PyBytes_AS_STRING(prefix), PyBytes_GET_SIZE(prefix))) goto done;
@@ -1038,10 +947,7 @@ static PyObject *text(PyObject *self, PyObject *args) {
         }
         if (put(&out, end, end_size)) goto done;
     }
-    if (r.at != r.end) {
-        damaged("bytes after the last record");
-        goto done;
-    }
+    if (finished(&r)) goto done;
     result = PyBytes_FromStringAndSize(out.data ? out.data : "", out.used);
 done:
     PyMem_Free(out.data);
