@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 from ..errors import RunError, UsageError
 from ..guard import check_output, writing
 from ..plan import check_workers, default_workers
+from ..run.pool import start_early
 from ..store import Identity
 from .contract import Meter, Progress
 from .files import COMPRESSIONS, EXPORT_FILES, ParquetOptions
@@ -83,6 +84,8 @@ def export(
     """
     source = Path(path)
     check_workers(workers)
+    # The workers' forkserver starts while the target is checked and opened.
+    start_early(f"{__name__}.parallel")
     check_export(format, to, source=source, force=force)
     parquet = parquet_options(format, compression, partitioned)
     return _export(source, None, format, to, force, progress, parquet, workers)

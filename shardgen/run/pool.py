@@ -127,6 +127,15 @@ def _start_forkserver() -> None:
             signal.signal(signal.SIGINT, previous)
 
 
+def start_early(preload: str) -> None:
+    """Start the forkserver now, preloading `preload`, so that its start (a
+    new interpreter importing shardgen, a few tenths of a second) overlaps
+    the caller's own set-up; the `Pool` made later with the same preload
+    finds it running."""
+    multiprocessing.get_context("forkserver").set_forkserver_preload([preload])
+    _start_forkserver()
+
+
 class Pool(Generic[T, R]):
     """A forkserver process pool for one run's tasks; use it as a context
     manager. Leaving it by an exception kills the workers at once (their open
