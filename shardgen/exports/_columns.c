@@ -1,15 +1,19 @@
 /* A part's records, as the store holds them (one msgpack array of msgpack
  * arrays, one value per contract column), decoded straight into the buffers
- * of Arrow arrays: no Python object per value. `columns.py` wraps the
- * buffers into arrays; `files.record_batch` falls back to decoding through
- * Python objects where this module was not built.
+ * of Arrow arrays, PostgreSQL's binary COPY data, CSV or JSON lines text, or
+ * the SQLite export's rows: no Python object per value (the rows apart).
+ * `files`, `copydata` and `render` call it, and fall back to decoding
+ * through Python objects where this module was not built.
  *
- * decode(packed, kinds) -> list, one entry per column, by its kind's letter:
- *   'q' int64, 'i' int32, 'f' float64,
- *   'm' whole seconds as int64 milliseconds,
- *   'n' hundredths, 'p' whole percents (times 100) and 'x' floats of units
- *   (times 100, rounded half to even) as 128-bit decimals:
- *                                      (nulls, validity, values)
+ * Every function takes a column's contract kind as one letter (`native.KINDS`):
+ * 'k' id, 'i' int, 's' text, 'b' bool, 'd' date (days), 't' timestamp
+ * (whole seconds), 'm' money and basis points (hundredths), 'p' percent
+ * (whole percents), 'x' decimal (a float of units, rounded to hundredths
+ * half to even, as Python's round(value * 100)).
+ *
+ * decode(packed, kinds) -> list, one entry per column, the contract's Arrow
+ * type: 'k' int64, 'i' int32, 'd' date32, 't' int64 milliseconds, 'm' 'p'
+ * 'x' 128-bit decimals of hundredths: (nulls, validity, values)
  *   'b' bool:                          (nulls, validity, bits)
  *   's' UTF-8 text:                    (nulls, validity, offsets, data)
  * `validity` is None where the column has no NULL; bitmaps are Arrow's
@@ -298,13 +302,14 @@ static int read_value(Reader *r, Out *out, Py_ssize_t row, Py_ssize_t rows) {
     int64_t value = 0;
     int got;
     switch (out->kind) {
-    case 'q':
+    case 'k':
         got = read_int(r, &value);
         if (got < 0) return -1;
         if (got == 1 && set_null(out, row, rows)) return -1;
         memcpy(out->values + 8 * row, &value, 8);
         return 0;
-    case 'i': {
+    case 'i':
+    case 'd': {
         got = read_int(r, &value);
         if (got < 0) return -1;
         if (got == 1 && set_null(out, row, rows)) return -1;
@@ -313,20 +318,7 @@ static int read_value(Reader *r, Out *out, Py_ssize_t row, Py_ssize_t rows) {
         memcpy(out->values + 4 * row, &small, 4);
         return 0;
     }
-    case 'f': {
-        double number = 0.0;
-        got = read_float(r, &number);
-        if (got < 0) return -1;
-        if (got == 0) {
-            got = read_int(r, &value);
-            if (got < 0) return -1;
-            if (got == 1 && set_null(out, row, rows)) return -1;
-            number = (double)value;
-        }
-        memcpy(out->values + 8 * row, &number, 8);
-        return 0;
-    }
-    case 'm':
+    case 't':
         got = read_int(r, &value);
         if (got < 0) return -1;
         if (got == 1 && set_null(out, row, rows)) return -1;
@@ -335,7 +327,7 @@ static int read_value(Reader *r, Out *out, Py_ssize_t row, Py_ssize_t rows) {
         value *= 1000;
         memcpy(out->values + 8 * row, &value, 8);
         return 0;
-    case 'n':
+    case 'm':
     case 'p':
     case 'x': {
         got = out->kind == 'x' ? read_units(r, &value) : read_int(r, &value);
@@ -368,6 +360,19 @@ static int read_value(Reader *r, Out *out, Py_ssize_t row, Py_ssize_t rows) {
     }
 }
 
+/* The bytes of a column's values (offsets, for a text) in `decode`; -1 for
+ * an unknown kind. */
+static Py_ssize_t values_size(char kind, Py_ssize_t rows) {
+    switch (kind) {
+    case 'k': case 't': return 8 * rows;
+    case 'm': case 'p': case 'x': return 16 * rows;
+    case 'i': case 'd': return 4 * rows;
+    case 'b': return (rows + 7) / 8;
+    case 's': return 4 * (rows + 1);
+    default: return -1;
+    }
+}
+
 static PyObject *column_result(Out *out, Py_ssize_t rows) {
     PyObject *validity, *values, *result;
     if (out->validity != NULL) {
@@ -376,15 +381,7 @@ static PyObject *column_result(Out *out, Py_ssize_t rows) {
     } else {
         validity = Py_NewRef(Py_None);
     }
-    Py_ssize_t width;
-    switch (out->kind) {
-    case 'q': case 'f': case 'm': width = 8 * rows; break;
-    case 'n': case 'p': case 'x': width = 16 * rows; break;
-    case 'i': width = 4 * rows; break;
-    case 'b': width = (rows + 7) / 8; break;
-    default: width = 4 * (rows + 1); break;
-    }
-    values = PyBytes_FromStringAndSize(out->values, width);
+    values = PyBytes_FromStringAndSize(out->values, values_size(out->kind, rows));
     if (values == NULL) { Py_DECREF(validity); return NULL; }
     if (out->kind == 's') {
         PyObject *data = PyBytes_FromStringAndSize(out->data ? out->data : "", out->used);
@@ -411,14 +408,8 @@ static PyObject *decode(PyObject *self, PyObject *args) {
     for (Py_ssize_t c = 0; c < width; c++) {
         Out *out = &outs[c];
         out->kind = kinds[c];
-        Py_ssize_t bytes;
-        switch (out->kind) {
-        case 'q': case 'f': case 'm': bytes = 8 * rows; break;
-        case 'n': case 'p': case 'x': bytes = 16 * rows; break;
-        case 'i': bytes = 4 * rows; break;
-        case 'b': bytes = (rows + 7) / 8; break;
-        case 's': bytes = 4 * (rows + 1); break;
-        default:
+        Py_ssize_t bytes = values_size(out->kind, rows);
+        if (bytes < 0) {
             PyErr_Format(PyExc_ValueError, "unknown kind %c", out->kind);
             goto done;
         }
@@ -511,10 +502,9 @@ static int put_numeric(Sink *out, int64_t hundredths) {
 #define DAYS_2000 10957
 #define SECONDS_2000 946684800LL
 
-/* One value of a column of the given kind as a COPY field. Kinds: 'q' int8,
- * 'i' int4, 'b' bool, 'd' date, 't' timestamp (whole seconds), 'n' NUMERIC
- * from hundredths, 'p' from whole percents, 'f' from a float rounded to
- * hundredths (half to even), 's' text. */
+/* One value of a column of the given kind as a COPY field: 'k' int8, 'i'
+ * int4, 'b' bool, 'd' date, 't' timestamp, 'm' 'p' 'x' NUMERIC of scale 2,
+ * 's' text. */
 static int copy_value(Reader *r, Sink *out, char kind) {
     int64_t value = 0;
     int got;
@@ -545,7 +535,7 @@ static int copy_value(Reader *r, Sink *out, char kind) {
         out->data[out->used++] = b == 0xc3;
         return 0;
     }
-    case 'f':
+    case 'x':
         if (read_units(r, &value)) return -1; /* not nil: read above */
         return put_numeric(out, value);
     default:
@@ -554,7 +544,7 @@ static int copy_value(Reader *r, Sink *out, char kind) {
     got = read_int(r, &value);
     if (got < 0) return -1;
     switch (kind) {
-    case 'q':
+    case 'k':
         if (grow(out, 12)) return -1;
         put32(out, 8);
         put64(out, (uint64_t)value);
@@ -574,7 +564,7 @@ static int copy_value(Reader *r, Sink *out, char kind) {
         put32(out, 8);
         put64(out, (uint64_t)((value - SECONDS_2000) * 1000000));
         return 0;
-    case 'n':
+    case 'm':
         return put_numeric(out, value);
     case 'p':
         if (value > INT64_MAX / 100 || value < INT64_MIN / 100) return damaged("a percent beyond 64 bits");
@@ -670,12 +660,12 @@ static PyObject *iso(int64_t days, int64_t seconds) {
     return n < 0 ? NULL : PyUnicode_FromStringAndSize(text, n);
 }
 
-/* One value as the SQLite export writes it (render.sqlite_rows): 'v' as
- * stored (integers, floats, texts), 'b' a boolean as 1 or 0, 'd' days as an
- * ISO date, 't' seconds as an ISO timestamp, 'm' hundredths as a float of
- * units; NULL as None. */
+/* One value as the SQLite export writes it (render.sqlite_rows): a boolean
+ * as 1 or 0, a date or timestamp as ISO text, money and basis points as a
+ * float of units, the rest as stored (integers, floats, texts); NULL as None. */
 static PyObject *sqlite_value(Reader *r, char kind) {
     int64_t value = 0;
+    int as_stored = kind == 'k' || kind == 'i' || kind == 's' || kind == 'p' || kind == 'x';
     if (need(r, 1)) return NULL;
     uint8_t b = *r->at;
     if (b == 0xc0) {
@@ -688,7 +678,7 @@ static PyObject *sqlite_value(Reader *r, char kind) {
         if (b != 0xc2 && b != 0xc3) { damaged("a boolean expected"); return NULL; }
         return PyLong_FromLong(b == 0xc3);
     }
-    if (kind == 'v') {
+    if (as_stored) {
         if (b == 0xc2 || b == 0xc3) { r->at++; return PyBool_FromLong(b == 0xc3); }
         double number;
         int got = read_float(r, &number);
@@ -706,9 +696,8 @@ static PyObject *sqlite_value(Reader *r, char kind) {
         }
     }
     if (read_int(r, &value) < 0) return NULL;
+    if (as_stored) return PyLong_FromLongLong(value);
     switch (kind) {
-    case 'v':
-        return PyLong_FromLongLong(value);
     case 'd':
         return iso(value, -1);
     case 't': {
@@ -857,11 +846,10 @@ static int put_text(Sink *out, const uint8_t *at, Py_ssize_t n, int json) {
     return 0;
 }
 
-/* One value of a column as CSV (json 0) or JSON (json 1) text, by kind: 'i'
- * an integer, 's' a text, 'b' a boolean, 'd' days as a date, 't' seconds as a
- * timestamp, 'n' hundredths, 'p' whole percents, 'f' a float rounded to
- * hundredths (half to even), all three with two decimals. NULL: an empty
- * field, or null. */
+/* One value of a column as CSV (json 0) or JSON (json 1) text, by kind:
+ * integers as they are, texts quoted or escaped, booleans as 1 or 0 (true or
+ * false), dates and timestamps in ISO form, 'm' 'p' 'x' with two decimals.
+ * NULL: an empty field, or null. */
 static int text_value(Reader *r, Sink *out, char kind, int json) {
     int64_t value = 0;
     if (need(r, 1)) return -1;
@@ -882,7 +870,7 @@ static int text_value(Reader *r, Sink *out, char kind, int json) {
         if (b != 0xc2 && b != 0xc3) return damaged("a boolean expected");
         if (json) return b == 0xc3 ? put(out, "true", 4) : put(out, "false", 5);
         return put(out, b == 0xc3 ? "1" : "0", 1);
-    case 'f':
+    case 'x':
         if (read_units(r, &value)) return -1; /* not nil: read above */
         return put_hundredths(out, value);
     default:
@@ -890,6 +878,7 @@ static int text_value(Reader *r, Sink *out, char kind, int json) {
     }
     if (read_int(r, &value) < 0) return -1;
     switch (kind) {
+    case 'k':
     case 'i':
         return put_int(out, value);
     case 'd':
@@ -899,7 +888,7 @@ static int text_value(Reader *r, Sink *out, char kind, int json) {
         if (rest < 0) { rest += 86400; day -= 1; }
         return put_iso(out, day, rest, json);
     }
-    case 'n':
+    case 'm':
         return put_hundredths(out, value);
     case 'p':
         if (put_int(out, value)) return -1;

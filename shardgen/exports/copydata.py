@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 
 from ..tables import Column
 from .contract import CONTRACT, columns
-from .native import decoder
+from .native import TABLE_KINDS, decoder
 
 #: Binary COPY: a signature, no flags, no header extension; then each row as
 #: its field count and each field as its length (-1: NULL) and bytes; -1 ends it.
@@ -189,16 +189,6 @@ _TABLE_ENCODERS = {table: [_encoder(c) for c in cols] for table, cols in CONTRAC
 _FIELD_COUNTS = {table: np.array([len(cols)], ">i2") for table, cols in CONTRACT.items()}
 
 
-#: The letter `_columns.copy_binary` takes for each kind of the contract.
-_NATIVE_KINDS = {
-    "id": "q", "int": "i", "bool": "b", "date": "d", "timestamp": "t", "text": "s",
-    "money": "n", "basis_points": "n", "percent": "p", "decimal": "f",
-}  # fmt: skip
-_TABLE_KINDS = {
-    table: "".join(_NATIVE_KINDS[c.kind] for c in cols) for table, cols in CONTRACT.items()
-}
-
-
 def copy_data(table: str, packed: bytes) -> bytes:
     """A part's records (one msgpack array of them, as the export reads them)
     as binary COPY data: by the C decoder (`_columns.copy_binary`) straight
@@ -210,7 +200,7 @@ def copy_data(table: str, packed: bytes) -> bytes:
         from .render import columns_of
 
         return copy_columns(table, columns_of(table, packed))
-    data: bytes = decoder.copy_binary(packed, _TABLE_KINDS[table])
+    data: bytes = decoder.copy_binary(packed, TABLE_KINDS[table])
     return data
 
 

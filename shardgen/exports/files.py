@@ -35,7 +35,7 @@ from ..plan import Plan
 from ..schema import TABLES
 from ..tables import Column
 from .contract import CONTRACT, Part, columns
-from .native import decoder
+from .native import TABLE_KINDS, decoder
 
 #: Rows per Parquet row group (at most).
 ROW_GROUP = 100_000
@@ -143,13 +143,6 @@ def shard_rows(plan: Plan, table: str) -> list[int]:
 #: A part's records decoded as tuples, which Arrow converts as struct rows.
 _RECORDS = msgspec.msgpack.Decoder(list[tuple[Any, ...]])
 
-#: The letter `_columns.decode` takes for each kind: the contract's Arrow
-#: type straight from the store's value (`parquet_type`).
-_NATIVE_KINDS = {
-    "id": "q", "int": "i", "text": "s", "bool": "b", "date": "i", "timestamp": "m",
-    "money": "n", "basis_points": "n", "percent": "p", "decimal": "x",
-}  # fmt: skip
-
 
 @functools.cache
 def _arrow_table(table: str) -> tuple[Any, Any, list[Callable[[Any], Any]]]:
@@ -162,11 +155,10 @@ def _arrow_table(table: str) -> tuple[Any, Any, list[Callable[[Any], Any]]]:
 
 
 @functools.cache
-def _native_table(table: str) -> tuple[Any, list[Any], str]:
-    """A table's Arrow schema, its columns' types, and their letters for the C decoder."""
+def _native_table(table: str) -> tuple[Any, list[Any]]:
+    """A table's Arrow schema and its columns' types."""
     schema = parquet_schema(table)
-    kinds = "".join(_NATIVE_KINDS[c.kind] for c in CONTRACT[table])
-    return schema, [field.type for field in schema], kinds
+    return schema, [field.type for field in schema]
 
 
 def record_batch(table: str, packed: bytes) -> Any:
@@ -183,8 +175,8 @@ def record_batch(table: str, packed: bytes) -> Any:
         return python_batch(table, packed)
     import pyarrow as pa
 
-    schema, types, kinds = _native_table(table)
-    rows, decoded = decoder.decode(packed, kinds)
+    schema, types = _native_table(table)
+    rows, decoded = decoder.decode(packed, TABLE_KINDS[table])
     arrays = []
     for arrow_type, (nulls, validity, *buffers) in zip(types, decoded, strict=True):
         given = [None if validity is None else pa.py_buffer(validity)]

@@ -10,6 +10,17 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from .contract import CONTRACT
+
+#: The letter the decoder takes for each kind of the contract (its functions
+#: each write a kind as their target holds it; money and basis points alike).
+KINDS = {
+    "id": "k", "int": "i", "text": "s", "bool": "b", "date": "d", "timestamp": "t",
+    "money": "m", "basis_points": "m", "percent": "p", "decimal": "x",
+}  # fmt: skip
+#: Each table's columns as those letters.
+TABLE_KINDS = {table: "".join(KINDS[c.kind] for c in cols) for table, cols in CONTRACT.items()}
+
 
 def _load() -> ModuleType | None:
     try:

@@ -33,7 +33,7 @@ import msgspec
 
 from .contract import CONTRACT, EPOCH
 from .copydata import copy_columns
-from .native import decoder
+from .native import TABLE_KINDS, decoder
 
 Column = Sequence[Any]
 
@@ -191,14 +191,6 @@ def _sqlite_column(kind: str, column: Column) -> Column:
     return column  # ids, ints, text; percents and decimals as stored
 
 
-#: The letter `_columns.sqlite_rows` takes for each kind: as stored, a boolean
-#: as 1 or 0, an ISO date or timestamp, or hundredths as a float of units.
-_SQLITE_KINDS = {"bool": "b", "date": "d", "timestamp": "t", "money": "m", "basis_points": "m"}
-_SQLITE_TABLE_KINDS = {
-    table: "".join(_SQLITE_KINDS.get(c.kind, "v") for c in cols) for table, cols in CONTRACT.items()
-}
-
-
 def sqlite_values(table: str, packed: bytes) -> list[tuple[Any, ...]]:
     """A part's records (one msgpack array of them, as the export reads them)
     as rows of the SQLite export's values: by the C decoder straight from the
@@ -206,7 +198,7 @@ def sqlite_values(table: str, packed: bytes) -> list[tuple[Any, ...]]:
     rows (tests/test_exports_columns.py compares them on every part)."""
     if decoder is None:  # pragma: no cover - installed without a C compiler
         return sqlite_rows(table, columns_of(table, packed))
-    rows: list[tuple[Any, ...]] = decoder.sqlite_rows(packed, _SQLITE_TABLE_KINDS[table])
+    rows: list[tuple[Any, ...]] = decoder.sqlite_rows(packed, TABLE_KINDS[table])
     return rows
 
 
@@ -221,21 +213,14 @@ def sqlite_rows(table: str, columns: list[Column]) -> list[tuple[Any, ...]]:
 
 # -- from the records, by the C decoder ------------------------------------------------
 
-#: The letter `_columns.text` takes for each kind of the contract.
-_TEXT_KINDS = {
-    "id": "i", "int": "i", "text": "s", "bool": "b", "date": "d", "timestamp": "t",
-    "money": "n", "basis_points": "n", "percent": "p", "decimal": "f",
-}  # fmt: skip
 
-
-def _line_parts(table: str, json: bool) -> tuple[str, tuple[bytes, ...], bytes]:
-    """A table's kinds, what goes before each column's value, and the line's end."""
+def _line_parts(table: str, json: bool) -> tuple[tuple[bytes, ...], bytes]:
+    """What goes before each column's value in a line, and the line's end."""
     contract = CONTRACT[table]
-    kinds = "".join(_TEXT_KINDS[c.kind] for c in contract)
     if not json:
-        return kinds, (b"", *[b","] * (len(contract) - 1)), b"\n"
+        return (b"", *[b","] * (len(contract) - 1)), b"\n"
     keys = [_encode(c.name) + b":" for c in contract]
-    return kinds, (b"{" + keys[0], *[b"," + key for key in keys[1:]]), b"}\n"
+    return (b"{" + keys[0], *[b"," + key for key in keys[1:]]), b"}\n"
 
 
 _LINES = {
@@ -253,8 +238,8 @@ def part_text(render: str, table: str, packed: bytes) -> bytes:
     them on every part of a store, and on awkward values)."""
     if decoder is None:  # pragma: no cover - installed without a C compiler
         return RENDERERS[render](table, columns_of(table, packed))  # type: ignore[no-any-return]
-    kinds, before, end = _LINES[render, table]
-    data: bytes = decoder.text(packed, kinds, render == "jsonl", before, end)
+    before, end = _LINES[render, table]
+    data: bytes = decoder.text(packed, TABLE_KINDS[table], render == "jsonl", before, end)
     return data
 
 
