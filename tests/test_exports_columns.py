@@ -32,6 +32,7 @@ from shardgen.exports.render import (
     sqlite_rows,
     sqlite_values,
 )
+from shardgen.exports.sqlite import write_leaves
 from shardgen.schema import array_header
 from shardgen.store import Store
 
@@ -285,10 +286,16 @@ def test_arrow_buffers_refuse_values_beyond_their_types(kind: str, value: Any, s
         _columns.decode(packed([[value]]), kind)
 
 
+def _pages(data: bytes, kinds: str) -> object:
+    """SQLite's leaf pages (an id first, any column nullable, small pages)."""
+    return _columns.sqlite_pages(data, "k" + kinds[1:], "1" * len(kinds), 512)
+
+
 FUNCTIONS = {
     "decode": _columns.decode,
     "copy_binary": _columns.copy_binary,
     "sqlite_rows": _columns.sqlite_rows,
+    "sqlite_pages": _pages,
     "text": _text,
 }
 
@@ -308,7 +315,9 @@ def test_any_bytes_are_decoded_or_refused_never_read_past_their_end(
         FUNCTIONS[function](array_header(1) + data, kinds)
 
 
-def test_every_truncation_of_a_part_is_refused(large_store: tuple[Path, Any]) -> None:
+def test_every_truncation_of_a_part_is_refused(
+    large_store: tuple[Path, Any], tmp_path: Path
+) -> None:
     with Store.open(large_store[0]) as store:
         part = next(
             p for p in export_parallel.parts(store.plan()) if p.table == "invoices" and p.rows
@@ -319,6 +328,7 @@ def test_every_truncation_of_a_part_is_refused(large_store: tuple[Path, Any]) ->
         functools.partial(files.record_batch, "invoices"),
         functools.partial(copydata.copy_data, "invoices"),
         functools.partial(sqlite_values, "invoices"),
+        functools.partial(write_leaves, tmp_path, part),
         functools.partial(part_text, "csv", "invoices"),
         functools.partial(part_text, "jsonl", "invoices"),
     ]

@@ -1,27 +1,47 @@
-"""The SQLite export's load: workers write each part as a small SQLite file in
-a scratch folder beside the target, which the export copies in and removes;
-the rows are those a row-by-row load of the contract's values gives."""
+"""The SQLite export's load: workers write each part as the leaf pages of its
+table (or, without the C decoder, as a small SQLite file) in a scratch folder
+beside the target, which the export copies in and removes; the file is sound
+(`PRAGMA integrity_check`), the same bytes with any number of workers, and
+holds the rows a row-by-row load of the contract's values gives."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import shardgen
+from shardgen.errors import RunError
 from shardgen.exports import ddl
-from shardgen.exports.contract import columns
+from shardgen.exports import parallel as export_parallel
+from shardgen.exports.contract import CONTRACT, Part, columns
+from shardgen.exports.parallel import Source, export_parts
+from shardgen.exports.render import sqlite_values
+from shardgen.exports.sqlite import (
+    NULLABLE,
+    RENDER_ROWS,
+    Leaves,
+    Pages,
+    SqliteWriter,
+    write_leaves,
+)
 from shardgen.pipeline import Summary
-from shardgen.schema import TABLES
+from shardgen.schema import TABLES, array_header
 from shardgen.store import Store
+from shardgen.verification import promoted_header
 
 from .test_exports_render import convert
 
@@ -83,16 +103,104 @@ def test_the_rows_and_schema_are_those_of_a_row_by_row_load(
     assert leftovers(tmp_path) == []
 
 
-def test_the_rows_are_the_same_with_any_number_of_workers(
+def test_the_file_is_the_same_bytes_with_any_number_of_workers(
     large_store: tuple[Path, Summary], tmp_path: Path
 ) -> None:
     path, _ = large_store
     exported = []
     for workers in (1, 2, 3):
         shardgen.export(path, to=tmp_path / f"w{workers}.sqlite", workers=workers)
-        exported.append(contents(tmp_path / f"w{workers}.sqlite"))
+        exported.append((tmp_path / f"w{workers}.sqlite").read_bytes())
     assert exported[0] == exported[1] == exported[2]
+    assert integrity(tmp_path / "w1.sqlite") == [("ok",)]
     assert leftovers(tmp_path) == []
+
+
+def integrity(path: Path) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("PRAGMA integrity_check").fetchall()
+    finally:
+        db.close()
+
+
+def export_rows(store: Path, target: Path, workers: int = 2) -> None:
+    """The export through its rows' path (each part a small SQLite file,
+    copied in by SQLite), as where the C decoder was not built."""
+    plan, promoted, found = promoted_header(store)
+    writer = SqliteWriter(target, pages=False)
+    export_parts(Source(store, found, plan, promoted), writer, RENDER_ROWS, workers, None,
+                 writer.scratch)  # fmt: skip
+    writer.scratch.rmdir()
+
+
+def test_the_pages_hold_what_the_rows_path_loads(
+    large_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    path, summary = large_store
+    assert shardgen.export(path, to=tmp_path / "pages.sqlite") == summary.rows
+    export_rows(path, tmp_path / "rows.sqlite")
+    assert integrity(tmp_path / "pages.sqlite") == [("ok",)]
+    assert contents(tmp_path / "pages.sqlite") == contents(tmp_path / "rows.sqlite")
+
+
+def test_an_advanced_stores_pages_are_sound_and_hold_its_rows(
+    large_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    """After an advance, rows have paid dates, new statuses and later ids."""
+    path = tmp_path / "advanced.lmdb"
+    shutil.copy(large_store[0], path)
+    shardgen.advance(path, days=9, workers=1)
+    shardgen.export(path, to=tmp_path / "pages.sqlite", workers=2)
+    row_by_row(path, tmp_path / "reference.sqlite")
+    assert integrity(tmp_path / "pages.sqlite") == [("ok",)]
+    assert contents(tmp_path / "pages.sqlite") == contents(tmp_path / "reference.sqlite")
+
+
+def test_small_pages_make_deep_trees_from_parts_of_any_size(
+    large_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    """512-byte pages (a few rows a leaf, 34 children an interior page) give
+    each large table three levels or more above its leaves; parts cut at
+    odd places give tables whose first part is one leaf (held back, in case
+    it is the root) followed by others, and parts of no rows."""
+    path, summary = large_store
+    target = tmp_path / "small-pages.sqlite"
+    writer = SqliteWriter(target, pages=True, page_size=512)
+    with Store.open(path) as store:
+        for table in TABLES:
+            count, first, number = summary.rows[table], 1, 0
+            for cut in (1, 0, 2, 1, 37, 500, count):
+                size = min(cut, count - first + 1)
+                part = Part(table, number, first, size)
+                packed = export_parallel._packed(store, part, hashlib.blake2b())
+                writer.write(part, write_leaves(writer.scratch, part, packed, 512))
+                first, number = first + size, number + 1
+    writer.finish()
+    writer.close()
+    writer.scratch.rmdir()
+    assert integrity(target) == [("ok",)]
+    shardgen.export(path, to=tmp_path / "export.sqlite")
+    got, expected = contents(target), contents(tmp_path / "export.sqlite")
+    assert got == expected
+    db = sqlite3.connect(target)
+    assert db.execute("PRAGMA page_size").fetchone() == (512,)
+    ((root,),) = db.execute(
+        "SELECT rootpage FROM sqlite_master WHERE name = 'invoice_line_items'"
+    ).fetchall()
+    db.close()
+    assert depth(target, root, 512) >= 4
+
+
+def depth(path: Path, page: int, size: int) -> int:
+    """Levels of the table b-tree at `page` (1 for a leaf), down its right edge."""
+    data = path.read_bytes()
+    levels = 1
+    while data[(page - 1) * size] == 0x05:  # an interior page: to its right-most child
+        page = struct.unpack_from(">I", data, (page - 1) * size + 8)[0]
+        levels += 1
+    assert data[(page - 1) * size] == 0x0D
+    return levels
 
 
 def test_constraints_apply_to_rows_written_after_the_export(
@@ -154,3 +262,168 @@ def test_a_killed_exports_scratch_parts_are_removed_by_the_next(
     live.mkdir()
     assert shardgen.export(path, to=target) == summary.rows
     assert leftovers(tmp_path) == [live.name]
+
+
+# -- the leaf pages of chosen records ----------------------------------------
+
+#: Values of each contract kind as a store may hold them, the edges of
+#: SQLite's storage among them: integers of every serial width, whole and
+#: fractional floats, texts whose length needs a longer varint.
+INTEGERS = st.one_of(
+    st.sampled_from([0, 1, -1, 2, 127, 128, -129, 32767, 32768, 8388607, 8388608,
+                     2**31 - 1, 2**31, 2**47 - 1, 2**47, 2**63 - 1, -(2**63)]),
+    st.integers(-(2**63), 2**63 - 1),
+)  # fmt: skip
+NUMBERS = st.one_of(
+    INTEGERS,
+    st.floats(allow_nan=False, width=64),
+    st.sampled_from([0.0, -0.0, 3.0, 0.1, 2.5, 1e15, 9.3e18, -9.3e18, float("inf")]),
+)
+VALUES = {
+    "id": INTEGERS,
+    "int": INTEGERS,
+    "text": st.text(max_size=70) | st.text(min_size=60, max_size=700),
+    "bool": st.booleans(),
+    "date": st.integers(-719162, 2932896),
+    "timestamp": st.integers(-719162 * 86400, 2932896 * 86400 + 86399),
+    "money": st.integers(-(2**53), 2**53),
+    "basis_points": st.integers(-(2**53), 2**53),
+    "percent": NUMBERS,
+    "decimal": NUMBERS,
+}
+
+
+@st.composite
+def records(draw: st.DrawFn, table: str) -> list[list[Any]]:
+    count = draw(st.integers(1, 40))
+    ids = sorted(draw(st.sets(INTEGERS, min_size=count, max_size=count)))
+    rows = []
+    for id in ids:
+        row: list[Any] = [id]
+        for column in CONTRACT[table][1:]:
+            value = VALUES[column.kind]
+            row.append(draw(st.none() | value if column.nullable else value))
+        rows.append(row)
+    return rows
+
+
+def typed_rows(db: sqlite3.Connection, table: str) -> list[tuple[Any, ...]]:
+    typed = ", ".join(f"{name}, typeof({name})" for name in columns(table))
+    return db.execute(f"SELECT {typed} FROM {table} ORDER BY id").fetchall()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(list(TABLES)).flatmap(lambda t: st.tuples(st.just(t), records(t))))
+def test_leaf_pages_hold_what_sqlite_stores_for_the_same_values(
+    tmp_path_factory: pytest.TempPathFactory, chosen: tuple[str, list[list[Any]]]
+) -> None:
+    """Every value as SQLite itself stores the export's values in the
+    contract's column types (its affinities: a whole number in a NUMERIC
+    column an integer), in a sound b-tree."""
+    table, rows = chosen
+    folder = tmp_path_factory.mktemp("pages")
+    # The contract's column types without its constraints: chosen values
+    # break them, and these pages are checked value by value.
+    types = [ddl.column_type(column, "sqlite") for column in CONTRACT[table]]
+    declared = ", ".join(f"{c} {t}" for c, t in zip(columns(table), types, strict=True))
+    schema = f"CREATE TABLE {table} ({declared.replace('INTEGER', 'INTEGER PRIMARY KEY', 1)})"
+    packed = array_header(len(rows)) + b"".join(msgspec.msgpack.encode(r) for r in rows)
+    reference = sqlite3.connect(folder / "reference.sqlite")
+    reference.execute(schema)
+    reference.executemany(
+        f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})",
+        sqlite_values(table, packed),
+    )
+    reference.commit()
+    pages_path = folder / "pages.sqlite"
+    db = sqlite3.connect(pages_path)
+    db.execute("PRAGMA page_size = 4096")
+    db.execute(schema)
+    db.commit()
+    ((root,),) = db.execute("SELECT rootpage FROM sqlite_master").fetchall()
+    ((count,),) = db.execute("PRAGMA page_count").fetchall()
+    db.close()
+    pages = Pages(pages_path, {table: root}, count, 4096)
+    half = len(rows) // 2  # two parts
+    for number, part in enumerate((rows[:half], rows[half:])):
+        data = array_header(len(part)) + b"".join(msgspec.msgpack.encode(r) for r in part)
+        pages.add(table, write_leaves(folder, Part(table, number, 0, len(part)), data, 4096))
+    pages.finish()
+    assert integrity(pages_path) == [("ok",)]
+    db = sqlite3.connect(pages_path)
+    assert typed_rows(db, table) == typed_rows(reference, table)
+    db.close()
+    reference.close()
+
+
+def customers(path: Path) -> tuple[Part, list[list[Any]]]:
+    with Store.open(path) as store:
+        part = Part("customers", 0, 1, 10)
+        packed = export_parallel._packed(store, part, hashlib.blake2b())
+    return part, msgspec.msgpack.decode(packed)
+
+
+def pack(rows: list[list[Any]]) -> bytes:
+    return array_header(len(rows)) + b"".join(msgspec.msgpack.encode(r) for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda rows: rows[3].__setitem__(4, None), "a NULL in a NOT NULL column"),
+        (lambda rows: rows[3].__setitem__(0, 2), "ids not ascending"),
+        (lambda rows: rows[3].__setitem__(0, None), "a row without an id"),
+        (lambda rows: rows[3].__setitem__(7, "lots"), "an integer expected"),
+        (lambda rows: rows[3].__setitem__(1, "Premium"), "a number expected"),
+        (lambda rows: rows[3].__setitem__(1, float("nan")), "a NaN"),
+        (lambda rows: rows[3].__setitem__(2, 7), "a text expected"),
+        (lambda rows: rows[3].__setitem__(7, 2**60), "an amount beyond 2\\*\\*53 hundredths"),
+    ],
+)
+def test_leaf_pages_refuse_what_is_not_a_row_of_the_table(
+    small_store: Path, tmp_path: Path, change: Any, says: str
+) -> None:
+    part, rows = customers(small_store)
+    change(rows)
+    with pytest.raises(ValueError, match=f"damaged record: {says}"):
+        write_leaves(tmp_path, part, pack(rows))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_row_longer_than_a_page_is_refused(small_store: Path, tmp_path: Path) -> None:
+    part, rows = customers(small_store)
+    rows[3][2] = "x" * 500
+    with pytest.raises(ValueError, match=r"a row of \d+ bytes, more than a page holds"):
+        write_leaves(tmp_path, part, pack(rows), 512)
+    assert write_leaves(tmp_path, part, pack(rows), 1024).last_ids[-1] == rows[-1][0]
+
+
+def test_a_table_whose_parts_go_back_is_refused(small_store: Path, tmp_path: Path) -> None:
+    part, rows = customers(small_store)
+    writer = SqliteWriter(tmp_path / "x.sqlite", pages=True)
+    try:
+        writer.write(part, write_leaves(writer.scratch, part, pack(rows[5:])))
+        with pytest.raises(RunError, match="the ids of customers are not in ascending order"):
+            writer.write(part, write_leaves(writer.scratch, part, pack(rows[:5])))
+    finally:
+        writer.close()
+
+
+def test_a_broken_unique_key_is_refused_as_the_indexes_are_built(
+    small_store: Path, tmp_path: Path
+) -> None:
+    part, rows = customers(small_store)
+    rows[7][4] = rows[3][4]  # customer 4's email, twice
+    writer = SqliteWriter(tmp_path / "x.sqlite", pages=True)
+    try:
+        writer.write(part, write_leaves(writer.scratch, part, pack(rows)))
+        with pytest.raises(RunError, match=r"breaks a constraint of the data contract .*UNIQUE"):
+            writer.finish()
+    finally:
+        writer.close()
+
+
+def test_the_nullable_flags_are_the_contracts() -> None:
+    assert NULLABLE["customers"] == "0001000000"
+    assert NULLABLE["invoices"] == "00000000100000"
+    assert isinstance(Leaves("", [], None), tuple)

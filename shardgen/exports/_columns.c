@@ -752,6 +752,268 @@ done:
     return rows;
 }
 
+/* -- SQLite's table pages ------------------------------------------------------ */
+
+/* A SQLite varint: big-endian groups of 7 bits, the high bit set on all but
+ * the last; a ninth byte, if needed, holds 8 bits. Returns its length. */
+static int sqlite_varint(uint8_t *p, uint64_t v) {
+    if (v <= 0x7f) { p[0] = (uint8_t)v; return 1; }
+    if (v >> 56) {
+        p[8] = (uint8_t)v;
+        v >>= 8;
+        for (int i = 7; i >= 0; i--) { p[i] = (uint8_t)((v & 0x7f) | 0x80); v >>= 7; }
+        return 9;
+    }
+    uint8_t group[9];
+    int n = 0;
+    do { group[n++] = (uint8_t)((v & 0x7f) | 0x80); v >>= 7; } while (v);
+    group[0] &= 0x7f;
+    for (int i = 0; i < n; i++) p[i] = group[n - 1 - i];
+    return n;
+}
+
+/* A record being built: its serial types and its body. */
+typedef struct {
+    Sink types, body;
+} Record;
+
+static int record_type(Record *rec, uint64_t type) {
+    if (grow(&rec->types, 9)) return -1;
+    rec->types.used += sqlite_varint((uint8_t *)rec->types.data + rec->types.used, type);
+    return 0;
+}
+
+/* An integer as SQLite stores it (sqlite3VdbeSerialType, file format 4):
+ * 0 and 1 in the type alone, else the fewest of 1, 2, 3, 4, 6 or 8 bytes. */
+static int record_int(Record *rec, int64_t i) {
+    uint64_t u = i < 0 ? ~(uint64_t)i : (uint64_t)i;
+    int type, width;
+    if (i == 0 || i == 1) return record_type(rec, 8 + (uint64_t)i);
+    if (u <= 127) { type = 1; width = 1; }
+    else if (u <= 32767) { type = 2; width = 2; }
+    else if (u <= 8388607) { type = 3; width = 3; }
+    else if (u <= 2147483647) { type = 4; width = 4; }
+    else if (u <= 140737488355327) { type = 5; width = 6; }
+    else { type = 6; width = 8; }
+    if (record_type(rec, (uint64_t)type) || grow(&rec->body, width)) return -1;
+    uint8_t *p = (uint8_t *)rec->body.data + rec->body.used;
+    for (int b = width - 1; b >= 0; b--) { p[b] = (uint8_t)i; i >>= 8; }
+    rec->body.used += width;
+    return 0;
+}
+
+static int record_real(Record *rec, double d) {
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    if (record_type(rec, 7) || grow(&rec->body, 8)) return -1;
+    put64(&rec->body, bits);
+    return 0;
+}
+
+static int record_text(Record *rec, const char *at, Py_ssize_t n) {
+    if (record_type(rec, 13 + 2 * (uint64_t)n) || grow(&rec->body, n)) return -1;
+    memcpy(rec->body.data + rec->body.used, at, n);
+    rec->body.used += n;
+    return 0;
+}
+
+/* A number in a column of INTEGER or NUMERIC affinity: an integer if the
+ * double is one (as SQLite's sqlite3VdbeIntegerAffinity converts it), else
+ * a REAL. */
+static int record_number(Record *rec, double d) {
+    if (d != d) return damaged("a NaN");
+    if (d > -9223372036854775808.0 && d < 9223372036854775808.0) {
+        int64_t i = (int64_t)d;
+        if ((double)i == d && i != INT64_MIN && i != INT64_MAX) return record_int(rec, i);
+    }
+    return record_real(rec, d);
+}
+
+/* One value as the SQLite export stores it (the values of `sqlite_value`, as
+ * SQLite's column affinities store them): 'k' 'i' 'b' INTEGER; 'm' 'p' 'x'
+ * NUMERIC (an integer where the number is whole); 's' 'd' 't' TEXT. */
+static int page_value(Reader *r, Record *rec, char kind, char nullable) {
+    int64_t value = 0;
+    if (need(r, 1)) return -1;
+    uint8_t b = *r->at;
+    if (b == 0xc0) {
+        r->at++;
+        if (kind == 'b') return record_int(rec, 0);
+        return nullable == '1' ? record_type(rec, 0) : damaged("a NULL in a NOT NULL column");
+    }
+    switch (kind) {
+    case 'b':
+        r->at++;
+        if (b != 0xc2 && b != 0xc3) return damaged("a boolean expected");
+        return record_int(rec, b == 0xc3);
+    case 's': {
+        const uint8_t *at = NULL;
+        Py_ssize_t n = 0;
+        if (read_str(r, &at, &n)) return -1;
+        return record_text(rec, (const char *)at, n);
+    }
+    case 'd':
+    case 't': {
+        char iso_text[20];
+        if (read_int(r, &value)) return -1;
+        int64_t day = value, rest = -1;
+        if (kind == 't') {
+            day = value / 86400;
+            rest = value % 86400;
+            if (rest < 0) { rest += 86400; day -= 1; }
+        }
+        int n = write_iso(iso_text, day, rest);
+        return n < 0 ? -1 : record_text(rec, iso_text, n);
+    }
+    case 'm':
+        if (read_int(r, &value)) return -1;
+        if (value > (INT64_C(1) << 53) || value < -(INT64_C(1) << 53))
+            return damaged("an amount beyond 2**53 hundredths");
+        if (value % 100 == 0) return record_int(rec, value / 100);
+        return record_real(rec, (double)value / 100.0);
+    case 'k':
+    case 'i':
+    case 'p':
+    case 'x': {
+        if (b == 0xc2 || b == 0xc3) { r->at++; return record_int(rec, b == 0xc3); }
+        double number;
+        int got = read_float(r, &number);
+        if (got) return got < 0 ? -1 : record_number(rec, number);
+        if (is_text(b)) return damaged("a number expected");
+        if (read_int(r, &value)) return -1;
+        return record_int(rec, value);
+    }
+    default:
+        PyErr_Format(PyExc_ValueError, "unknown kind %c", kind);
+        return -1;
+    }
+}
+
+/* The length of a record's header: its serial types and the varint of the
+ * header's own length (sqlite3VdbeExec's OP_MakeRecord). */
+static Py_ssize_t header_size(Py_ssize_t types) {
+    Py_ssize_t n = types;
+    uint8_t scratch[9];
+    if (n <= 126) return n + 1;
+    int width = sqlite_varint(scratch, (uint64_t)n);
+    n += width;
+    if (width < sqlite_varint(scratch, (uint64_t)n)) n++;
+    return n;
+}
+
+/* Closes a table leaf page: its 8-byte header (flag 13, no free blocks, the
+ * cell count, where the cells begin, no fragments). */
+static void close_leaf(uint8_t *page, int cells, Py_ssize_t content) {
+    page[0] = 0x0d;
+    page[1] = page[2] = 0;
+    page[3] = (uint8_t)(cells >> 8);
+    page[4] = (uint8_t)cells;
+    page[5] = (uint8_t)(content >> 8);
+    page[6] = (uint8_t)content;
+    page[7] = 0;
+}
+
+/* sqlite_pages(packed, kinds, nullable, page_size) -> (pages, last_ids,
+ * first_id): the records (`nullable`: '1' for each column that may be NULL,
+ * else '0') as the leaf pages of a SQLite table b-tree whose rowid is the
+ * first column (an INTEGER PRIMARY KEY, so NULL in the record): `pages` the
+ * pages one after another, `last_ids` the largest rowid on each, `first_id`
+ * the smallest (None for no records). Leaf pages hold no page numbers, so
+ * they can be written anywhere in the file; a record too long for a page
+ * (it would need overflow pages) is refused, as are ids not ascending. */
+static PyObject *sqlite_pages(PyObject *self, PyObject *args) {
+    Py_buffer packed;
+    const char *kinds, *nullable;
+    Py_ssize_t width, nullable_width, page_size;
+    PyObject *last_ids = NULL, *result = NULL;
+    Sink out = {NULL, 0, 0};
+    Record rec = {{NULL, 0, 0}, {NULL, 0, 0}};
+    int64_t first = 0, previous = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*s#s#n:sqlite_pages", &packed, &kinds, &width, &nullable,
+                          &nullable_width, &page_size))
+        return NULL;
+    Reader r = {packed.buf, (const uint8_t *)packed.buf + packed.len};
+    if (page_size < 512 || page_size > 65536 || (page_size & (page_size - 1)) || width < 1 ||
+        kinds[0] != 'k' || nullable_width != width) {
+        PyErr_SetString(PyExc_ValueError, "a page size of 512 to 65536 bytes, a power of two, "
+                                          "an id first, and a NULL flag for each column");
+        goto done;
+    }
+    Py_ssize_t rows = record_count(&r);
+    if (rows < 0 || (last_ids = PyList_New(0)) == NULL) goto done;
+    /* The most a cell may hold without overflow pages (a table leaf's X). */
+    Py_ssize_t most = page_size - 35;
+    uint8_t *page = NULL;
+    int cells = 0;
+    Py_ssize_t content = page_size;
+    for (Py_ssize_t row = 0; row < rows; row++) {
+        int64_t id;
+        if (next_record(&r, width)) goto done;
+        int got = read_int(&r, &id);
+        if (got < 0) goto done;
+        if (got == 1) { damaged("a row without an id"); goto done; }
+        if (row == 0) first = id;
+        else if (id <= previous) { damaged("ids not ascending"); goto done; }
+        rec.types.used = rec.body.used = 0;
+        if (record_type(&rec, 0)) goto done; /* the INTEGER PRIMARY KEY: the rowid */
+        for (Py_ssize_t c = 1; c < width; c++)
+            if (page_value(&r, &rec, kinds[c], nullable[c])) goto done;
+        Py_ssize_t header = header_size(rec.types.used);
+        Py_ssize_t payload = header + rec.body.used;
+        if (payload > most) {
+            PyErr_Format(PyExc_ValueError, "a row of %zd bytes, more than a page holds", payload);
+            goto done;
+        }
+        uint8_t head[18];
+        int prefix = sqlite_varint(head, (uint64_t)payload);
+        prefix += sqlite_varint(head + prefix, (uint64_t)id);
+        Py_ssize_t cell = prefix + payload;
+        if (page == NULL || 8 + 2 * (cells + 1) + cell > content) {
+            if (page != NULL) {
+                close_leaf(page, cells, content);
+                PyObject *last = PyLong_FromLongLong(previous);
+                if (last == NULL || PyList_Append(last_ids, last)) { Py_XDECREF(last); goto done; }
+                Py_DECREF(last);
+            }
+            if (grow(&out, page_size)) goto done;
+            page = (uint8_t *)out.data + out.used;
+            memset(page, 0, page_size);
+            out.used += page_size;
+            cells = 0;
+            content = page_size;
+        }
+        content -= cell;
+        uint8_t *at = page + content;
+        memcpy(at, head, prefix);
+        at += prefix;
+        at += sqlite_varint(at, (uint64_t)header);
+        memcpy(at, rec.types.data, rec.types.used);
+        memcpy(at + rec.types.used, rec.body.data, rec.body.used);
+        page[8 + 2 * cells] = (uint8_t)(content >> 8);
+        page[9 + 2 * cells] = (uint8_t)content;
+        cells++;
+        previous = id;
+    }
+    if (finished(&r)) goto done;
+    if (page != NULL) {
+        close_leaf(page, cells, content);
+        PyObject *last = PyLong_FromLongLong(previous);
+        if (last == NULL || PyList_Append(last_ids, last)) { Py_XDECREF(last); goto done; }
+        Py_DECREF(last);
+        result = Py_BuildValue("(y#OL)", out.data, out.used, last_ids, (long long)first);
+    } else {
+        result = Py_BuildValue("(y#OO)", "", (Py_ssize_t)0, last_ids, Py_None);
+    }
+done:
+    Py_XDECREF(last_ids);
+    PyMem_Free(out.data);
+    PyMem_Free(rec.types.data);
+    PyMem_Free(rec.body.data);
+    PyBuffer_Release(&packed);
+    return result;
+}
+
 /* -- CSV and JSON lines ----------------------------------------------------------- */
 
 static int put(Sink *out, const char *bytes, Py_ssize_t n) {
@@ -953,6 +1215,9 @@ static PyMethodDef methods[] = {
      "text(packed, kinds, json, before, end) -> bytes: records as CSV or JSON lines."},
     {"sqlite_rows", sqlite_rows, METH_VARARGS,
      "sqlite_rows(packed, kinds) -> list of tuples: records as the SQLite export's values."},
+    {"sqlite_pages", sqlite_pages, METH_VARARGS,
+     "sqlite_pages(packed, kinds, nullable, page_size) -> (pages, last_ids, first_id): a SQLite "
+     "table's leaf pages."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -4,11 +4,11 @@ by the coordinator in ID order.
 
 What a worker renders depends on the target (`render.RENDERERS`): CSV text,
 JSON lines text, PostgreSQL's binary COPY data, an Arrow record batch
-(Parquet, DuckDB), a small SQLite file of the part's rows in the export's
-scratch folder (SQLite), or the part's own file of a partitioned Parquet
-dataset, written into the target's folder. The parts are the plan's, never the
-worker count's, and each is rendered the same way wherever it runs, so a
-target gets the same data with any number of workers.
+(Parquet, DuckDB), the leaf pages of its SQLite table or a small SQLite file
+of its rows, in the export's scratch folder (SQLite), or the part's own file
+of a partitioned Parquet dataset, written into the target's folder. The parts
+are the plan's, never the worker count's, and each is rendered the same way
+wherever it runs, so a target gets the same data with any number of workers.
 
 The store is read only in the workers, each through its own read-only handle
 on the file the export names (`file`). As a worker reads a part it digests
@@ -34,7 +34,7 @@ from .contract import Meter, Part, Rendered, Writer
 from .copydata import copy_data
 from .files import PARQUET_PARTS, record_batch, shard_rows, write_part_file
 from .render import RENDERERS, columns_of, part_text, sqlite_values
-from .sqlite import write_part
+from .sqlite import RENDER_PAGES, write_leaves, write_part
 
 #: Parts in flight per worker. The coordinator hands out the next parts only
 #: between writes, and a write can take as long as several parts' rendering
@@ -197,6 +197,8 @@ def _data(source: _Reading, part: Part, packed: bytes) -> Any:
         return None
     if source.render == "binary":
         return copy_data(part.table, packed)
+    if source.render == RENDER_PAGES:
+        return write_leaves(Path(source.scratch), part, packed)
     if source.render == "sqlite":
         return write_part(Path(source.scratch), part, sqlite_values(part.table, packed))
     if source.render in ("csv", "jsonl"):
