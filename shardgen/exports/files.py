@@ -24,13 +24,15 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 import msgspec
 
-from ..guard import create
+from ..guard import create, scratch_path
 from ..plan import Plan
 from ..schema import TABLES
 from ..tables import Column
@@ -210,6 +212,32 @@ def csv_text(rows: list[Any]) -> bytes:
 #: with the codec after the colon.
 PARQUET_PARTS = "parquet-part:"
 
+#: The render of Arrow batches handed over as files (`write_arrow_file`).
+ARROW_FILES = "arrow-file"
+
+
+def write_arrow_file(folder: Path, part: Part, batch: Any) -> str:
+    """Write a part's Arrow batch into `folder` as an Arrow IPC file, in a
+    worker; return its path. The coordinator maps it (`read_arrow_file`):
+    no copy of the rows through a pipe and pickle on either side (xl: 0.9
+    of the coordinator's 4.6 CPU seconds of a Parquet export)."""
+    import pyarrow as pa
+
+    path = folder / f"{part.table}.{part.number}.arrow"
+    with open(create(path), "wb") as sink, pa.ipc.new_file(sink, batch.schema) as file:
+        file.write_batch(batch)
+    return str(path)
+
+
+def read_arrow_file(path: str) -> Any:
+    """The batch a worker wrote (`write_arrow_file`), mapped from its file,
+    which is then deleted (the batch keeps the mapping)."""
+    import pyarrow as pa
+
+    batch = pa.ipc.open_file(pa.memory_map(path)).get_batch(0)
+    os.unlink(path)
+    return batch
+
 
 def part_file(folder: Path, part: Part) -> Path:
     """Where a partitioned dataset keeps a part: `TABLE.parquet/part-NNNNN.parquet`."""
@@ -231,7 +259,14 @@ class FolderWriter:
     first part and closed after its last. CSV and JSON lines parts arrive as
     text, Parquet parts as Arrow batches, gathered into row groups of
     `ROW_GROUP` rows. A partitioned Parquet dataset's parts are files the
-    workers write themselves into the tables' folders (`scratch`), made here."""
+    workers write themselves into the tables' folders (`scratch`), made here.
+
+    A Parquet row group is encoded and written on a thread of its own (pyarrow
+    releases the GIL), one at a time and in order, while the coordinator
+    hands the workers their next parts and gathers the next row group: writing
+    it where it is gathered left the workers idle for as long as each row
+    group took (xl: 4.5 s of encoding and 2.0 s of waiting for parts, one
+    after the other)."""
 
     def __init__(self, folder: Path, format: str, parquet: ParquetOptions | None) -> None:
         folder.mkdir(mode=0o755)
@@ -243,15 +278,20 @@ class FolderWriter:
             for table in TABLES:
                 (folder / f"{table}.parquet").mkdir(mode=0o755)
             self.scratch = folder
+        elif format == "parquet":  # where the workers leave their batches
+            self.scratch = scratch_path(folder)
+            os.mkdir(self.scratch, 0o700)
         self.table = ""
         self.file: BinaryIO | None = None
         self.arrow: Any = None  # the table's ParquetWriter
         self.batches: list[Any] = []  # Arrow batches not yet written
         self.rows = 0
+        self.thread: ThreadPoolExecutor | None = None  # writes the row groups
+        self.writing: Future[None] | None = None  # the row group being written
 
     def write(self, part: Part, data: Any) -> None:
         if part.table != self.table:
-            self.close()
+            self._close_table()
             self._open(part.table)
         if self.format != "parquet":
             assert self.file is not None
@@ -259,8 +299,9 @@ class FolderWriter:
         elif self.parquet.partitioned:
             assert part_file(self.folder, part).is_file(), part  # written by its worker
         else:
-            self.batches.append(data)
-            self.rows += data.num_rows
+            batch = read_arrow_file(data)
+            self.batches.append(batch)
+            self.rows += batch.num_rows
             if self.rows >= ROW_GROUP:
                 self._flush()
 
@@ -285,23 +326,47 @@ class FolderWriter:
             self.file.write(csv_text([columns(table)]))
 
     def _flush(self) -> None:
+        """Start writing the gathered batches as a row group, once the
+        previous one is written."""
         import pyarrow as pa
 
         if self.batches:
             table = pa.Table.from_batches(self.batches, schema=parquet_schema(self.table))
-            self.arrow.write_table(table, row_group_size=ROW_GROUP)
+            self._wait()
+            if self.thread is None:
+                self.thread = ThreadPoolExecutor(1, thread_name_prefix="parquet")
+            self.writing = self.thread.submit(
+                self.arrow.write_table, table, row_group_size=ROW_GROUP
+            )
         self.batches, self.rows = [], 0
 
-    def close(self) -> None:
+    def _wait(self) -> None:
+        """Wait for the row group being written; its error is raised here."""
+        writing, self.writing = self.writing, None
+        if writing is not None:
+            writing.result()
+
+    def _close_table(self) -> None:
         if self.arrow is not None:
             try:
                 self._flush()
             finally:
-                self.arrow.close()
-                self.arrow = None
+                try:
+                    self._wait()
+                finally:
+                    self.arrow.close()
+                    self.arrow = None
         if self.file is not None:
             self.file.close()
             self.file = None
+
+    def close(self) -> None:
+        try:
+            self._close_table()
+        finally:
+            if self.thread is not None:
+                self.thread.shutdown(wait=True)
+                self.thread = None
 
 
 def writer(
@@ -319,4 +384,4 @@ def render(format: str, options: ParquetOptions | None = None) -> str:
     options = options or ParquetOptions()
     if format != "parquet":
         return format
-    return f"{PARQUET_PARTS}{options.compression}" if options.partitioned else "arrow"
+    return f"{PARQUET_PARTS}{options.compression}" if options.partitioned else ARROW_FILES

@@ -32,7 +32,14 @@ from ..schema import TABLES, array_header
 from ..store import Identity, Store, digest_batch, key, quiet_stderr, reading
 from .contract import Meter, Part, Rendered, Writer
 from .copydata import copy_data
-from .files import PARQUET_PARTS, record_batch, shard_rows, write_part_file
+from .files import (
+    ARROW_FILES,
+    PARQUET_PARTS,
+    record_batch,
+    shard_rows,
+    write_arrow_file,
+    write_part_file,
+)
 from .render import RENDERERS, columns_of, part_text, sqlite_values
 from .sqlite import RENDER_PAGES, write_leaves, write_part
 
@@ -191,6 +198,8 @@ def _render(part: Part) -> Rendered:
 def _data(source: _Reading, part: Part, packed: bytes) -> Any:
     if source.render == "arrow":
         return record_batch(part.table, packed)
+    if source.render == ARROW_FILES:
+        return write_arrow_file(Path(source.scratch), part, record_batch(part.table, packed))
     if source.render.startswith(PARQUET_PARTS):  # a partitioned dataset's file, written here
         compression = source.render.removeprefix(PARQUET_PARTS)
         write_part_file(Path(source.scratch), part, record_batch(part.table, packed), compression)
