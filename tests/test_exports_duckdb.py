@@ -21,7 +21,7 @@ from shardgen.cli import main
 from shardgen.exports import ddl
 from shardgen.exports import duckdb as export_duckdb
 from shardgen.exports.contract import CONTRACT, EPOCH, Part
-from shardgen.exports.files import record_batch
+from shardgen.exports.files import record_batch, write_arrow_file
 from shardgen.pipeline import Summary
 from shardgen.schema import TABLES, array_header
 from shardgen.store import Store
@@ -272,9 +272,12 @@ def test_an_interrupted_or_failed_export_leaves_the_target_as_it_was(
         for table in TABLES:
             records = [msgspec.msgpack.encode(r) for r in store.scan(table)]
             packed = array_header(len(records)) + b"".join(records)
-            direct.write(Part(table, 0, 1, 0), record_batch(table, packed))
+            part = Part(table, 0, 1, 0)
+            batch = record_batch(table, packed)
+            direct.write(part, write_arrow_file(direct.scratch, part, batch))
         direct.finish()
     direct.close()
+    direct.scratch.rmdir()  # each batch's file went as it was read
     assert target.read_bytes() == before
     left = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("broken"))
     assert not (tmp_path / "broken-parquet").exists()

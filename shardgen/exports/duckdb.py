@@ -37,10 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RunError
-from ..guard import remove_ours
+from ..guard import remove_ours, scratch_path
 from ..store import disk_full
 from . import ddl
 from .contract import Part
+from .files import ARROW_FILES, read_arrow_file
 
 #: Rows gathered into one INSERT (at most a part more). Measured at xl, in one
 #: transaction: 1,000,000 took 18.0 s against 20.1 s for 100,000 and 17.7 s
@@ -51,8 +52,11 @@ from .contract import Part
 #: against 176 s and 2,339 MB.
 INSERT_ROWS = 500_000
 
-#: What the workers render for this target: Arrow record batches.
-RENDER = "arrow"
+#: What the workers render for this target: Arrow record batches, handed
+#: over as files the coordinator maps (`files.read_arrow_file`): at xl the
+#: tree's peak fell from 435–450 MB to 373 MB (the batches gathered for an
+#: INSERT no longer copied into the coordinator's heap), at the same speed.
+RENDER = ARROW_FILES
 
 
 class DuckdbWriter:
@@ -75,6 +79,8 @@ class DuckdbWriter:
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="duckdb")
         self.finished = False
         self.opening = threading.Lock()  # held while the file is closed and opened again
+        self.scratch = scratch_path(path)  # where the workers leave their batches
+        os.mkdir(self.scratch, 0o700)
         with self._errors():
             # DuckDB makes the file itself (it takes no empty file for a new
             # database); `guard.writing` gave a path that nothing holds.
@@ -88,8 +94,9 @@ class DuckdbWriter:
         if part.table != self.table:
             self._insert()
             self.table = part.table
-        self.batches.append(data)
-        self.rows += data.num_rows
+        batch = read_arrow_file(data)
+        self.batches.append(batch)
+        self.rows += batch.num_rows
         if self.rows >= INSERT_ROWS:
             self._insert()
 

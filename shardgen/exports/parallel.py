@@ -3,10 +3,11 @@ rows read and rendered in a worker process, and handed to the target's writer
 by the coordinator in ID order.
 
 What a worker renders depends on the target (`render.RENDERERS`): CSV text,
-JSON lines text, PostgreSQL's binary COPY data, an Arrow record batch
-(Parquet, DuckDB), the leaf pages of its SQLite table or a small SQLite file
-of its rows, in the export's scratch folder (SQLite), or the part's own file
-of a partitioned Parquet dataset, written into the target's folder. The parts
+JSON lines text, PostgreSQL's binary COPY data; in the export's scratch
+folder, an Arrow record batch as an IPC file (Parquet, DuckDB), the leaf
+pages of its SQLite table or a small SQLite file of its rows (SQLite); or
+the part's own file of a partitioned Parquet dataset, written into the
+target's folder. The parts
 are the plan's, never the worker count's, and each is rendered the same way
 wherever it runs, so a target gets the same data with any number of workers.
 
@@ -196,8 +197,6 @@ def _render(part: Part) -> Rendered:
 
 
 def _data(source: _Reading, part: Part, packed: bytes) -> Any:
-    if source.render == "arrow":
-        return record_batch(part.table, packed)
     if source.render == ARROW_FILES:
         return write_arrow_file(Path(source.scratch), part, record_batch(part.table, packed))
     if source.render.startswith(PARQUET_PARTS):  # a partitioned dataset's file, written here
