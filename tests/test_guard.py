@@ -444,7 +444,12 @@ def test_a_full_disk_during_an_export_is_one_line_and_leaves_nothing(
 ) -> None:
     path, _ = large_store
     with mounted(tmp_path / "tiny", "size=1m") as where:
-        for format, to in (("sqlite", where / "x.sqlite"), ("csv", where / "x")):
+        for format, to in (
+            ("sqlite", where / "x.sqlite"),
+            ("csv", where / "x"),
+            ("parquet", where / "x"),  # the workers' Arrow files fill it
+            ("duckdb", where / "x.duckdb"),
+        ):
             result = run("export", path, "--format", format, "--to", to)
             assert_one_line(result, 1, "no space left on the disk")
             assert list(where.iterdir()) == []
