@@ -19,7 +19,7 @@ import pytest
 
 import shardgen
 from shardgen.guard import Lock, check_output, place, remove_ours, remove_stale, remove_store
-from shardgen.store import Store, identity, isolated, staging_path
+from shardgen.store import Store, identity, isolated, pinned, staging_path
 from shardgen.verification import PROMOTED_RULE, verify_store
 
 from .conftest import AS_OF
@@ -167,6 +167,28 @@ def test_verify_reads_one_file_or_fails(
         # Through the one handle it keeps, it reads the old dataset whole.
         assert verify_store(opened, workers=1).digest == digest
     intact(path, other.digest)
+
+
+def test_a_pinned_file_keeps_its_number_and_a_promotion_over_it_is_refused(
+    tmp_path: Path, small_store: Path
+) -> None:
+    """Verify and export pin the file they read (held open), so a file made
+    after it was replaced can never take its (device, inode): comparing
+    identities then tells the files apart."""
+    path = tmp_path / "pinned.lmdb"
+    shutil.copyfile(small_store, path)
+    with pinned(path) as pin:
+        assert pin == identity(path)
+        numbers = set()
+        for _ in range(20):  # promotions over it, each a new file, the last one deleted
+            shutil.copyfile(small_store, tmp_path / "next.lmdb")
+            numbers.add(identity(tmp_path / "next.lmdb"))
+            os.replace(tmp_path / "next.lmdb", path)
+        assert pin not in numbers
+        with pytest.raises(shardgen.StoreError, match="replaced by another dataset"):
+            Store.open(path, file=pin)
+    with pinned(tmp_path / "missing.lmdb") as nothing:
+        assert nothing is None
 
 
 def test_verify_racing_promotions_never_reports_a_mix(tmp_path: Path) -> None:

@@ -20,9 +20,9 @@ from typing import Any, NamedTuple
 
 from ..errors import RunError, UsageError
 from ..guard import check_output, writing
-from ..plan import check_workers, default_workers
+from ..plan import Plan, check_workers, default_workers
 from ..run.pool import start_early
-from ..store import Identity
+from ..store import Identity, pinned
 from .contract import Meter, Progress
 from .files import COMPRESSIONS, EXPORT_FILES, ParquetOptions
 
@@ -162,11 +162,29 @@ def _export(
     workers: int | None = None,
 ) -> dict[str, int]:
     from ..verification import promoted_header
+
+    with pinned(source) as pin:  # the file read, held so that its number stays its own
+        plan, promoted, found = promoted_header(source, pin)
+        if file is not None and found != file:  # generate holds the run lock: never so
+            raise RunError(f"{source} changed while it was being exported: export it again")
+        return _export_file(source, found, plan, promoted, format, to, force, progress,
+                            parquet, workers)  # fmt: skip
+
+
+def _export_file(
+    source: Path,
+    found: Identity,
+    plan: Plan,
+    promoted: str,
+    format: str,
+    to: str | os.PathLike[str],
+    force: bool,
+    progress: Progress | None,
+    parquet: ParquetOptions | None,
+    workers: int | None,
+) -> dict[str, int]:
     from .parallel import Source, export_parts
 
-    plan, promoted, found = promoted_header(source)
-    if file is not None and found != file:  # generate holds the run lock: never so
-        raise RunError(f"{source} changed while it was being exported: export it again")
     meter = None if progress is None else Meter(sum(plan.rows().values()), progress)
     target = TARGETS[format]
     module = importlib.import_module(f"{__name__}.{target.module}")

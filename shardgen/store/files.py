@@ -19,7 +19,7 @@ import signal
 import struct
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -67,6 +67,25 @@ def identity(path: Path) -> Identity:
     """Which file is at `path` now: (device, inode)."""
     info = os.stat(path)
     return info.st_dev, info.st_ino
+
+
+@contextlib.contextmanager
+def pinned(path: Path) -> Iterator[Identity | None]:
+    """Which file is at `path` (`identity`), held open for the block: while
+    it is open, no other file can be given its (device, inode), so a reader
+    that compares identities to refuse a store promoted over meanwhile is
+    never deceived by a new file that reuses the number of a deleted one.
+    None when there is no file to open (the store's own checks then say why)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        yield None
+        return
+    try:
+        info = os.fstat(fd)
+        yield info.st_dev, info.st_ino
+    finally:
+        os.close(fd)
 
 
 def disk_full(path: Path, margin: int = 4 * 2**20) -> bool:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..errors import StoreError
 from ..plan import Plan, check_workers, default_workers
-from ..store import Identity, Store, isolated, reading
+from ..store import Identity, Store, isolated, pinned, reading
 from .merge import PROMOTED_RULE, in_task_order, store_digest
 from .report import Report, Violation, render
 from .tasks import verified_report
@@ -61,8 +61,9 @@ def verify(path: str | os.PathLike[str], workers: int | None = None) -> Report:
     """
     check_workers(workers)
     path = Path(path)
-    plan, promoted, file = isolated(path, _header, path)
-    return _verify_file(path, plan, workers, file, promoted)
+    with pinned(path) as pin:  # the file read, held so that its number stays its own
+        plan, promoted, file = isolated(path, _header, path, pin)
+        return _verify_file(path, plan, workers, file, promoted)
 
 
 def _verify_file(
@@ -75,11 +76,13 @@ def _verify_file(
     return verified_report(path, plan, None, None, workers, file, promoted)
 
 
-def promoted_header(path: Path) -> tuple[Plan, str, Identity]:
+def promoted_header(path: Path, pin: Identity | None) -> tuple[Plan, str, Identity]:
     """The plan of the promoted dataset at `path`, the digest recorded at its
-    promotion, and which file it is, read in a child process (`isolated`);
-    a store error if the path holds a failed or interrupted run's store."""
-    plan, promoted, file = isolated(path, _header, path)
+    promotion, and which file it is (the one `pin` names, held open by the
+    caller: `store.pinned`), read in a child process (`isolated`); a store
+    error if the path holds a failed or interrupted run's store, or no
+    longer the pinned file."""
+    plan, promoted, file = isolated(path, _header, path, pin)
     if promoted is None:
         raise StoreError(
             f"{path} holds no promoted dataset (it is a failed or interrupted run's "
@@ -89,10 +92,10 @@ def promoted_header(path: Path) -> tuple[Plan, str, Identity]:
     return plan, promoted, file
 
 
-def _header(path: Path) -> tuple[Plan, str | None, Identity]:
+def _header(path: Path, pin: Identity | None) -> tuple[Plan, str | None, Identity]:
     """What verify needs before its pass: the plan, the digest recorded at
-    promotion and which file the path names."""
-    with Store.open(path) as store, reading(path):
+    promotion and which file the path names (the pinned one, if `pin`)."""
+    with Store.open(path, file=pin) as store, reading(path):
         assert store.file is not None
         return store.scope(), store.promoted_digest(), store.file
 
