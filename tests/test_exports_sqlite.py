@@ -40,7 +40,7 @@ from shardgen.exports.sqlite import (
 )
 from shardgen.pipeline import Summary
 from shardgen.schema import TABLES, array_header
-from shardgen.store import Store
+from shardgen.store import Store, pinned
 from shardgen.verification import promoted_header
 
 from .test_exports_render import convert
@@ -127,10 +127,11 @@ def integrity(path: Path) -> list[tuple[Any, ...]]:
 def export_rows(store: Path, target: Path, workers: int = 2) -> None:
     """The export through its rows' path (each part a small SQLite file,
     copied in by SQLite), as where the C decoder was not built."""
-    plan, promoted, found = promoted_header(store)
-    writer = SqliteWriter(target, pages=False)
-    export_parts(Source(store, found, plan, promoted), writer, RENDER_ROWS, workers, None,
-                 writer.scratch)  # fmt: skip
+    with pinned(store) as pin:
+        plan, promoted, found = promoted_header(store, pin)
+        writer = SqliteWriter(target, pages=False)
+        export_parts(Source(store, found, plan, promoted), writer, RENDER_ROWS, workers, None,
+                     writer.scratch)  # fmt: skip
     writer.scratch.rmdir()
 
 

@@ -81,6 +81,9 @@ def test_promoted_header_names_the_plan_digest_and_file_of_a_promoted_store(
     plan, promoted, file = promoted_header(small_store)
     assert file == identity(small_store) and plan.rows()["customers"] == 10
     assert promoted == shardgen.verify(small_store).digest
+    assert promoted_header(small_store, file) == (plan, promoted, file)
+    with pytest.raises(StoreError, match="replaced by another dataset"):
+        promoted_header(small_store, (file[0], file[1] + 1))  # not the pinned file
     staging = staging_path(tmp_path / "run.lmdb")
     with Store.create(staging, shardgen.make_plan("small", as_of="2026-06-30")):
         pass

@@ -21,7 +21,7 @@ import sqlite3
 import struct
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from ..errors import RunError
 from ..guard import create, scratch_path
@@ -196,23 +196,9 @@ class Pages:
         first = self.count + 1
         at = self.count * self.page_size
         if isinstance(pages, bytes):
-            os.pwrite(self.fd, pages, at)
+            write_at(self.fd, pages, at)
         else:
-            size = len(last_ids) * self.page_size
-            try:
-                copied = 0
-                while copied < size:  # the kernel copies the file's pages, not this process
-                    done = os.copy_file_range(
-                        pages.fileno(), self.fd, size - copied, None, at + copied
-                    )
-                    if done == 0:
-                        raise OSError(errno.EIO, f"{pages.name} ended early")
-                    copied += done
-            except OSError as exc:  # pragma: no cover - a file system that cannot
-                if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP):
-                    raise
-                pages.seek(0)
-                os.pwrite(self.fd, pages.read(), at)
+            copy_at(pages, self.fd, len(last_ids) * self.page_size, at)
         self.count += len(last_ids)
         self.leaves[table].extend(zip(range(first, first + len(last_ids)), last_ids, strict=True))
 
@@ -223,7 +209,7 @@ class Pages:
         most = (size - 12) // 15 + 1  # children of an interior page, at most
         for table, root in self.roots.items():
             if table in self.held:
-                os.pwrite(self.fd, self.held.pop(table)[0], (root - 1) * size)
+                write_at(self.fd, self.held.pop(table)[0], (root - 1) * size)
                 continue
             level = self.leaves[table]
             if not level:
@@ -235,21 +221,48 @@ class Pages:
                 for start in range(0, len(level), each):
                     children = level[start : start + each]
                     self.count += 1
-                    os.pwrite(self.fd, interior(children, size), (self.count - 1) * size)
+                    write_at(self.fd, interior(children, size), (self.count - 1) * size)
                     above.append((self.count, children[-1][1]))
                 level = above
-            os.pwrite(self.fd, interior(level, size), (root - 1) * size)
+            write_at(self.fd, interior(level, size), (root - 1) * size)
         header = bytearray(os.pread(self.fd, 100, 0))
         changes = struct.unpack_from(">I", header, 24)[0] + 1
         struct.pack_into(">II", header, 24, changes, self.count)  # change counter, pages
         struct.pack_into(">I", header, 92, changes)  # the size is valid for this change
-        os.pwrite(self.fd, bytes(header), 0)
+        write_at(self.fd, bytes(header), 0)
         self.close()
 
     def close(self) -> None:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+def write_at(fd: int, data: bytes, at: int) -> None:
+    """Write all of `data` at offset `at` (a short write, as on a disk filling
+    up, is continued, and the next one raises)."""
+    view = memoryview(data)
+    while view:
+        done = os.pwrite(fd, view, at)
+        view, at = view[done:], at + done
+
+
+def copy_at(source: BinaryIO, fd: int, size: int, at: int) -> None:
+    """Copy the first `size` bytes of `source` to offset `at` of `fd`: by the
+    kernel, without passing through this process, where it can."""
+    copied = 0
+    with contextlib.suppress(AttributeError, OSError):  # no copy_file_range: as below
+        while copied < size:
+            done = os.copy_file_range(source.fileno(), fd, size - copied, copied, at + copied)
+            if done == 0:
+                break
+            copied += done
+    while copied < size:  # where the kernel cannot copy these files, or failed (this says why)
+        chunk = os.pread(source.fileno(), min(size - copied, 1 << 20), copied)
+        if not chunk:
+            raise OSError(errno.EIO, f"{source.name} ended early")
+        write_at(fd, chunk, at + copied)
+        copied += len(chunk)
 
 
 def interior(children: list[tuple[int, int]], size: int) -> bytes:

@@ -76,7 +76,7 @@ def _verify_file(
     return verified_report(path, plan, None, None, workers, file, promoted)
 
 
-def promoted_header(path: Path, pin: Identity | None) -> tuple[Plan, str, Identity]:
+def promoted_header(path: Path, pin: Identity | None = None) -> tuple[Plan, str, Identity]:
     """The plan of the promoted dataset at `path`, the digest recorded at its
     promotion, and which file it is (the one `pin` names, held open by the
     caller: `store.pinned`), read in a child process (`isolated`); a store
