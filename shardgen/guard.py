@@ -147,10 +147,11 @@ def check_output(
 CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def create(path: Path, mode: int = 0o644) -> int:
-    """Create a new file and return its descriptor; never opens an existing
-    file or follows a link (a stale file of ours must be removed first)."""
-    return os.open(path, CREATE, mode)
+def create(path: Path, mode: int = 0o644, *, readable: bool = False) -> int:
+    """Create a new file and return its descriptor (for reading too, if
+    `readable`); never opens an existing file or follows a link (a stale
+    file of ours must be removed first)."""
+    return os.open(path, CREATE & ~os.O_WRONLY | os.O_RDWR if readable else CREATE, mode)
 
 
 def partial_path(target: Path) -> Path:

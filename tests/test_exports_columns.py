@@ -287,8 +287,18 @@ def test_arrow_buffers_refuse_values_beyond_their_types(kind: str, value: Any, s
 
 
 def _pages(data: bytes, kinds: str) -> object:
-    """SQLite's leaf pages (an id first, any column nullable, small pages)."""
-    return _columns.sqlite_pages(data, "k" + kinds[1:], "1" * len(kinds), 512)
+    """SQLite's leaf pages (an id first, any column nullable, small pages),
+    with the entries of an index on the other columns."""
+    others = tuple(range(1, len(kinds)))
+    indexes = (others,) if others else ()
+    return _columns.sqlite_pages(
+        data, "k" + kinds[1:], "1" * len(kinds), 512, indexes, "1" * len(indexes)
+    )
+
+
+def _index(data: bytes, kinds: str) -> object:
+    """A SQLite index's leaves from any bytes as its entries."""
+    return _columns.sqlite_index_leaves(data, 512, len(kinds) % 3, True)
 
 
 FUNCTIONS = {
@@ -296,6 +306,7 @@ FUNCTIONS = {
     "copy_binary": _columns.copy_binary,
     "sqlite_rows": _columns.sqlite_rows,
     "sqlite_pages": _pages,
+    "sqlite_index_leaves": _index,
     "text": _text,
 }
 

@@ -159,7 +159,7 @@ def test_an_advanced_stores_pages_are_sound_and_hold_its_rows(
 
 
 def test_small_pages_make_deep_trees_from_parts_of_any_size(
-    large_store: tuple[Path, Summary], tmp_path: Path
+    large_store: tuple[Path, Summary], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """512-byte pages (a few rows a leaf, 34 children an interior page) give
     each large table three levels or more above its leaves; parts cut at
@@ -167,6 +167,9 @@ def test_small_pages_make_deep_trees_from_parts_of_any_size(
     it is the root) followed by others, and parts of no rows."""
     path, summary = large_store
     target = tmp_path / "small-pages.sqlite"
+    left = []
+    finish = Pages.finish
+    monkeypatch.setattr(Pages, "finish", lambda pages: left.extend(finish(pages)) or left)
     writer = SqliteWriter(target, pages=True, page_size=512)
     with Store.open(path) as store:
         for table in TABLES:
@@ -180,6 +183,7 @@ def test_small_pages_make_deep_trees_from_parts_of_any_size(
     writer.finish()
     writer.close()
     writer.scratch.rmdir()
+    built_by_sqlite = list(left)
     assert integrity(target) == [("ok",)]
     shardgen.export(path, to=tmp_path / "export.sqlite")
     got, expected = contents(target), contents(tmp_path / "export.sqlite")
@@ -191,6 +195,18 @@ def test_small_pages_make_deep_trees_from_parts_of_any_size(
     ).fetchall()
     db.close()
     assert depth(target, root, 512) >= 4
+    # Written as pages: the indexes whose keys follow the ids (a line item's
+    # invoice and line, an invoice's number and customer, ...); SQLite built
+    # the others.
+    assert built_by_sqlite == [
+        "sqlite_autoindex_customer_types_1",
+        "sqlite_autoindex_product_categories_1",
+        "sqlite_autoindex_product_categories_2",
+        "sqlite_autoindex_customers_1",
+        "sqlite_autoindex_products_1",
+        "invoices_date",
+        "invoice_line_items_product",
+    ]
 
 
 def depth(path: Path, page: int, size: int) -> int:
@@ -344,7 +360,7 @@ def test_leaf_pages_hold_what_sqlite_stores_for_the_same_values(
     ((root,),) = db.execute("SELECT rootpage FROM sqlite_master").fetchall()
     ((count,),) = db.execute("PRAGMA page_count").fetchall()
     db.close()
-    pages = Pages(pages_path, {table: root}, count, 4096)
+    pages = Pages(pages_path, {table: root}, count, 4096, folder)
     half = len(rows) // 2  # two parts
     for number, part in enumerate((rows[:half], rows[half:])):
         data = array_header(len(part)) + b"".join(msgspec.msgpack.encode(r) for r in part)
@@ -428,3 +444,66 @@ def test_the_nullable_flags_are_the_contracts() -> None:
     assert NULLABLE["customers"] == "0001000000"
     assert NULLABLE["invoices"] == "00000000100000"
     assert isinstance(Leaves("", [], None), tuple)
+
+
+@pytest.mark.parametrize(
+    ("second", "built_by"),
+    [
+        ("f", "pages"),  # every email after the first part's: in order
+        ("d", "sqlite"),  # each part in order, the second before the first
+        ("e", "duplicate"),  # the first part's last email again
+    ],
+)
+def test_an_index_out_of_order_between_parts_is_left_to_sqlite(
+    small_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, second: str, built_by: str
+) -> None:
+    _, rows = customers(small_store)
+    for number, row in enumerate(rows):  # e1..e5, then second + 5..9 (or e5 again)
+        row[4] = f"e{number + 1}@example.com" if number < 5 else f"{second}{number}@example.com"
+    if built_by == "duplicate":
+        rows[5][4] = rows[4][4]
+    left: list[str] = []
+    finish = Pages.finish
+    monkeypatch.setattr(Pages, "finish", lambda pages: left.extend(finish(pages)) or left)
+    writer = SqliteWriter(tmp_path / "x.sqlite", pages=True)
+    try:
+        for number, half in enumerate((rows[:5], rows[5:])):
+            piece = Part("customers", number, half[0][0], len(half))
+            writer.write(piece, write_leaves(writer.scratch, piece, pack(half)))
+        if built_by == "duplicate":
+            with pytest.raises(RunError, match=r"breaks a constraint .*UNIQUE"):
+                writer.finish()
+            return
+        writer.finish()
+    finally:
+        writer.close()
+    assert ("sqlite_autoindex_customers_1" in left) == (built_by == "sqlite")
+    assert integrity(tmp_path / "x.sqlite") == [("ok",)]
+    db = sqlite3.connect(tmp_path / "x.sqlite")
+    try:
+        emails = db.execute("SELECT email FROM customers ORDER BY email").fetchall()
+        by_index = db.execute(
+            "SELECT email FROM customers INDEXED BY sqlite_autoindex_customers_1 "
+            "WHERE email > '' ORDER BY email"
+        ).fetchall()
+    finally:
+        db.close()
+    assert by_index == emails == sorted((row[4],) for row in rows)
+
+
+def test_index_leaves_refuse_entries_out_of_order_or_too_long() -> None:
+    from shardgen.exports import _columns
+
+    def entry(*fields: bytes) -> bytes:  # a record of texts as an index cell
+        types = bytes(13 + 2 * len(f) for f in fields)
+        payload = bytes([1 + len(types)]) + types + b"".join(fields)
+        return bytes([len(payload)]) + payload
+
+    ok, pages, separators, rest = _columns.sqlite_index_leaves(
+        entry(b"a", b"1") + entry(b"b", b"1"), 512, 1, False
+    )
+    assert ok and pages == b"" and separators == [] and rest
+    assert not _columns.sqlite_index_leaves(entry(b"b") + entry(b"a"), 512, 0, True)[0]
+    assert not _columns.sqlite_index_leaves(entry(b"a", b"1") + entry(b"a", b"2"), 512, 1, True)[0]
+    assert _columns.sqlite_index_leaves(entry(b"a", b"1") + entry(b"a", b"2"), 512, 0, True)[0]
+    assert not _columns.sqlite_index_leaves(entry(b"x" * 50, b"y" * 60), 512, 0, True)[0]

@@ -785,19 +785,27 @@ static int record_type(Record *rec, uint64_t type) {
 
 /* An integer as SQLite stores it (sqlite3VdbeSerialType, file format 4):
  * 0 and 1 in the type alone, else the fewest of 1, 2, 3, 4, 6 or 8 bytes. */
-static int record_int(Record *rec, int64_t i) {
+/* An integer's serial type, and its body (big-endian) at `body`: its width. */
+static int int_serial(int64_t i, int *type, uint8_t *body) {
     uint64_t u = i < 0 ? ~(uint64_t)i : (uint64_t)i;
-    int type, width;
-    if (i == 0 || i == 1) return record_type(rec, 8 + (uint64_t)i);
-    if (u <= 127) { type = 1; width = 1; }
-    else if (u <= 32767) { type = 2; width = 2; }
-    else if (u <= 8388607) { type = 3; width = 3; }
-    else if (u <= 2147483647) { type = 4; width = 4; }
-    else if (u <= 140737488355327) { type = 5; width = 6; }
-    else { type = 6; width = 8; }
+    int width;
+    if (i == 0 || i == 1) { *type = 8 + (int)i; return 0; }
+    if (u <= 127) { *type = 1; width = 1; }
+    else if (u <= 32767) { *type = 2; width = 2; }
+    else if (u <= 8388607) { *type = 3; width = 3; }
+    else if (u <= 2147483647) { *type = 4; width = 4; }
+    else if (u <= 140737488355327) { *type = 5; width = 6; }
+    else { *type = 6; width = 8; }
+    for (int b = width - 1; b >= 0; b--) { body[b] = (uint8_t)i; i >>= 8; }
+    return width;
+}
+
+static int record_int(Record *rec, int64_t i) {
+    int type;
+    uint8_t body[8];
+    int width = int_serial(i, &type, body);
     if (record_type(rec, (uint64_t)type) || grow(&rec->body, width)) return -1;
-    uint8_t *p = (uint8_t *)rec->body.data + rec->body.used;
-    for (int b = width - 1; b >= 0; b--) { p[b] = (uint8_t)i; i >>= 8; }
+    memcpy(rec->body.data + rec->body.used, body, width);
     rec->body.used += width;
     return 0;
 }
@@ -913,6 +921,295 @@ static void close_leaf(uint8_t *page, int cells, Py_ssize_t content) {
     page[7] = 0;
 }
 
+/* -- index entries ------------------------------------------------------------ */
+
+#define MAX_INDEXES 8
+#define MAX_KEY 8
+
+/* The column positions of each index, (positions, ...) per index, checked. */
+static int index_specs(PyObject *indexes, Py_ssize_t width, Py_ssize_t columns[][MAX_KEY],
+                       Py_ssize_t *count, Py_ssize_t *n) {
+    *n = PyTuple_GET_SIZE(indexes);
+    if (*n > MAX_INDEXES) {
+        PyErr_SetString(PyExc_ValueError, "too many indexes");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < *n; i++) {
+        PyObject *spec = PyTuple_GET_ITEM(indexes, i);
+        if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) < 1 || PyTuple_GET_SIZE(spec) > MAX_KEY) {
+            PyErr_SetString(PyExc_ValueError, "an index is a tuple of 1 to 8 column positions");
+            return -1;
+        }
+        count[i] = PyTuple_GET_SIZE(spec);
+        for (Py_ssize_t k = 0; k < count[i]; k++) {
+            Py_ssize_t c = PyLong_AsSsize_t(PyTuple_GET_ITEM(spec, k));
+            if (c == -1 && PyErr_Occurred()) return -1;
+            if (c < 1 || c >= width) {
+                PyErr_SetString(PyExc_ValueError, "an index column past the table's");
+                return -1;
+            }
+            columns[i][k] = c;
+        }
+    }
+    return 0;
+}
+
+/* A row's entry in an index (its key columns, then its rowid, as SQLite's
+ * index records hold them), appended to `keys` as an index leaf cell: the
+ * payload's length, then the payload. */
+static int index_entry(Sink *keys, Record *rec, const Py_ssize_t *spans, const Py_ssize_t *columns,
+                       Py_ssize_t count, int64_t id) {
+    uint8_t head[9], rowid_body[8];
+    int rowid_type;
+    int rowid_width = int_serial(id, &rowid_type, rowid_body);
+    Py_ssize_t types = 1, body = rowid_width; /* the rowid's type is one byte */
+    for (Py_ssize_t k = 0; k < count; k++) {
+        types += spans[4 * columns[k] + 1];
+        body += spans[4 * columns[k] + 3];
+    }
+    Py_ssize_t header = header_size(types);
+    Py_ssize_t payload = header + body;
+    if (grow(keys, 9 + payload)) return -1;
+    uint8_t *at = (uint8_t *)keys->data + keys->used;
+    at += sqlite_varint(at, (uint64_t)payload);
+    int width = sqlite_varint(head, (uint64_t)header);
+    memcpy(at, head, width);
+    at += width;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        const Py_ssize_t *span = spans + 4 * columns[k];
+        memcpy(at, rec->types.data + span[0], span[1]);
+        at += span[1];
+    }
+    *at++ = (uint8_t)rowid_type;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        const Py_ssize_t *span = spans + 4 * columns[k];
+        memcpy(at, rec->body.data + span[2], span[3]);
+        at += span[3];
+    }
+    memcpy(at, rowid_body, rowid_width);
+    at += rowid_width;
+    keys->used = at - (uint8_t *)keys->data;
+    return 0;
+}
+
+/* A SQLite varint read from p (at most `left` bytes): its length, 0 if it
+ * does not end within them. */
+static int read_varint(const uint8_t *p, Py_ssize_t left, uint64_t *v) {
+    uint64_t x = 0;
+    for (int i = 0; i < 9 && i < left; i++) {
+        if (i == 8) { *v = (x << 8) | p[8]; return 9; }
+        x = (x << 7) | (p[i] & 0x7f);
+        if (!(p[i] & 0x80)) { *v = x; return i + 1; }
+    }
+    return 0;
+}
+
+/* One field of a record: its serial type and where its body is. */
+typedef struct {
+    const uint8_t *types, *types_end, *body, *end;
+} Fields;
+
+static int fields_open(Fields *f, const uint8_t *payload, Py_ssize_t n) {
+    uint64_t header;
+    int width = read_varint(payload, n, &header);
+    if (width == 0 || (Py_ssize_t)header > n || (Py_ssize_t)header < width) return -1;
+    f->types = payload + width;
+    f->types_end = payload + header;
+    f->body = payload + header;
+    f->end = payload + n;
+    return 0;
+}
+
+static Py_ssize_t serial_size(uint64_t type) {
+    static const Py_ssize_t sizes[12] = {0, 1, 2, 3, 4, 6, 8, 8, 0, 0, -1, -1};
+    if (type < 12) return sizes[type];
+    return (Py_ssize_t)((type - 12) / 2);
+}
+
+/* The next field: 1 with its type and bytes, 0 at the end, -1 if damaged. */
+static int fields_next(Fields *f, uint64_t *type, const uint8_t **at, Py_ssize_t *n) {
+    if (f->types >= f->types_end) return 0;
+    int width = read_varint(f->types, f->types_end - f->types, type);
+    Py_ssize_t size = serial_size(*type);
+    if (width == 0 || size < 0 || f->end - f->body < size) return -1;
+    f->types += width;
+    *at = f->body;
+    *n = size;
+    f->body += size;
+    return 1;
+}
+
+static int64_t field_int(uint64_t type, const uint8_t *at, Py_ssize_t n) {
+    if (type == 8 || type == 9) return (int64_t)type - 8;
+    int64_t v = (int8_t)at[0];
+    for (Py_ssize_t i = 1; i < n; i++) v = (int64_t)((uint64_t)v << 8) | at[i];
+    return v;
+}
+
+/* Compares the first `count` fields of two records as SQLite orders index
+ * keys with the BINARY collation (NULL, then integers, then texts by their
+ * bytes): -1, 0 or 1; 2 for what this does not compare (REAL, BLOB, a
+ * damaged record), which makes the caller leave the index to SQLite. */
+static int compare_records(const uint8_t *a, Py_ssize_t an, const uint8_t *b, Py_ssize_t bn,
+                           Py_ssize_t count) {
+    Fields fa, fb;
+    if (fields_open(&fa, a, an) || fields_open(&fb, b, bn)) return 2;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        uint64_t ta, tb;
+        const uint8_t *pa, *pb;
+        Py_ssize_t na, nb;
+        int ga = fields_next(&fa, &ta, &pa, &na), gb = fields_next(&fb, &tb, &pb, &nb);
+        if (ga < 0 || gb < 0) return 2;
+        if (ga == 0 || gb == 0) return ga == gb ? 0 : (ga == 0 ? -1 : 1);
+        if (ta == 7 || tb == 7 || (ta >= 12 && ta % 2 == 0) || (tb >= 12 && tb % 2 == 0))
+            return 2;
+        int ca = ta == 0 ? 0 : (ta < 12 ? 1 : 2), cb = tb == 0 ? 0 : (tb < 12 ? 1 : 2);
+        if (ca != cb) return ca < cb ? -1 : 1;
+        if (ca == 1) {
+            int64_t va = field_int(ta, pa, na), vb = field_int(tb, pb, nb);
+            if (va != vb) return va < vb ? -1 : 1;
+        } else if (ca == 2) {
+            int c = memcmp(pa, pb, na < nb ? na : nb);
+            if (c) return c < 0 ? -1 : 1;
+            if (na != nb) return na < nb ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether the index cell at `b` of `keys` follows the one at `a` in the
+ * index's order: strictly in its first `unique` fields (a UNIQUE index), or
+ * in all of them (key and rowid). */
+static int in_order(const Sink *keys, Py_ssize_t a, Py_ssize_t b, Py_ssize_t unique) {
+    const uint8_t *base = (const uint8_t *)keys->data;
+    uint64_t an = 0, bn = 0;
+    int aw = read_varint(base + a, keys->used - a, &an);
+    int bw = read_varint(base + b, keys->used - b, &bn);
+    if (aw == 0 || bw == 0) return 0;
+    int c = compare_records(base + a + aw, (Py_ssize_t)an, base + b + bw, (Py_ssize_t)bn,
+                            unique ? unique : 1 << 20);
+    return c == -1;
+}
+
+/* An index leaf page (flag 10) of the cells [from, to) of `cells` (each
+ * cell's offset in `base`), written at `page`. */
+static void index_leaf(uint8_t *page, Py_ssize_t page_size, const uint8_t *base,
+                       const Py_ssize_t *offsets, Py_ssize_t from, Py_ssize_t to) {
+    Py_ssize_t content = page_size;
+    memset(page, 0, page_size);
+    for (Py_ssize_t i = from; i < to; i++) {
+        Py_ssize_t size = offsets[i + 1] - offsets[i];
+        content -= size;
+        memcpy(page + content, base + offsets[i], size);
+        page[8 + 2 * (i - from)] = (uint8_t)(content >> 8);
+        page[9 + 2 * (i - from)] = (uint8_t)content;
+    }
+    close_leaf(page, (int)(to - from), content);
+    page[0] = 0x0a;
+}
+
+/* sqlite_index_leaves(entries, page_size, unique, finish) -> (ok, pages,
+ * separators, rest): a run of index entries (cells, in the order the rows
+ * came) as the leaf pages of the index's b-tree, if they are in the
+ * index's order: each after the one before, strictly in their first
+ * `unique` fields (a UNIQUE index), or in all. Each full leaf is
+ * followed by a separator, an entry that goes to the level above; `rest`
+ * are the entries after the last separator, not yet in a page: the caller
+ * puts them before the next run's, and with `finish` they make the last
+ * leaf (with the last separator taken from the leaf before, if it must). ok
+ * is False, and nothing else returned, when an entry is out of order, or
+ * is too long for a page, or is not one this compares: SQLite then builds
+ * the index itself. */
+static PyObject *sqlite_index_leaves(PyObject *self, PyObject *args) {
+    Py_buffer entries;
+    Py_ssize_t page_size, unique;
+    int finish;
+    PyObject *result = NULL, *separators = NULL;
+    Sink out = {NULL, 0, 0};
+    Py_ssize_t *offsets = NULL, n = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nnp:sqlite_index_leaves", &entries, &page_size, &unique,
+                          &finish))
+        return NULL;
+    const uint8_t *base = entries.buf;
+    Py_ssize_t size = entries.len;
+    /* the entries' offsets, and their order */
+    Py_ssize_t most = (page_size - 12) * 64 / 255 - 23; /* an index page's largest local payload */
+    Py_ssize_t cap = 1024;
+    if ((offsets = PyMem_Malloc(cap * sizeof *offsets)) == NULL) { PyErr_NoMemory(); goto done; }
+    const uint8_t *before = NULL;
+    Py_ssize_t before_n = 0;
+    Py_ssize_t at = 0;
+    int ok = 1;
+    while (at < size) {
+        uint64_t payload;
+        int width = read_varint(base + at, size - at, &payload);
+        if (width == 0 || (uint64_t)(size - at - width) < payload) { ok = 0; break; }
+        if ((Py_ssize_t)payload > most) { ok = 0; break; }
+        if (n + 2 > cap) {
+            cap *= 2;
+            Py_ssize_t *grown = PyMem_Realloc(offsets, cap * sizeof *offsets);
+            if (grown == NULL) { PyErr_NoMemory(); goto done; }
+            offsets = grown;
+        }
+        offsets[n++] = at;
+        const uint8_t *record = base + at + width;
+        if (before != NULL &&
+            compare_records(before, before_n, record, (Py_ssize_t)payload,
+                            unique ? unique : 1 << 20) != -1) {
+            ok = 0;
+            break;
+        }
+        before = record;
+        before_n = (Py_ssize_t)payload;
+        at += width + (Py_ssize_t)payload;
+    }
+    if (!ok) {
+        result = Py_BuildValue("(OOOO)", Py_False, Py_None, Py_None, Py_None);
+        goto done;
+    }
+    offsets[n] = size;
+    if ((separators = PyList_New(0)) == NULL) goto done;
+    /* full leaves, each followed by a separator with an entry after it */
+    Py_ssize_t from = 0;
+    for (;;) {
+        Py_ssize_t used = 8, i = from;
+        while (i < n && used + 2 + (offsets[i + 1] - offsets[i]) <= page_size) {
+            used += 2 + offsets[i + 1] - offsets[i];
+            i++;
+        }
+        if (i >= n) break;  /* the rest fits in a page: not yet a full leaf */
+        if (i + 1 >= n && !finish) break; /* its separator needs an entry after it */
+        Py_ssize_t to = i, separator = i;
+        if (i + 1 >= n) { /* the last entry: the leaf gives up its last for the separator */
+            to = i - 1;
+            separator = i - 1;
+        }
+        if (grow(&out, page_size)) goto done;
+        index_leaf((uint8_t *)out.data + out.used, page_size, base, offsets, from, to);
+        out.used += page_size;
+        PyObject *cell = PyBytes_FromStringAndSize((const char *)base + offsets[separator],
+                                                   offsets[separator + 1] - offsets[separator]);
+        if (cell == NULL || PyList_Append(separators, cell)) { Py_XDECREF(cell); goto done; }
+        Py_DECREF(cell);
+        from = separator + 1;
+    }
+    if (finish && from < n) {
+        if (grow(&out, page_size)) goto done;
+        index_leaf((uint8_t *)out.data + out.used, page_size, base, offsets, from, n);
+        out.used += page_size;
+        from = n;
+    }
+    result = Py_BuildValue("(Oy#Oy#)", Py_True, out.data ? out.data : "", out.used, separators,
+                           (const char *)base + offsets[from], size - offsets[from]);
+done:
+    Py_XDECREF(separators);
+    PyMem_Free(offsets);
+    PyMem_Free(out.data);
+    PyBuffer_Release(&entries);
+    return result;
+}
+
 /* sqlite_pages(packed, kinds, nullable, page_size) -> (pages, last_ids,
  * first_id): the records (`nullable`: '1' for each column that may be NULL,
  * else '0') as the leaf pages of a SQLite table b-tree whose rowid is the
@@ -925,13 +1222,21 @@ static PyObject *sqlite_pages(PyObject *self, PyObject *args) {
     Py_buffer packed;
     const char *kinds, *nullable;
     Py_ssize_t width, nullable_width, page_size;
-    PyObject *last_ids = NULL, *result = NULL;
+    const char *unique;
+    Py_ssize_t unique_width;
+    PyObject *indexes, *last_ids = NULL, *result = NULL, *entries = NULL;
     Sink out = {NULL, 0, 0};
+    Sink keys[MAX_INDEXES];
+    Py_ssize_t key_columns[MAX_INDEXES][MAX_KEY], key_count[MAX_INDEXES], n_indexes = 0;
+    Py_ssize_t previous_entry[MAX_INDEXES]; /* where the index's last entry begins; -1 dropped */
+    Py_ssize_t *spans = NULL; /* each column's serial type and body in the record */
     Record rec = {{NULL, 0, 0}, {NULL, 0, 0}};
     int64_t first = 0, previous = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*s#s#n:sqlite_pages", &packed, &kinds, &width, &nullable,
-                          &nullable_width, &page_size))
+    memset(keys, 0, sizeof keys);
+    if (!PyArg_ParseTuple(args, "y*s#s#nO!s#:sqlite_pages", &packed, &kinds, &width, &nullable,
+                          &nullable_width, &page_size, &PyTuple_Type, &indexes, &unique,
+                          &unique_width))
         return NULL;
     Reader r = {packed.buf, (const uint8_t *)packed.buf + packed.len};
     if (page_size < 512 || page_size > 65536 || (page_size & (page_size - 1)) || width < 1 ||
@@ -940,6 +1245,13 @@ static PyObject *sqlite_pages(PyObject *self, PyObject *args) {
                                           "an id first, and a NULL flag for each column");
         goto done;
     }
+    if (index_specs(indexes, width, key_columns, key_count, &n_indexes)) goto done;
+    if (unique_width != n_indexes) {
+        PyErr_SetString(PyExc_ValueError, "a UNIQUE flag for each index");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < MAX_INDEXES; i++) previous_entry[i] = i < n_indexes ? 0 : -1;
+    if ((spans = PyMem_Malloc(4 * width * sizeof *spans)) == NULL) { PyErr_NoMemory(); goto done; }
     Py_ssize_t rows = record_count(&r);
     if (rows < 0 || (last_ids = PyList_New(0)) == NULL) goto done;
     /* The most a cell may hold without overflow pages (a table leaf's X). */
@@ -957,8 +1269,25 @@ static PyObject *sqlite_pages(PyObject *self, PyObject *args) {
         else if (id <= previous) { damaged("ids not ascending"); goto done; }
         rec.types.used = rec.body.used = 0;
         if (record_type(&rec, 0)) goto done; /* the INTEGER PRIMARY KEY: the rowid */
-        for (Py_ssize_t c = 1; c < width; c++)
+        for (Py_ssize_t c = 1; c < width; c++) {
+            spans[4 * c] = rec.types.used;
+            spans[4 * c + 2] = rec.body.used;
             if (page_value(&r, &rec, kinds[c], nullable[c])) goto done;
+            spans[4 * c + 1] = rec.types.used - spans[4 * c];
+            spans[4 * c + 3] = rec.body.used - spans[4 * c + 2];
+        }
+        for (Py_ssize_t i = 0; i < n_indexes; i++) {
+            if (previous_entry[i] < 0) continue; /* out of the index's order: dropped */
+            Py_ssize_t at = keys[i].used;
+            if (index_entry(&keys[i], &rec, spans, key_columns[i], key_count[i], id)) goto done;
+            if (at > 0 && !in_order(&keys[i], previous_entry[i], at,
+                                    unique[i] == '1' ? key_count[i] : 0)) {
+                previous_entry[i] = -1;
+                keys[i].used = 0;
+                continue;
+            }
+            previous_entry[i] = at;
+        }
         Py_ssize_t header = header_size(rec.types.used);
         Py_ssize_t payload = header + rec.body.used;
         if (payload > most) {
@@ -1001,12 +1330,23 @@ static PyObject *sqlite_pages(PyObject *self, PyObject *args) {
         PyObject *last = PyLong_FromLongLong(previous);
         if (last == NULL || PyList_Append(last_ids, last)) { Py_XDECREF(last); goto done; }
         Py_DECREF(last);
-        result = Py_BuildValue("(y#OL)", out.data, out.used, last_ids, (long long)first);
-    } else {
-        result = Py_BuildValue("(y#OO)", "", (Py_ssize_t)0, last_ids, Py_None);
     }
+    if ((entries = PyTuple_New(n_indexes)) == NULL) goto done;
+    for (Py_ssize_t i = 0; i < n_indexes; i++) {
+        PyObject *blob = previous_entry[i] < 0 ? Py_NewRef(Py_None)
+            : PyBytes_FromStringAndSize(keys[i].data ? keys[i].data : "", keys[i].used);
+        if (blob == NULL) goto done;
+        PyTuple_SET_ITEM(entries, i, blob);
+    }
+    if (page != NULL)
+        result = Py_BuildValue("(y#OLO)", out.data, out.used, last_ids, (long long)first, entries);
+    else
+        result = Py_BuildValue("(y#OOO)", "", (Py_ssize_t)0, last_ids, Py_None, entries);
 done:
     Py_XDECREF(last_ids);
+    Py_XDECREF(entries);
+    PyMem_Free(spans);
+    for (Py_ssize_t i = 0; i < MAX_INDEXES; i++) PyMem_Free(keys[i].data);
     PyMem_Free(out.data);
     PyMem_Free(rec.types.data);
     PyMem_Free(rec.body.data);
@@ -1216,8 +1556,11 @@ static PyMethodDef methods[] = {
     {"sqlite_rows", sqlite_rows, METH_VARARGS,
      "sqlite_rows(packed, kinds) -> list of tuples: records as the SQLite export's values."},
     {"sqlite_pages", sqlite_pages, METH_VARARGS,
-     "sqlite_pages(packed, kinds, nullable, page_size) -> (pages, last_ids, first_id): a SQLite "
-     "table's leaf pages."},
+     "sqlite_pages(packed, kinds, nullable, page_size, indexes, unique) -> (pages, last_ids, "
+     "first_id, entries): a SQLite table's leaf pages, and its index entries."},
+    {"sqlite_index_leaves", sqlite_index_leaves, METH_VARARGS,
+     "sqlite_index_leaves(entries, page_size, unique, finish) -> (ok, pages, separators, "
+     "rest): a SQLite index's leaf pages."},
     {NULL, NULL, 0, NULL},
 };
 

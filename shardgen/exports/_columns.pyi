@@ -5,5 +5,14 @@ def text(
     packed: bytes, kinds: str, json: bool, before: tuple[bytes, ...], end: bytes, /
 ) -> bytes: ...
 def sqlite_pages(
-    packed: bytes, kinds: str, nullable: str, page_size: int, /
-) -> tuple[bytes, list[int], int | None]: ...
+    packed: bytes,
+    kinds: str,
+    nullable: str,
+    page_size: int,
+    indexes: tuple[tuple[int, ...], ...],
+    unique: str,
+    /,
+) -> tuple[bytes, list[int], int | None, tuple[bytes | None, ...]]: ...
+def sqlite_index_leaves(
+    entries: bytes, page_size: int, unique: int, finish: bool, /
+) -> tuple[bool, bytes | None, list[bytes] | None, bytes | None]: ...

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import itertools
 import os
 import sqlite3
@@ -44,11 +45,47 @@ PAGE_SIZE = 16384
 class Leaves(NamedTuple):
     """A part as leaf pages of its table's b-tree (`write_leaves`): the file
     that holds them in the scratch folder, the largest rowid on each page,
-    and the part's first rowid (None when it has no rows)."""
+    the part's first rowid (None when it has no rows), and its rows' entries
+    in each of the table's indexes (`INDEXES`), as index cells."""
 
     path: str
     last_ids: list[int]
     first_id: int | None
+    entries: tuple[bytes | None, ...] = ()
+
+
+class Index(NamedTuple):
+    """An index of the export's schema, as SQLite names it: its table, the
+    positions of its columns in the table, and whether it is UNIQUE."""
+
+    name: str
+    table: str
+    columns: tuple[int, ...]
+    unique: bool
+
+
+@functools.cache
+def indexes() -> dict[str, tuple[Index, ...]]:
+    """Each table's indexes in the export's schema (the UNIQUE constraints'
+    and the lookup indexes), as SQLite itself makes them from the DDL."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(ddl.create_tables("sqlite") + ";\n".join(ddl.create_indexes()))
+        found: dict[str, tuple[Index, ...]] = {}
+        for table in REGISTRY:
+            listed = db.execute(f"PRAGMA index_list({table})").fetchall()
+            found[table] = tuple(
+                Index(
+                    name,
+                    table,
+                    tuple(cid for _, cid, _ in db.execute(f"PRAGMA index_info({name})")),
+                    bool(unique),
+                )
+                for _, name, unique, *_ in sorted(listed, key=lambda row: row[1])
+            )
+        return found
+    finally:
+        db.close()
 
 
 class SqliteWriter:
@@ -80,14 +117,14 @@ class SqliteWriter:
             for pragma in PRAGMAS:
                 self.db.execute(pragma)
             self.db.executescript(ddl.create_tables("sqlite"))
-            if pages:
-                roots = dict(
-                    self.db.execute("SELECT name, rootpage FROM sqlite_master WHERE type = 'table'")
-                )
+            if pages:  # the lookup indexes too, empty, for their pages to be written
+                for statement in ddl.create_indexes():
+                    self.db.execute(statement)
+                roots = dict(self.db.execute("SELECT name, rootpage FROM sqlite_master"))
                 (count,) = self.db.execute("PRAGMA page_count").fetchone()
                 self.db.close()
                 self.db = None
-                self.pages = Pages(path, roots, count, page_size)
+                self.pages = Pages(path, roots, count, page_size, self.scratch)
         self.copies = {
             table: f"INSERT INTO main.{table} ({', '.join(names)}) "
             f"SELECT {', '.join(names)} FROM part.{table} ORDER BY rowid"
@@ -111,8 +148,12 @@ class SqliteWriter:
 
     def finish(self) -> None:
         with self._errors():
+            # The indexes SQLite builds: all of them, after a load of rows;
+            # after one of pages, those whose entries did not come in their
+            # order (`IndexPages`).
+            statements = [*ddl.create_indexes()]
             if self.pages is not None:
-                self.pages.finish()
+                statements = [f"REINDEX {name}" for name in self.pages.finish()]
                 self.pages = None
                 self.db = sqlite3.connect(self.path, isolation_level=None)
                 for pragma in PRAGMAS:
@@ -126,10 +167,7 @@ class SqliteWriter:
             self.db.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
             self.db.execute("PRAGMA cache_size = -8192")
             self.db.execute("BEGIN")
-            # The UNIQUE constraints' indexes of pages written as they are:
-            # built by sorting their keys, a duplicate refused.
-            self.db.execute("REINDEX")
-            for statement in ddl.create_indexes():
+            for statement in statements:  # a duplicate in a UNIQUE one is refused
                 self.db.execute(statement)
             self.db.execute("COMMIT")
             # No `PRAGMA foreign_key_check` (2 s at xl): verify checked every
@@ -149,27 +187,41 @@ class SqliteWriter:
 
 
 class Pages:
-    """Writes a SQLite file's tables page by page, into a file SQLite created
-    with the export's schema (`roots`: each table's root page; `count`: its
-    pages). A table's leaf pages (`Leaves`, in rowid order) are appended to
-    the file as they come; at the end the interior pages above them are
-    appended, the top one written over the table's root page, and the file's
-    header given its new size. The indexes are left empty, for SQLite to
-    build (`REINDEX`). The layout is SQLite's file format (sqlite.org/fileformat2.html):
-    `PRAGMA integrity_check` finds every such file sound (tests/test_exports_sqlite.py).
+    """Writes a SQLite file's tables and indexes page by page, into a file
+    SQLite created with the export's schema (`roots`: the root page of each
+    table and index; `count`: its pages). A table's leaf pages (`Leaves`, in
+    rowid order) are appended to the file as they come; at the end the
+    interior pages above them are appended, the top one written over the
+    table's root page. Each index's entries go to its `IndexPages`, which
+    writes the index the same way if they came in the index's order. Then
+    the file's header is given its new size. The layout is SQLite's file
+    format (sqlite.org/fileformat2.html): `PRAGMA integrity_check` finds
+    every such file sound (tests/test_exports_sqlite.py).
     """
 
-    def __init__(self, path: Path, roots: dict[str, int], count: int, page_size: int) -> None:
+    def __init__(
+        self, path: Path, roots: dict[str, int], count: int, page_size: int, scratch: Path
+    ) -> None:
         self.fd: int | None = os.open(path, os.O_RDWR)
-        self.roots = roots
+        self.roots = {table: roots[table] for table in REGISTRY if table in roots}
         self.count = count
         self.page_size = page_size
         #: Each table's leaves so far: (page number, largest rowid on it).
-        self.leaves: dict[str, list[tuple[int, int]]] = {table: [] for table in roots}
+        self.leaves: dict[str, list[tuple[int, int]]] = {table: [] for table in self.roots}
         #: A table's only leaf so far, held back: if it stays the only one,
         #: it is the root page itself.
         self.held: dict[str, tuple[bytes, int]] = {}
         self.last: dict[str, int] = {}
+        #: Each table's indexes, as `indexes()` lists them (None: not in `roots`).
+        self.indexes = {
+            table: [
+                IndexPages(index, roots[index.name], page_size, scratch)
+                if index.name in roots
+                else None
+                for index in indexes()[table]
+            ]
+            for table in self.roots
+        }
 
     def add(self, table: str, part: Leaves) -> None:
         """Append a part's leaves to the file (after the table's earlier ones)."""
@@ -181,6 +233,9 @@ class Pages:
                 "run `shardgen verify` on it"
             )
         self.last[table] = part.last_ids[-1]
+        for index, entries in zip(self.indexes[table], part.entries, strict=True):
+            if index is not None:
+                index.add(entries)
         with open(part.path, "rb") as pages:
             if not self.leaves[table] and table not in self.held and len(part.last_ids) == 1:
                 self.held[table] = (pages.read(), part.last_ids[0])
@@ -202,11 +257,11 @@ class Pages:
         self.count += len(last_ids)
         self.leaves[table].extend(zip(range(first, first + len(last_ids)), last_ids, strict=True))
 
-    def finish(self) -> None:
-        """Write each table's interior pages and the file's new size."""
+    def finish(self) -> list[str]:
+        """Write each table's interior pages, the indexes whose entries came
+        in order, and the file's new size; return the names of the others."""
         assert self.fd is not None
         size = self.page_size
-        most = (size - 12) // 15 + 1  # children of an interior page, at most
         for table, root in self.roots.items():
             if table in self.held:
                 write_at(self.fd, self.held.pop(table)[0], (root - 1) * size)
@@ -214,28 +269,166 @@ class Pages:
             level = self.leaves[table]
             if not level:
                 continue  # no rows: the root stays the empty leaf SQLite wrote
-            while len(level) > most:
-                groups = -(-len(level) // most)
-                each = -(-len(level) // groups)  # groups of even size, two at least each
+            # After the 12-byte header, a cell of 15 bytes at most for each
+            # child but the last (a 2-byte pointer, the child's 4-byte page
+            # number, a rowid of up to 9 bytes).
+            while len(level) > (most := (size - 12) // 15 + 1):
                 above = []
-                for start in range(0, len(level), each):
-                    children = level[start : start + each]
+                for children in even_groups(level, most):
                     self.count += 1
                     write_at(self.fd, interior(children, size), (self.count - 1) * size)
                     above.append((self.count, children[-1][1]))
                 level = above
             write_at(self.fd, interior(level, size), (root - 1) * size)
+        left = []
+        for index in self._indexes():
+            if index.ok:
+                self.count = index.finish(self.fd, self.count)
+            else:
+                left.append(index.index.name)
+            index.close()
         header = bytearray(os.pread(self.fd, 100, 0))
         changes = struct.unpack_from(">I", header, 24)[0] + 1
         struct.pack_into(">II", header, 24, changes, self.count)  # change counter, pages
         struct.pack_into(">I", header, 92, changes)  # the size is valid for this change
         write_at(self.fd, bytes(header), 0)
         self.close()
+        return left
+
+    def _indexes(self) -> list[IndexPages]:
+        return [i for i in itertools.chain.from_iterable(self.indexes.values()) if i is not None]
 
     def close(self) -> None:
+        for index in self._indexes():
+            index.close()
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+class IndexPages:
+    """An index's b-tree, from its entries as the parts bring them, if they
+    come in the index's order (they do where the table's ids follow its
+    key: an invoice's number, a line item's invoice and line): the leaves
+    are kept in a scratch file as they fill (`sqlite_index_leaves`), with
+    the entries between them (an index keeps each entry once, so an entry
+    separates two leaves in the level above); at the end the leaves are
+    appended to the database, and the levels above them after. The first
+    entry out of order (or a duplicate in a UNIQUE index, or a key too long
+    for a page) gives up: SQLite builds that index (`REINDEX`), and refuses
+    a duplicate."""
+
+    def __init__(self, index: Index, root: int, page_size: int, scratch: Path) -> None:
+        self.index = index
+        self.root = root
+        self.page_size = page_size
+        self.unique = len(index.columns) if index.unique else 0
+        self.path = scratch / f"index-{index.name}.pages"
+        self.file: BinaryIO | None = None
+        self.rest = b""  # entries after the last separator, not yet in a leaf
+        self.leaves = 0
+        self.separators: list[bytes] = []
+        self.ok = True
+
+    def add(self, entries: bytes | None) -> None:
+        """Take a part's entries; None: out of order within the part (its
+        worker checked, and sent none)."""
+        if entries is None and self.ok:
+            self.ok = False
+            self.close()
+        if self.ok and entries:
+            self._leaves(self.rest + entries, finish=False)
+
+    def _leaves(self, entries: bytes, finish: bool) -> None:
+        assert decoder is not None
+        ok, pages, separators, rest = decoder.sqlite_index_leaves(
+            entries, self.page_size, self.unique, finish
+        )
+        if not ok:
+            self.ok = False
+            self.close()
+            return
+        if pages:
+            if self.file is None:
+                fd = create(self.path, 0o600, readable=True)
+                self.file = open(fd, "w+b")  # noqa: SIM115 - closed in `close`
+            self.file.write(pages)
+            self.leaves += len(pages) // self.page_size
+        self.separators.extend(separators)
+        self.rest = rest
+
+    def finish(self, fd: int, count: int) -> int:
+        """Append the index's pages to the database, of `count` pages so far,
+        its top one written over its root page; return the pages now."""
+        if self.rest:
+            self._leaves(self.rest, finish=True)
+        if not self.leaves:
+            return count  # no entries: the root stays the empty leaf SQLite wrote
+        assert self.file is not None
+        self.file.flush()
+        size = self.page_size
+        if self.leaves == 1:  # the root itself
+            write_at(fd, os.pread(self.file.fileno(), size, 0), (self.root - 1) * size)
+            return count
+        copy_at(self.file, fd, self.leaves * size, count * size)
+        children = list(range(count + 1, count + 1 + self.leaves))
+        count += self.leaves
+        separators = self.separators
+        while True:
+            # After the 12-byte header, each child but the last a cell: a
+            # 2-byte pointer, the child's 4-byte page number, the entry.
+            most = (size - 12) // (6 + max(map(len, separators))) + 1
+            if len(children) <= most:
+                break
+            above: list[int] = []
+            between: list[bytes] = []
+            start = 0
+            for group in even_groups(children, most):
+                end = start + len(group)
+                count += 1
+                page = index_interior(group, separators[start : end - 1], size)
+                write_at(fd, page, (count - 1) * size)
+                above.append(count)
+                if end < len(children):
+                    between.append(separators[end - 1])  # between this page and the next
+                start = end
+            children, separators = above, between
+        write_at(fd, index_interior(children, separators, size), (self.root - 1) * size)
+        return count
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+            os.unlink(self.path)
+
+
+def even_groups(items: list[Any], most: int) -> list[list[Any]]:
+    """`items` in the fewest groups of at most `most`, their sizes at most
+    one apart (so no group is left with one child when `most` is 3 or more)."""
+    groups = -(-len(items) // most)
+    each, extra = divmod(len(items), groups)
+    found, start = [], 0
+    for number in range(groups):
+        end = start + each + (number < extra)
+        found.append(items[start:end])
+        start = end
+    return found
+
+
+def index_interior(children: list[int], separators: list[bytes], size: int) -> bytes:
+    """An interior page of an index b-tree (flag 2): a cell of each child but
+    the last, with the entry that follows everything beneath it; the last
+    child is the page's right-most pointer."""
+    page = bytearray(size)
+    content = size
+    for number, (child, entry) in enumerate(zip(children, separators, strict=False)):
+        cell = struct.pack(">I", child) + entry
+        content -= len(cell)
+        page[content : content + len(cell)] = cell
+        struct.pack_into(">H", page, 12 + 2 * number, content)
+    struct.pack_into(">BHHHBI", page, 0, 2, 0, len(children) - 1, content, 0, children[-1])
+    return bytes(page)
 
 
 def write_at(fd: int, data: bytes, at: int) -> None:
@@ -311,14 +504,16 @@ def write_leaves(folder: Path, part: Part, packed: bytes, page_size: int = PAGE_
     leaf pages of its table, in a worker process (`Pages` appends them)."""
     assert decoder is not None, "the leaf pages are written by the C decoder"
     table = part.table
-    pages, last_ids, first_id = decoder.sqlite_pages(
-        packed, TABLE_KINDS[table], NULLABLE[table], page_size
-    )
+    found = indexes()[table]
+    pages, last_ids, first_id, entries = decoder.sqlite_pages(
+        packed, TABLE_KINDS[table], NULLABLE[table], page_size,
+        tuple(index.columns for index in found), "".join("01"[index.unique] for index in found),
+    )  # fmt: skip
     path = folder / f"{part.table}.{part.number}.pages"
     if pages:
         with errors(path), os.fdopen(create(path), "wb") as file:
             file.write(pages)
-    return Leaves(str(path), last_ids, first_id)
+    return Leaves(str(path), last_ids, first_id, entries)
 
 
 #: How the export's connection loads: no journal and no syncs (an interrupted
