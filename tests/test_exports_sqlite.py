@@ -507,3 +507,35 @@ def test_index_leaves_refuse_entries_out_of_order_or_too_long() -> None:
     assert not _columns.sqlite_index_leaves(entry(b"a", b"1") + entry(b"a", b"2"), 512, 1, True)[0]
     assert _columns.sqlite_index_leaves(entry(b"a", b"1") + entry(b"a", b"2"), 512, 0, True)[0]
     assert not _columns.sqlite_index_leaves(entry(b"x" * 50, b"y" * 60), 512, 0, True)[0]
+
+
+def test_a_file_past_1_gib_leaves_sqlites_lock_byte_page_alone(
+    small_store: Path, tmp_path: Path
+) -> None:
+    """SQLite keeps the page at 1 GiB for its file locks and never reads it:
+    a table whose leaves cross it (customers of 7 kB each, two a page) is
+    written around it, and the file is sound."""
+    _, rows = customers(small_store)
+    row = rows[0]
+    writer = SqliteWriter(tmp_path / "big.sqlite", pages=True)
+    count, first, number = 0, 1, 0
+    try:
+        while count < 140_000:  # 70,000 pages of 16 kB: past page 65,537
+            part = []
+            for id in range(first, first + 5_000):
+                part.append([id, *row[1:2], "n" * 7_000, *row[3:4], f"c{id}@example.com", *row[5:]])
+            piece = Part("customers", number, first, len(part))
+            writer.write(piece, write_leaves(writer.scratch, piece, pack(part)))
+            count, first, number = count + len(part), first + len(part), number + 1
+        lock_page = writer.pages.lock_page if writer.pages else 0
+        writer.finish()
+    finally:
+        writer.close()
+    assert lock_page == 65_537 and (tmp_path / "big.sqlite").stat().st_size > 2**30
+    assert integrity(tmp_path / "big.sqlite") == [("ok",)]
+    db = sqlite3.connect(tmp_path / "big.sqlite")
+    try:
+        scanned = db.execute("SELECT count(*), sum(id) FROM customers NOT INDEXED").fetchone()
+    finally:
+        db.close()
+    assert scanned == (count, count * (count + 1) // 2)

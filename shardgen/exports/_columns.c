@@ -1133,6 +1133,10 @@ static PyObject *sqlite_index_leaves(PyObject *self, PyObject *args) {
         return NULL;
     const uint8_t *base = entries.buf;
     Py_ssize_t size = entries.len;
+    if (page_size < 512 || page_size > 65536 || (page_size & (page_size - 1)) || unique < 0) {
+        PyErr_SetString(PyExc_ValueError, "a page size of 512 to 65536 bytes, a power of two");
+        goto done;
+    }
     /* the entries' offsets, and their order */
     Py_ssize_t most = (page_size - 12) * 64 / 255 - 23; /* an index page's largest local payload */
     Py_ssize_t cap = 1024;

@@ -194,7 +194,8 @@ class Pages:
     interior pages above them are appended, the top one written over the
     table's root page. Each index's entries go to its `IndexPages`, which
     writes the index the same way if they came in the index's order. Then
-    the file's header is given its new size. The layout is SQLite's file
+    the file's header is given its new size. The page at 1 GiB, which SQLite
+    keeps for its locks, is skipped (left empty). The layout is SQLite's file
     format (sqlite.org/fileformat2.html): `PRAGMA integrity_check` finds
     every such file sound (tests/test_exports_sqlite.py).
     """
@@ -206,6 +207,9 @@ class Pages:
         self.roots = {table: roots[table] for table in REGISTRY if table in roots}
         self.count = count
         self.page_size = page_size
+        #: The page that holds the byte at 1 GiB, which SQLite keeps for its
+        #: file locks and never reads (the lock-byte page): left empty.
+        self.lock_page = LOCK_BYTE // page_size + 1
         #: Each table's leaves so far: (page number, largest rowid on it).
         self.leaves: dict[str, list[tuple[int, int]]] = {table: [] for table in self.roots}
         #: A table's only leaf so far, held back: if it stays the only one,
@@ -246,16 +250,38 @@ class Pages:
                 self._append(table, part.last_ids, pages)
         os.unlink(part.path)
 
-    def _append(self, table: str, last_ids: list[int], pages: Any) -> None:
+    def allocate(self, count: int) -> list[int]:
+        """The numbers of the next `count` pages at the end of the file (the
+        lock-byte page skipped)."""
+        numbers: list[int] = []
+        while len(numbers) < count:
+            self.count += 1
+            if self.count != self.lock_page:
+                numbers.append(self.count)
+        return numbers
+
+    def place(self, pages: BinaryIO | bytes, count: int) -> list[int]:
+        """Append `count` pages (a file of them, or their bytes) to the
+        database; return their page numbers."""
         assert self.fd is not None
-        first = self.count + 1
-        at = self.count * self.page_size
-        if isinstance(pages, bytes):
-            write_at(self.fd, pages, at)
-        else:
-            copy_at(pages, self.fd, len(last_ids) * self.page_size, at)
-        self.count += len(last_ids)
-        self.leaves[table].extend(zip(range(first, first + len(last_ids)), last_ids, strict=True))
+        size = self.page_size
+        numbers = self.allocate(count)
+        done = 0
+        while done < count:  # runs of consecutive numbers: one copy each
+            run = 1
+            while done + run < count and numbers[done + run] == numbers[done] + run:
+                run += 1
+            at = (numbers[done] - 1) * size
+            if isinstance(pages, bytes):
+                write_at(self.fd, pages[done * size : (done + run) * size], at)
+            else:
+                copy_at(pages, self.fd, run * size, at, done * size)
+            done += run
+        return numbers
+
+    def _append(self, table: str, last_ids: list[int], pages: BinaryIO | bytes) -> None:
+        numbers = self.place(pages, len(last_ids))
+        self.leaves[table].extend(zip(numbers, last_ids, strict=True))
 
     def finish(self) -> list[str]:
         """Write each table's interior pages, the indexes whose entries came
@@ -275,15 +301,14 @@ class Pages:
             while len(level) > (most := (size - 12) // 15 + 1):
                 above = []
                 for children in even_groups(level, most):
-                    self.count += 1
-                    write_at(self.fd, interior(children, size), (self.count - 1) * size)
-                    above.append((self.count, children[-1][1]))
+                    (number,) = self.place(interior(children, size), 1)
+                    above.append((number, children[-1][1]))
                 level = above
             write_at(self.fd, interior(level, size), (root - 1) * size)
         left = []
         for index in self._indexes():
             if index.ok:
-                self.count = index.finish(self.fd, self.count)
+                index.finish(self)
             else:
                 left.append(index.index.name)
             index.close()
@@ -357,22 +382,21 @@ class IndexPages:
         self.separators.extend(separators)
         self.rest = rest
 
-    def finish(self, fd: int, count: int) -> int:
-        """Append the index's pages to the database, of `count` pages so far,
-        its top one written over its root page; return the pages now."""
+    def finish(self, database: Pages) -> None:
+        """Append the index's pages to the `database`, its top one written
+        over its root page."""
         if self.rest:
             self._leaves(self.rest, finish=True)
         if not self.leaves:
-            return count  # no entries: the root stays the empty leaf SQLite wrote
-        assert self.file is not None
+            return  # no entries: the root stays the empty leaf SQLite wrote
+        assert self.file is not None and database.fd is not None
         self.file.flush()
         size = self.page_size
         if self.leaves == 1:  # the root itself
-            write_at(fd, os.pread(self.file.fileno(), size, 0), (self.root - 1) * size)
-            return count
-        copy_at(self.file, fd, self.leaves * size, count * size)
-        children = list(range(count + 1, count + 1 + self.leaves))
-        count += self.leaves
+            leaf = os.pread(self.file.fileno(), size, 0)
+            write_at(database.fd, leaf, (self.root - 1) * size)
+            return
+        children = database.place(self.file, self.leaves)
         separators = self.separators
         while True:
             # After the 12-byte header, each child but the last a cell: a
@@ -385,16 +409,13 @@ class IndexPages:
             start = 0
             for group in even_groups(children, most):
                 end = start + len(group)
-                count += 1
                 page = index_interior(group, separators[start : end - 1], size)
-                write_at(fd, page, (count - 1) * size)
-                above.append(count)
+                above.extend(database.place(page, 1))
                 if end < len(children):
                     between.append(separators[end - 1])  # between this page and the next
                 start = end
             children, separators = above, between
-        write_at(fd, index_interior(children, separators, size), (self.root - 1) * size)
-        return count
+        write_at(database.fd, index_interior(children, separators, size), (self.root - 1) * size)
 
     def close(self) -> None:
         if self.file is not None:
@@ -431,6 +452,11 @@ def index_interior(children: list[int], separators: list[bytes], size: int) -> b
     return bytes(page)
 
 
+#: Where SQLite keeps its file locks: the page holding this byte is never
+#: read or written by SQLite (sqlite.org/fileformat2.html, the lock-byte page).
+LOCK_BYTE = 0x40000000
+
+
 def write_at(fd: int, data: bytes, at: int) -> None:
     """Write all of `data` at offset `at` (a short write, as on a disk filling
     up, is continued, and the next one raises)."""
@@ -440,18 +466,20 @@ def write_at(fd: int, data: bytes, at: int) -> None:
         view, at = view[done:], at + done
 
 
-def copy_at(source: BinaryIO, fd: int, size: int, at: int) -> None:
-    """Copy the first `size` bytes of `source` to offset `at` of `fd`: by the
-    kernel, without passing through this process, where it can."""
+def copy_at(source: BinaryIO, fd: int, size: int, at: int, start: int = 0) -> None:
+    """Copy `size` bytes of `source` from offset `start` to offset `at` of
+    `fd`: by the kernel, without passing through this process, where it can."""
     copied = 0
     with contextlib.suppress(AttributeError, OSError):  # no copy_file_range: as below
         while copied < size:
-            done = os.copy_file_range(source.fileno(), fd, size - copied, copied, at + copied)
+            done = os.copy_file_range(
+                source.fileno(), fd, size - copied, start + copied, at + copied
+            )
             if done == 0:
                 break
             copied += done
     while copied < size:  # where the kernel cannot copy these files, or failed (this says why)
-        chunk = os.pread(source.fileno(), min(size - copied, 1 << 20), copied)
+        chunk = os.pread(source.fileno(), min(size - copied, 1 << 20), start + copied)
         if not chunk:
             raise OSError(errno.EIO, f"{source.name} ended early")
         write_at(fd, chunk, at + copied)
