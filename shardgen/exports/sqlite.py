@@ -4,9 +4,10 @@ UNIQUE and CHECK constraints, the DDL derived from the table registry (`ddl`).
 Where the C decoder was built, the workers write each part as the leaf pages
 of its table's b-tree (`write_leaves`, SQLite's file format) and the
 coordinator appends them to the file and writes the interior pages above
-them (`Pages`); SQLite itself then builds every index, the UNIQUE ones
-checking the keys. Elsewhere the workers write each part as a small SQLite
-file, which SQLite copies in. Either way the file is written beside the
+them (`Pages`); an index whose entries come in its order is written so too
+(`IndexPages`), and SQLite builds the others (`REINDEX`, which refuses a
+duplicate UNIQUE key). Elsewhere the workers write each part as a small
+SQLite file, which SQLite copies in. Either way the file is written beside the
 target and renamed into place when complete (`guard.writing`), so an
 interrupted export leaves the previous one as it was.
 """
@@ -101,8 +102,8 @@ class SqliteWriter:
     recorded at promotion, after it checked every rule), so evaluating them
     again per row would only repeat it. The keys are checked as the parts
     arrive (each table's rowids ascending), the UNIQUE constraints as their
-    indexes are built, and the NOT NULLs by the rows' path (the leaf pages
-    hold the verified rows' values as they are).
+    indexes are built (in order, or by SQLite), and the NOT NULLs as each row
+    is written (by the C decoder, or by SQLite on the rows' path).
     """
 
     def __init__(self, path: Path, pages: bool, page_size: int = PAGE_SIZE) -> None:
