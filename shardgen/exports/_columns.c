@@ -632,11 +632,18 @@ static inline void digits(char *at, int value, int width) {
     }
 }
 
-/* "YYYY-MM-DD", or with `seconds` of the day (0 or more)
- * "YYYY-MM-DDTHH:MM:SSZ", written at `text`: its length, or -1 with an
- * exception set for a date outside years 1 to 9999. */
-static int write_iso(char *text, int64_t days, int64_t seconds) {
+/* A date (`value` days since 1970-01-01) as "YYYY-MM-DD", or with
+ * `timestamp` (`value` seconds since 1970-01-01 UTC) "YYYY-MM-DDTHH:MM:SSZ",
+ * written at `text`: its length, or -1 with an exception set for a date
+ * outside years 1 to 9999. */
+static int write_iso(char *text, int64_t value, int timestamp) {
     int year, month, day;
+    int64_t days = value, seconds = -1;
+    if (timestamp) { /* epoch seconds: the day, and the seconds into it */
+        days = value / 86400;
+        seconds = value % 86400;
+        if (seconds < 0) { seconds += 86400; days -= 1; }
+    }
     if (civil(days, &year, &month, &day)) return damaged("a date outside years 1 to 9999");
     digits(text, year, 4);
     text[4] = '-';
@@ -654,9 +661,9 @@ static int write_iso(char *text, int64_t days, int64_t seconds) {
     return 20;
 }
 
-static PyObject *iso(int64_t days, int64_t seconds) {
+static PyObject *iso(int64_t value, int timestamp) {
     char text[20];
-    int n = write_iso(text, days, seconds);
+    int n = write_iso(text, value, timestamp);
     return n < 0 ? NULL : PyUnicode_FromStringAndSize(text, n);
 }
 
@@ -699,12 +706,9 @@ static PyObject *sqlite_value(Reader *r, char kind) {
     if (as_stored) return PyLong_FromLongLong(value);
     switch (kind) {
     case 'd':
-        return iso(value, -1);
-    case 't': {
-        int64_t day = value / 86400, rest = value % 86400;
-        if (rest < 0) { rest += 86400; day -= 1; }
-        return iso(day, rest);
-    }
+        return iso(value, 0);
+    case 't':
+        return iso(value, 1);
     case 'm': {
         if (value > (INT64_C(1) << 53) || value < -(INT64_C(1) << 53)) {
             /* beyond a double's integers: as Python divides them, exactly rounded */
@@ -864,13 +868,7 @@ static int page_value(Reader *r, Record *rec, char kind, char nullable) {
     case 't': {
         char iso_text[20];
         if (read_int(r, &value)) return -1;
-        int64_t day = value, rest = -1;
-        if (kind == 't') {
-            day = value / 86400;
-            rest = value % 86400;
-            if (rest < 0) { rest += 86400; day -= 1; }
-        }
-        int n = write_iso(iso_text, day, rest);
+        int n = write_iso(iso_text, value, kind == 't');
         return n < 0 ? -1 : record_text(rec, iso_text, n);
     }
     case 'm':
@@ -1077,18 +1075,21 @@ static int compare_records(const uint8_t *a, Py_ssize_t an, const uint8_t *b, Py
     return 0;
 }
 
-/* Whether the index cell at `b` of `keys` follows the one at `a` in the
- * index's order: strictly in its first `unique` fields (a UNIQUE index), or
- * in all of them (key and rowid). */
+/* Whether record b follows record a in an index's order: strictly in their
+ * first `unique` fields (a UNIQUE index), or in all of them (key and rowid). */
+static int follows(const uint8_t *a, Py_ssize_t an, const uint8_t *b, Py_ssize_t bn,
+                   Py_ssize_t unique) {
+    return compare_records(a, an, b, bn, unique ? unique : 1 << 20) == -1;
+}
+
+/* Whether the index cell at `b` of `keys` follows the one at `a` (`follows`). */
 static int in_order(const Sink *keys, Py_ssize_t a, Py_ssize_t b, Py_ssize_t unique) {
     const uint8_t *base = (const uint8_t *)keys->data;
     uint64_t an = 0, bn = 0;
     int aw = read_varint(base + a, keys->used - a, &an);
     int bw = read_varint(base + b, keys->used - b, &bn);
     if (aw == 0 || bw == 0) return 0;
-    int c = compare_records(base + a + aw, (Py_ssize_t)an, base + b + bw, (Py_ssize_t)bn,
-                            unique ? unique : 1 << 20);
-    return c == -1;
+    return follows(base + a + aw, (Py_ssize_t)an, base + b + bw, (Py_ssize_t)bn, unique);
 }
 
 /* An index leaf page (flag 10) of the cells [from, to) of `cells` (each
@@ -1158,9 +1159,7 @@ static PyObject *sqlite_index_leaves(PyObject *self, PyObject *args) {
         }
         offsets[n++] = at;
         const uint8_t *record = base + at + width;
-        if (before != NULL &&
-            compare_records(before, before_n, record, (Py_ssize_t)payload,
-                            unique ? unique : 1 << 20) != -1) {
+        if (before != NULL && !follows(before, before_n, record, (Py_ssize_t)payload, unique)) {
             ok = 0;
             break;
         }
@@ -1212,6 +1211,15 @@ done:
     PyMem_Free(out.data);
     PyBuffer_Release(&entries);
     return result;
+}
+
+/* Closes a table leaf page and records the largest rowid on it. */
+static int end_leaf(uint8_t *page, int cells, Py_ssize_t content, int64_t last, PyObject *last_ids) {
+    close_leaf(page, cells, content);
+    PyObject *id = PyLong_FromLongLong(last);
+    int failed = id == NULL || PyList_Append(last_ids, id);
+    Py_XDECREF(id);
+    return failed ? -1 : 0;
 }
 
 /* sqlite_pages(packed, kinds, nullable, page_size) -> (pages, last_ids,
@@ -1303,12 +1311,7 @@ static PyObject *sqlite_pages(PyObject *self, PyObject *args) {
         prefix += sqlite_varint(head + prefix, (uint64_t)id);
         Py_ssize_t cell = prefix + payload;
         if (page == NULL || 8 + 2 * (cells + 1) + cell > content) {
-            if (page != NULL) {
-                close_leaf(page, cells, content);
-                PyObject *last = PyLong_FromLongLong(previous);
-                if (last == NULL || PyList_Append(last_ids, last)) { Py_XDECREF(last); goto done; }
-                Py_DECREF(last);
-            }
+            if (page != NULL && end_leaf(page, cells, content, previous, last_ids)) goto done;
             if (grow(&out, page_size)) goto done;
             page = (uint8_t *)out.data + out.used;
             memset(page, 0, page_size);
@@ -1329,12 +1332,7 @@ static PyObject *sqlite_pages(PyObject *self, PyObject *args) {
         previous = id;
     }
     if (finished(&r)) goto done;
-    if (page != NULL) {
-        close_leaf(page, cells, content);
-        PyObject *last = PyLong_FromLongLong(previous);
-        if (last == NULL || PyList_Append(last_ids, last)) { Py_XDECREF(last); goto done; }
-        Py_DECREF(last);
-    }
+    if (page != NULL && end_leaf(page, cells, content, previous, last_ids)) goto done;
     if ((entries = PyTuple_New(n_indexes)) == NULL) goto done;
     for (Py_ssize_t i = 0; i < n_indexes; i++) {
         PyObject *blob = previous_entry[i] < 0 ? Py_NewRef(Py_None)
@@ -1397,11 +1395,11 @@ static int put_hundredths(Sink *out, int64_t hundredths) {
     return put(out, at, text + sizeof text - at);
 }
 
-static int put_iso(Sink *out, int64_t days, int64_t seconds, int quoted) {
+static int put_iso(Sink *out, int64_t value, int timestamp, int quoted) {
     if (grow(out, 22)) return -1;
     char *at = out->data + out->used;
     if (quoted) *at++ = '"';
-    int n = write_iso(at, days, seconds);
+    int n = write_iso(at, value, timestamp);
     if (n < 0) return -1;
     at += n;
     if (quoted) *at++ = '"';
@@ -1488,12 +1486,9 @@ static int text_value(Reader *r, Sink *out, char kind, int json) {
     case 'i':
         return put_int(out, value);
     case 'd':
-        return put_iso(out, value, -1, json);
-    case 't': {
-        int64_t day = value / 86400, rest = value % 86400;
-        if (rest < 0) { rest += 86400; day -= 1; }
-        return put_iso(out, day, rest, json);
-    }
+        return put_iso(out, value, 0, json);
+    case 't':
+        return put_iso(out, value, 1, json);
     case 'm':
         return put_hundredths(out, value);
     case 'p':

@@ -204,7 +204,7 @@ class Pages:
     def __init__(
         self, path: Path, roots: dict[str, int], count: int, page_size: int, scratch: Path
     ) -> None:
-        self.fd: int | None = os.open(path, os.O_RDWR)
+        self.fd: int | None = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
         self.roots = {table: roots[table] for table in REGISTRY if table in roots}
         self.count = count
         self.page_size = page_size
@@ -302,10 +302,10 @@ class Pages:
             while len(level) > (most := (size - 12) // 15 + 1):
                 above = []
                 for children in even_groups(level, most):
-                    (number,) = self.place(interior(children, size), 1)
+                    (number,) = self.place(table_interior(children, size), 1)
                     above.append((number, children[-1][1]))
                 level = above
-            write_at(self.fd, interior(level, size), (root - 1) * size)
+            write_at(self.fd, table_interior(level, size), (root - 1) * size)
         left = []
         for index in self._indexes():
             if index.ok:
@@ -410,13 +410,14 @@ class IndexPages:
             start = 0
             for group in even_groups(children, most):
                 end = start + len(group)
-                page = index_interior(group, separators[start : end - 1], size)
+                page = interior(INDEX_INTERIOR, group, separators[start : end - 1], size)
                 above.extend(database.place(page, 1))
                 if end < len(children):
                     between.append(separators[end - 1])  # between this page and the next
                 start = end
             children, separators = above, between
-        write_at(database.fd, index_interior(children, separators, size), (self.root - 1) * size)
+        page = interior(INDEX_INTERIOR, children, separators, size)
+        write_at(database.fd, page, (self.root - 1) * size)
 
     def close(self) -> None:
         if self.file is not None:
@@ -438,20 +439,8 @@ def even_groups(items: list[Any], most: int) -> list[list[Any]]:
     return found
 
 
-def index_interior(children: list[int], separators: list[bytes], size: int) -> bytes:
-    """An interior page of an index b-tree (flag 2): a cell of each child but
-    the last, with the entry that follows everything beneath it; the last
-    child is the page's right-most pointer."""
-    page = bytearray(size)
-    content = size
-    for number, (child, entry) in enumerate(zip(children, separators, strict=False)):
-        cell = struct.pack(">I", child) + entry
-        content -= len(cell)
-        page[content : content + len(cell)] = cell
-        struct.pack_into(">H", page, 12 + 2 * number, content)
-    struct.pack_into(">BHHHBI", page, 0, 2, 0, len(children) - 1, content, 0, children[-1])
-    return bytes(page)
-
+#: The flags of interior b-tree pages: a table's, an index's.
+TABLE_INTERIOR, INDEX_INTERIOR = 5, 2
 
 #: Where SQLite keeps its file locks: the page holding this byte is never
 #: read or written by SQLite (sqlite.org/fileformat2.html, the lock-byte page).
@@ -487,22 +476,30 @@ def copy_at(source: BinaryIO, fd: int, size: int, at: int, start: int = 0) -> No
         copied += len(chunk)
 
 
-def interior(children: list[tuple[int, int]], size: int) -> bytes:
-    """An interior page of a table b-tree (flag 5) over `children` (page
-    number, largest rowid beneath it): a cell of each child but the last,
-    which is the page's right-most pointer. `finish` gives it at most as many
-    children as fit the `size`: after the 12-byte header, a cell of 15 bytes
-    at most for each (its 2-byte pointer, the child's 4-byte page number, a
-    rowid of up to 9 bytes)."""
-    cells = [struct.pack(">I", child) + varint(last) for child, last in children[:-1]]
+def interior(flag: int, children: list[int], keys: list[bytes], size: int) -> bytes:
+    """An interior page of a b-tree (`flag` 5 a table's, 2 an index's) over
+    the pages `children`: a cell of each child but the last, its 4-byte page
+    number then its key (`keys`: in a table the largest rowid beneath it, as
+    a varint; in an index the entry that follows everything beneath it);
+    the last child is the page's right-most pointer. The callers give it at
+    most as many children as fit the `size` (2 bytes of the cells' pointer
+    array for each cell, after the 12-byte header)."""
     page = bytearray(size)
     content = size
-    for number, cell in enumerate(cells):
+    for number, (child, key) in enumerate(zip(children, keys, strict=False)):
+        cell = struct.pack(">I", child) + key
         content -= len(cell)
         page[content : content + len(cell)] = cell
         struct.pack_into(">H", page, 12 + 2 * number, content)
-    struct.pack_into(">BHHHBI", page, 0, 5, 0, len(cells), content, 0, children[-1][0])
+    struct.pack_into(">BHHHBI", page, 0, flag, 0, len(keys), content, 0, children[-1])
     return bytes(page)
+
+
+def table_interior(children: list[tuple[int, int]], size: int) -> bytes:
+    """An interior page of a table b-tree over `children` (page number,
+    largest rowid beneath it)."""
+    rowids = [varint(last) for _, last in children[:-1]]
+    return interior(TABLE_INTERIOR, [child for child, _ in children], rowids, size)
 
 
 def varint(value: int) -> bytes:
