@@ -31,6 +31,7 @@ import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import LockedError, RunError, StoreError, UsageError
 from .store import companions, is_lmdb, lmdb_files, lock_path
@@ -152,6 +153,35 @@ def create(path: Path, mode: int = 0o644, *, readable: bool = False) -> int:
     `readable`); never opens an existing file or follows a link (a stale
     file of ours must be removed first)."""
     return os.open(path, CREATE & ~os.O_WRONLY | os.O_RDWR if readable else CREATE, mode)
+
+
+def write_at(fd: int, data: bytes, at: int) -> None:
+    """Write all of `data` at offset `at` (a short write, as on a disk filling
+    up, is continued, and the next one raises)."""
+    view = memoryview(data)
+    while view:
+        done = os.pwrite(fd, view, at)
+        view, at = view[done:], at + done
+
+
+def copy_at(source: BinaryIO, fd: int, size: int, at: int, start: int = 0) -> None:
+    """Copy `size` bytes of `source` from offset `start` to offset `at` of
+    `fd`: by the kernel, without passing through this process, where it can."""
+    copied = 0
+    with contextlib.suppress(AttributeError, OSError):  # no copy_file_range: as below
+        while copied < size:
+            done = os.copy_file_range(
+                source.fileno(), fd, size - copied, start + copied, at + copied
+            )
+            if done == 0:
+                break
+            copied += done
+    while copied < size:  # where the kernel cannot copy these files, or failed (this says why)
+        chunk = os.pread(source.fileno(), min(size - copied, 1 << 20), start + copied)
+        if not chunk:
+            raise OSError(errno.EIO, f"{source.name} ended early")
+        write_at(fd, chunk, at + copied)
+        copied += len(chunk)
 
 
 def partial_path(target: Path) -> Path:

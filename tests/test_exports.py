@@ -215,3 +215,42 @@ def _contents(target: Path) -> dict[str, bytes] | bytes:
     if target.is_dir():
         return {p.name: p.read_bytes() for p in sorted(target.iterdir())}
     return target.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ("delete 7", "invoices's rows from id 1 are not ids 1 to"),
+        ("delete 1", "invoices has no row with id 1"),
+        ("insert between 7 and 8", "invoices's rows from id 1 are not ids 1 to"),
+        ("delete last", "invoices's rows from id 1 are not ids 1 to"),
+    ],
+)
+def test_an_export_refuses_a_shard_with_a_row_missing_or_between(
+    small_store: Path, tmp_path: Path, change: str, says: str
+) -> None:
+    # The export reads each shard's values without its keys, and checks the
+    # first and the last key read: a gap or an extra key is the damaged store.
+    import shutil
+
+    from shardgen.store import Store, key
+
+    copy = tmp_path / "changed.lmdb"
+    shutil.copyfile(small_store, copy)
+    with Store.open(copy, writable=True) as store:
+        last = store.count("invoices")
+        db = store.dbs["invoices"]
+        with store.write() as txn:
+            if change == "delete 7":
+                assert txn.delete(key(7), db=db)
+            elif change == "delete 1":
+                assert txn.delete(key(1), db=db)
+            elif change == "delete last":
+                assert txn.delete(key(last), db=db)
+            else:
+                txn.put(key(7) + b"\0", txn.get(key(7), db=db), db=db)
+    for format in ("csv", "parquet"):
+        target = tmp_path / f"out-{format}"
+        with pytest.raises(shardgen.DamagedStoreError, match=f"damaged: {says}"):
+            shardgen.export(copy, format=format, to=target)
+        assert not target.exists()

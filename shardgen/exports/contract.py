@@ -61,18 +61,22 @@ class Meter:
 class Part(NamedTuple):
     """A task: rows `first` .. `first + rows - 1` of `table`, its `number`-th
     part; number -1 is the table's keys outside the plan's range, which only
-    the digest reads."""
+    the digest reads. A part is one of the plan's shards, or, where a target
+    takes bigger pieces (a Parquet row group), consecutive shards: `shards`
+    then gives the rows of each, and `number` is the first's."""
 
     table: str
     number: int
     first: int
     rows: int
+    shards: tuple[int, ...] = ()
 
 
 class Rendered(NamedTuple):
-    """A part as a worker returns it: its digest, the rows it read, and what
-    the target takes (None for the keys outside the plan's range, and for a
-    part the worker wrote into the target itself)."""
+    """A part as a worker returns it: its digest (one for each of the plan's
+    shards it holds, 16 bytes each, joined), the rows it read, and what the
+    target takes (None for the keys outside the plan's range, and for a part
+    the worker wrote into the target itself)."""
 
     digest: bytes
     rows: int

@@ -26,7 +26,6 @@ import functools
 import io
 import os
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -38,6 +37,7 @@ from ..schema import TABLES
 from ..tables import Column
 from .contract import CONTRACT, Part, columns
 from .native import TABLE_KINDS, decoder
+from .parquet import Assembly
 
 #: Rows per Parquet row group (at most).
 ROW_GROUP = 100_000
@@ -212,6 +212,11 @@ def csv_text(rows: list[Any]) -> bytes:
 #: with the codec after the colon.
 PARQUET_PARTS = "parquet-part:"
 
+#: The render of a Parquet file's row groups: each written by its worker as
+#: a file of its own (`parquet.write_group`), with the codec and the most
+#: rows a row group holds after it (`ROW_GROUP`), colons between.
+PARQUET_GROUPS = "parquet-group:"
+
 #: The render of Arrow batches handed over as files (`write_arrow_file`).
 ARROW_FILES = "arrow-file"
 
@@ -257,16 +262,10 @@ def write_part_file(folder: Path, part: Part, batch: Any, compression: str) -> N
 class FolderWriter:
     """The folder formats' writer: one file per table, opened at the table's
     first part and closed after its last. CSV and JSON lines parts arrive as
-    text, Parquet parts as Arrow batches, gathered into row groups of
-    `ROW_GROUP` rows. A partitioned Parquet dataset's parts are files the
-    workers write themselves into the tables' folders (`scratch`), made here.
-
-    A Parquet row group is encoded and written on a thread of its own (pyarrow
-    releases the GIL), one at a time and in order, while the coordinator
-    hands the workers their next parts and gathers the next row group: writing
-    it where it is gathered left the workers idle for as long as each row
-    group took (xl: 4.5 s of encoding and 2.0 s of waiting for parts, one
-    after the other)."""
+    text; a Parquet file's parts are its row groups, each a file a worker
+    encoded in the scratch folder, put together here (`parquet.Assembly`);
+    a partitioned Parquet dataset's parts are files the workers write
+    themselves into the tables' folders, made here."""
 
     def __init__(self, folder: Path, format: str, parquet: ParquetOptions | None) -> None:
         folder.mkdir(mode=0o755)
@@ -274,20 +273,19 @@ class FolderWriter:
         self.format = format
         self.parquet = parquet or ParquetOptions()
         self.scratch: Path | None = None
+        #: A Parquet part is a row group: consecutive shards of up to this many rows.
+        self.task_rows = 0
         if format == "parquet" and self.parquet.partitioned:
             for table in TABLES:
                 (folder / f"{table}.parquet").mkdir(mode=0o755)
             self.scratch = folder
-        elif format == "parquet":  # where the workers leave their batches
+        elif format == "parquet":  # where the workers leave their row groups
             self.scratch = scratch_path(folder)
             os.mkdir(self.scratch, 0o700)
+            self.task_rows = ROW_GROUP
         self.table = ""
         self.file: BinaryIO | None = None
-        self.arrow: Any = None  # the table's ParquetWriter
-        self.batches: list[Any] = []  # Arrow batches not yet written
-        self.rows = 0
-        self.thread: ThreadPoolExecutor | None = None  # writes the row groups
-        self.writing: Future[None] | None = None  # the row group being written
+        self.assembly: Assembly | None = None  # the table's Parquet file
 
     def write(self, part: Part, data: Any) -> None:
         if part.table != self.table:
@@ -299,11 +297,8 @@ class FolderWriter:
         elif self.parquet.partitioned:
             assert part_file(self.folder, part).is_file(), part  # written by its worker
         else:
-            batch = read_arrow_file(data)
-            self.batches.append(batch)
-            self.rows += batch.num_rows
-            if self.rows >= ROW_GROUP:
-                self._flush()
+            assert self.assembly is not None
+            self.assembly.add(data)
 
     def finish(self) -> None:
         self.close()
@@ -312,61 +307,26 @@ class FolderWriter:
         self.table = table
         path = self.folder / f"{table}.{self.format}"
         if self.format == "parquet":
-            import pyarrow.parquet as pq
-
-            if self.parquet.partitioned:
-                return  # the folder is made, the workers write the parts
-            self.file = open(create(path), "wb")  # noqa: SIM115 - closed in `close`
-            self.arrow = pq.ParquetWriter(
-                self.file, parquet_schema(table), compression=self.parquet.compression
-            )
+            if not self.parquet.partitioned:  # partitioned: the workers write the parts
+                self.assembly = Assembly(path, table, self.parquet.compression)
             return
         self.file = open(create(path), "wb")  # noqa: SIM115 - closed in `close`
         if self.format == "csv":
             self.file.write(csv_text([columns(table)]))
 
-    def _flush(self) -> None:
-        """Start writing the gathered batches as a row group, once the
-        previous one is written."""
-        import pyarrow as pa
-
-        if self.batches:
-            table = pa.Table.from_batches(self.batches, schema=parquet_schema(self.table))
-            self._wait()
-            if self.thread is None:
-                self.thread = ThreadPoolExecutor(1, thread_name_prefix="parquet")
-            self.writing = self.thread.submit(
-                self.arrow.write_table, table, row_group_size=ROW_GROUP
-            )
-        self.batches, self.rows = [], 0
-
-    def _wait(self) -> None:
-        """Wait for the row group being written; its error is raised here."""
-        writing, self.writing = self.writing, None
-        if writing is not None:
-            writing.result()
-
     def _close_table(self) -> None:
-        if self.arrow is not None:
+        assembly, self.assembly = self.assembly, None
+        if assembly is not None:
             try:
-                self._flush()
+                assembly.finish()
             finally:
-                try:
-                    self._wait()
-                finally:
-                    self.arrow.close()
-                    self.arrow = None
+                assembly.close()
         if self.file is not None:
             self.file.close()
             self.file = None
 
     def close(self) -> None:
-        try:
-            self._close_table()
-        finally:
-            if self.thread is not None:
-                self.thread.shutdown(wait=True)
-                self.thread = None
+        self._close_table()
 
 
 def writer(
@@ -377,11 +337,13 @@ def writer(
 
 
 def render(format: str, options: ParquetOptions | None = None) -> str:
-    """CSV and JSON lines parts come as their text; Parquet's as Arrow
-    batches, or, partitioned, as the files their workers wrote: written in
-    parallel, not one by one by the coordinator (xl with 2 workers, two
-    alternating runs: 6.79 s → 5.88 s)."""
+    """CSV and JSON lines parts come as their text; Parquet's as files their
+    workers wrote: each a row group of the table's file, or, partitioned, the
+    dataset's part itself. Either way encoded in parallel, not one row group
+    after another by the coordinator."""
     options = options or ParquetOptions()
     if format != "parquet":
         return format
-    return f"{PARQUET_PARTS}{options.compression}" if options.partitioned else ARROW_FILES
+    if options.partitioned:
+        return f"{PARQUET_PARTS}{options.compression}"
+    return f"{PARQUET_GROUPS}{options.compression}:{ROW_GROUP}"

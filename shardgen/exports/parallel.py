@@ -23,6 +23,7 @@ ranges is the damaged-store error, and the target is left as it was.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
@@ -30,17 +31,19 @@ from ..errors import RunError, ShardgenError, damaged
 from ..plan import Plan
 from ..run.pool import Coordinator, Pool, coordinator, no_cycle_collection, worker_started
 from ..schema import TABLES, array_header
-from ..store import Identity, Store, digest_batch, key, quiet_stderr, reading
+from ..store import Identity, Store, key, quiet_stderr, reading, span
 from .contract import Meter, Part, Rendered, Writer
 from .copydata import copy_data
 from .files import (
     ARROW_FILES,
+    PARQUET_GROUPS,
     PARQUET_PARTS,
     record_batch,
     shard_rows,
     write_arrow_file,
     write_part_file,
 )
+from .parquet import write_group
 from .render import RENDERERS, columns_of, part_text, sqlite_values
 from .sqlite import RENDER_PAGES, write_leaves, write_part
 
@@ -51,6 +54,9 @@ from .sqlite import RENDER_PAGES, write_leaves, write_part
 #: export from 6.9 s to 6.4 s with 2 workers, and from 9.7 s to 8.7 s with
 #: one; a rendered part is at most a few MB.
 WINDOW = 8
+
+#: The size of a part's digest (and of each of its shards').
+DIGEST = 16
 
 
 class Source(NamedTuple):
@@ -63,18 +69,30 @@ class Source(NamedTuple):
     promoted: str
 
 
-def parts(plan: Plan) -> list[Part]:
+def parts(plan: Plan, most: int = 0) -> list[Part]:
     """The tasks of an export: first each table's keys outside the plan's
     range, then every table cut into the plan's shards (a foundation table is
-    one part), tables in contract order, parts in ID order."""
+    one part), tables in contract order, parts in ID order. With `most`,
+    consecutive shards of a table are one part while they hold at most
+    `most` rows together (a shard holding more is a part of its own)."""
     rows = plan.rows()
     found = [Part(table, -1, rows[table] + 1, 0) for table in TABLES]
     for table in TABLES:
         first = 1
+        group: list[tuple[int, int]] = []  # (number, rows) of the shards gathered
         for number, count in enumerate(shard_rows(plan, table) or [rows[table]]):
-            found.append(Part(table, number, first, count))
-            first += count
+            if group and (not most or sum(c for _, c in group) + count > most):
+                found.append(_group(table, first, group))
+                first += sum(c for _, c in group)
+                group = []
+            group.append((number, count))
+        found.append(_group(table, first, group))
     return found
+
+
+def _group(table: str, first: int, shards: list[tuple[int, int]]) -> Part:
+    counts = tuple(count for _, count in shards)
+    return Part(table, shards[0][0], first, sum(counts), counts if len(counts) > 1 else ())
 
 
 def export_parts(
@@ -87,8 +105,10 @@ def export_parts(
 ) -> dict[str, int]:
     """Render every part of the dataset in `workers` processes, write them with
     `writer` in task order, check the digest, finish; return rows per table.
-    `scratch` is the folder where the sqlite render writes its parts."""
-    tasks = parts(source.plan)
+    `scratch` is the folder where the sqlite render writes its parts; a
+    writer with `task_rows` takes consecutive shards of up to that many rows
+    as one part."""
+    tasks = parts(source.plan, getattr(writer, "task_rows", 0))
     initargs = (str(source.path), source.file, render, str(scratch or ""), coordinator())
 
     def broken(_running: list[Part]) -> NoReturn:
@@ -121,7 +141,7 @@ def export_parts(
                             )
                         outside[done.table] = result.digest
                         continue
-                    digests[done.table].append(result.digest)
+                    digests[done.table] += _split(result.digest)
                     writer.write(done, result.data)
                     written[done.table] += result.rows
                     if meter is not None:
@@ -146,6 +166,11 @@ def _check_digest(
             f"its rows digest to {digest}, not to the {source.promoted} recorded when it "
             "was promoted",
         )
+
+
+def _split(digests: bytes) -> list[bytes]:
+    """A part's digests, one for each of the plan's shards it holds."""
+    return [digests[at : at + DIGEST] for at in range(0, len(digests), DIGEST)]
 
 
 def _nothing() -> None:
@@ -183,17 +208,25 @@ def _init(path: str, file: Identity, render: str, scratch: str, watched: Coordin
 
 
 def _render(part: Part) -> Rendered:
-    """A part's digest and rows, and the part as the target takes it."""
+    """A part's digests and rows, and the part as the target takes it."""
     assert _reading is not None, "worker not initialised"
     store = _reading.store
     with no_cycle_collection(), reading(store.path):
         if part.number < 0:
             return _outside(store, part)
-        digest = hashlib.blake2b(digest_size=16)
-        data = _data(_reading, part, _packed(store, part, digest))
-    # Remapped every few parts, so only a few parts' pages stay mapped here.
-    store.shard_done()
-    return Rendered(digest.digest(), part.rows, data)
+        digests: list[bytes] = []
+        shards = _shards(store, part, digests)
+        if _reading.render.startswith(PARQUET_GROUPS):  # a row group's file, for the coordinator
+            batches = [record_batch(part.table, packed) for packed in shards]
+            compression, most = _reading.render.removeprefix(PARQUET_GROUPS).split(":")
+            data = write_group(Path(_reading.scratch), part, batches, compression, int(most))
+        else:
+            (packed,) = shards
+            data = _data(_reading, part, packed)
+    # Remapped every few shards, so only a few shards' pages stay mapped here.
+    for _ in part.shards or (part.rows,):
+        store.shard_done()
+    return Rendered(b"".join(digests), part.rows, data)
 
 
 def _data(source: _Reading, part: Part, packed: bytes) -> Any:
@@ -216,7 +249,7 @@ def _data(source: _Reading, part: Part, packed: bytes) -> Any:
 
 def _outside(store: Store, part: Part) -> Rendered:
     """The keys of a table outside the plan's range, digested as verify does."""
-    digest = hashlib.blake2b(digest_size=16)
+    digest = hashlib.blake2b(digest_size=DIGEST)
     count = 0
     with store.snapshot() as view:
         for k, v in view.outside(part.table, [(key(1), key(part.first))]):
@@ -226,17 +259,32 @@ def _outside(store: Store, part: Part) -> Rendered:
     return Rendered(digest.digest(), count, None)
 
 
-def _packed(store: Store, part: Part, digest: Any) -> bytes:
-    """A part's rows as one msgpack array of records, digested a batch at a
-    time as verify digests them (`store.digest_batch`)."""
-    low, high = key(part.first), key(part.first + part.rows)
-    found: list[bytes] = []
+def _shards(store: Store, part: Part, digests: list[bytes]) -> Iterator[bytes]:
+    """Each of the plan's shards a part holds, its rows as one msgpack array
+    of records, digested as verify digests it (the keys and then the values
+    of each batch, `store.digest_batch`), the digest appended to `digests`.
+    The keys are not read, but checked (`Snapshot.run`); the values are
+    copied once."""
+    first = part.first
     with store.snapshot() as view:
-        for keys, values in view.pairs(part.table, low, high, part.rows):
-            digest_batch(digest, keys, values)
-            found.extend(values)
-    if len(found) != part.rows:
-        raise damaged(
-            store.path, f"{part.table} has {len(found)} rows from id {part.first}, not {part.rows}"
-        )
-    return array_header(len(found)) + b"".join(found)
+        for rows in part.shards or (part.rows,):
+            digest = hashlib.blake2b(digest_size=DIGEST)
+            joined = [array_header(rows)]
+            done = first
+            try:
+                for values in view.run(part.table, first, rows):
+                    digest.update(span(done, len(values)))
+                    digest.update(array_header(len(values)))
+                    joined.append(b"".join(values))
+                    digest.update(joined[-1])
+                    done += len(values)
+            except LookupError as exc:
+                raise damaged(store.path, str(exc)) from None
+            digests.append(digest.digest())
+            yield b"".join(joined)
+            first += rows
+
+
+def _packed(store: Store, part: Part) -> bytes:
+    """A part's rows as one msgpack array of records."""
+    return b"".join(_shards(store, part, []))

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from ..errors import RunError
-from ..guard import create, scratch_path
+from ..guard import copy_at, create, scratch_path, write_at
 from ..store import disk_full
 from ..tables import REGISTRY
 from . import ddl
@@ -445,35 +445,6 @@ TABLE_INTERIOR, INDEX_INTERIOR = 5, 2
 #: Where SQLite keeps its file locks: the page holding this byte is never
 #: read or written by SQLite (sqlite.org/fileformat2.html, the lock-byte page).
 LOCK_BYTE = 0x40000000
-
-
-def write_at(fd: int, data: bytes, at: int) -> None:
-    """Write all of `data` at offset `at` (a short write, as on a disk filling
-    up, is continued, and the next one raises)."""
-    view = memoryview(data)
-    while view:
-        done = os.pwrite(fd, view, at)
-        view, at = view[done:], at + done
-
-
-def copy_at(source: BinaryIO, fd: int, size: int, at: int, start: int = 0) -> None:
-    """Copy `size` bytes of `source` from offset `start` to offset `at` of
-    `fd`: by the kernel, without passing through this process, where it can."""
-    copied = 0
-    with contextlib.suppress(AttributeError, OSError):  # no copy_file_range: as below
-        while copied < size:
-            done = os.copy_file_range(
-                source.fileno(), fd, size - copied, start + copied, at + copied
-            )
-            if done == 0:
-                break
-            copied += done
-    while copied < size:  # where the kernel cannot copy these files, or failed (this says why)
-        chunk = os.pread(source.fileno(), min(size - copied, 1 << 20), start + copied)
-        if not chunk:
-            raise OSError(errno.EIO, f"{source.name} ended early")
-        write_at(fd, chunk, at + copied)
-        copied += len(chunk)
 
 
 def interior(flag: int, children: list[int], keys: list[bytes], size: int) -> bytes:

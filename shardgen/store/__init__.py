@@ -60,7 +60,7 @@ from .files import (
     recorded_map_size,
     staging_path,
 )
-from .keys import BATCH, LINK, LINK_ARRAY, LINK_KEY, LINK_KEY_ARRAY, key
+from .keys import BATCH, LINK, LINK_ARRAY, LINK_KEY, LINK_KEY_ARRAY, key, span
 from .snapshot import Snapshot, later_invoices
 
 __all__ = [
@@ -97,5 +97,6 @@ __all__ = [
     "quiet_stderr",
     "reading",
     "recorded_map_size",
+    "span",
     "staging_path",
 ]

@@ -18,3 +18,9 @@ BATCH = 4096
 
 def key(record_id: int) -> bytes:
     return record_id.to_bytes(8, "big")
+
+
+def span(first: int, count: int) -> bytes:
+    """The keys of IDs `first` .. `first + count - 1`, joined: what
+    `b"".join` gives of the keys a cursor reads there."""
+    return np.arange(first, first + count, dtype=np.uint64).astype(">u8").tobytes()

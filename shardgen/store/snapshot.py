@@ -75,6 +75,30 @@ class Snapshot:
                 expected -= len(keys)
                 size = min(BATCH, expected + 1) if expected > 0 else BATCH
 
+    def run(self, table: str, first: int, count: int) -> Iterator[list[bytes]]:
+        """The values of IDs `first` .. `first + count - 1`, a batch of BATCH
+        at a time (the batches `pairs` gives of the same range), through one
+        cursor. The keys are not read but checked: the first value read and
+        the last must be these IDs', so, ascending, the keys are exactly
+        these (`keys.span`). Otherwise LookupError, saying what was found."""
+        if count <= 0:
+            return
+        with self.txn.cursor(db=self.dbs[table]) as cursor:
+            if not cursor.set_range(key(first)) or cursor.key() != key(first):
+                raise LookupError(f"{table} has no row with id {first}")
+            values_read = cast("Iterator[bytes]", cursor.iternext(keys=False, values=True))
+            done = 0
+            while done < count:
+                values = list(islice(values_read, min(BATCH, count - done)))
+                done += len(values)
+                if not values or cursor.key() != key(first + done - 1):
+                    raise LookupError(
+                        f"{table}'s rows from id {first} are not ids {first} to "
+                        f"{first + count - 1}: one is missing, or a key between them"
+                    )
+                self.reads(len(values))
+                yield values
+
     def later(self, first: int, count: int) -> list[tuple[int, int]]:
         """(customer ID, invoice ID) of the invoices `advance` issued to the
         customers first .. first + count - 1, in key order."""
