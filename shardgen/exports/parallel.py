@@ -266,7 +266,9 @@ def _shards(store: Store, part: Part, digests: list[bytes]) -> Iterator[bytes]:
     The keys are not read, but checked (`Snapshot.run`); the values are
     copied once."""
     first = part.first
-    with store.snapshot() as view:
+    # A part of several shards (a Parquet row group, ~100,000 rows) drops its
+    # pages of the store as it reads them, as verify does.
+    with store.snapshot(release=bool(part.shards)) as view:
         for rows in part.shards or (part.rows,):
             digest = hashlib.blake2b(digest_size=DIGEST)
             joined = [array_header(rows)]
