@@ -218,19 +218,13 @@ def _contents(target: Path) -> dict[str, bytes] | bytes:
 
 
 @pytest.mark.parametrize(
-    ("change", "says"),
-    [
-        ("delete 7", "invoices's rows from id 1 are not ids 1 to"),
-        ("delete 1", "invoices has no row with id 1"),
-        ("insert between 7 and 8", "invoices's rows from id 1 are not ids 1 to"),
-        ("delete last", "invoices's rows from id 1 are not ids 1 to"),
-    ],
+    "change", ["delete 7", "delete 1", "insert between 7 and 8", "delete last"]
 )
 def test_an_export_refuses_a_shard_with_a_row_missing_or_between(
-    small_store: Path, tmp_path: Path, change: str, says: str
+    small_store: Path, tmp_path: Path, change: str
 ) -> None:
-    # The export reads each shard's values without its keys, and checks the
-    # first and the last key read: a gap or an extra key is the damaged store.
+    # The keys an export reads must be exactly its part's: a gap or an extra
+    # key is the damaged store, whatever the digest.
     import shutil
 
     from shardgen.store import Store, key
@@ -251,6 +245,8 @@ def test_an_export_refuses_a_shard_with_a_row_missing_or_between(
                 txn.put(key(7) + b"\0", txn.get(key(7), db=db), db=db)
     for format in ("csv", "parquet"):
         target = tmp_path / f"out-{format}"
-        with pytest.raises(shardgen.DamagedStoreError, match=f"damaged: {says}"):
+        with pytest.raises(
+            shardgen.DamagedStoreError, match="damaged: invoices's keys from id 1 are not ids 1 to"
+        ):
             shardgen.export(copy, format=format, to=target)
         assert not target.exists()

@@ -31,7 +31,7 @@ from ..errors import RunError, ShardgenError, damaged
 from ..plan import Plan
 from ..run.pool import Coordinator, Pool, coordinator, no_cycle_collection, worker_started
 from ..schema import TABLES, array_header
-from ..store import Identity, Store, key, quiet_stderr, reading, span
+from ..store import Identity, Store, key, quiet_stderr, reading
 from .contract import Meter, Part, Rendered, Writer
 from .copydata import copy_data
 from .files import (
@@ -263,8 +263,8 @@ def _shards(store: Store, part: Part, digests: list[bytes]) -> Iterator[bytes]:
     """Each of the plan's shards a part holds, its rows as one msgpack array
     of records, digested as verify digests it (the keys and then the values
     of each batch, `store.digest_batch`), the digest appended to `digests`.
-    The keys are not read, but checked (`Snapshot.run`); the values are
-    copied once."""
+    The keys must be the part's (`Snapshot.run`); the values are copied
+    once."""
     first = part.first
     # A part of several shards (a Parquet row group, ~100,000 rows) drops its
     # pages of the store as it reads them, as verify does.
@@ -272,14 +272,12 @@ def _shards(store: Store, part: Part, digests: list[bytes]) -> Iterator[bytes]:
         for rows in part.shards or (part.rows,):
             digest = hashlib.blake2b(digest_size=DIGEST)
             joined = [array_header(rows)]
-            done = first
             try:
-                for values in view.run(part.table, first, rows):
-                    digest.update(span(done, len(values)))
+                for keys, values in view.run(part.table, first, rows):
+                    digest.update(keys)
                     digest.update(array_header(len(values)))
                     joined.append(b"".join(values))
                     digest.update(joined[-1])
-                    done += len(values)
             except LookupError as exc:
                 raise damaged(store.path, str(exc)) from None
             digests.append(digest.digest())

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import lmdb
 
-from .keys import BATCH, LINK, LINK_KEY, key
+from .keys import BATCH, LINK, LINK_KEY, key, span
 
 #: Rows a snapshot reads between drops of its page mappings; a row read on
 #: its own counts as many (the kernel maps 16 pages around each page read).
@@ -75,29 +75,32 @@ class Snapshot:
                 expected -= len(keys)
                 size = min(BATCH, expected + 1) if expected > 0 else BATCH
 
-    def run(self, table: str, first: int, count: int) -> Iterator[list[bytes]]:
-        """The values of IDs `first` .. `first + count - 1`, a batch of BATCH
-        at a time (the batches `pairs` gives of the same range), through one
-        cursor. The keys are not read but checked: the first value read and
-        the last must be these IDs', so, ascending, the keys are exactly
-        these (`keys.span`). Otherwise LookupError, saying what was found."""
+    def run(self, table: str, first: int, count: int) -> Iterator[tuple[bytes, list[bytes]]]:
+        """The keys (joined) and values of IDs `first` .. `first + count - 1`,
+        a batch of BATCH at a time (the batches `pairs` gives of the same
+        range), through two cursors. The keys must be exactly these IDs'
+        (`keys.span`): otherwise LookupError, saying so."""
         if count <= 0:
             return
-        with self.txn.cursor(db=self.dbs[table]) as cursor:
-            if not cursor.set_range(key(first)) or cursor.key() != key(first):
-                raise LookupError(f"{table} has no row with id {first}")
-            values_read = cast("Iterator[bytes]", cursor.iternext(keys=False, values=True))
+        txn, db = self.txn, self.dbs[table]
+        with txn.cursor(db=db) as at_key, txn.cursor(db=db) as at_value:
+            at_key.set_range(key(first))
+            at_value.set_range(key(first))
+            keys_read = cast("Iterator[bytes]", at_key.iternext(keys=True, values=False))
+            values_read = cast("Iterator[bytes]", at_value.iternext(keys=False, values=True))
             done = 0
             while done < count:
-                values = list(islice(values_read, min(BATCH, count - done)))
-                done += len(values)
-                if not values or cursor.key() != key(first + done - 1):
+                size = min(BATCH, count - done)
+                keys = b"".join(islice(keys_read, size))
+                if keys != span(first + done, size):
                     raise LookupError(
-                        f"{table}'s rows from id {first} are not ids {first} to "
-                        f"{first + count - 1}: one is missing, or a key between them"
+                        f"{table}'s keys from id {first + done} are not ids {first + done} "
+                        f"to {first + done + size - 1}: a row is missing, or a key is damaged"
                     )
-                self.reads(len(values))
-                yield values
+                values = list(islice(values_read, size))
+                done += size
+                self.reads(size)
+                yield keys, values
 
     def later(self, first: int, count: int) -> list[tuple[int, int]]:
         """(customer ID, invoice ID) of the invoices `advance` issued to the
