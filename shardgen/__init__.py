@@ -19,6 +19,10 @@ def _started_as_command() -> bool:
 
 
 try:  # importing numpy, Faker and LMDB takes a few tenths of a second
+    if _started_as_command():  # meanwhile, the worker processes' server starts
+        from .run.server import early
+
+        early(sys.argv[1:])
     from .advance.feed import changes
     from .advance.run import AdvanceSummary, advance
     from .errors import (

@@ -32,6 +32,7 @@ from typing import Any, Generic, NoReturn, TypeVar
 import psutil
 
 from ..errors import ShardgenError
+from .server import start
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -99,41 +100,11 @@ def no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _start_forkserver() -> None:
-    """Start the forkserver (if it is not running) with Ctrl-C ignored and
-    standard error at /dev/null, which the workers it forks inherit.
-
-    The terminal's Ctrl-C reaches the whole process group, the forkserver too,
-    while it still imports its preload (before it ignores SIGINT itself); and a
-    worker being forked as the coordinator stops fails to unpickle what the
-    pool already released. Either printed a traceback beside the one-line
-    message. Workers report through their results (with --debug, their
-    tracebacks), never on standard error.
-    """
-    from multiprocessing import forkserver
-
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        forkserver.ensure_running()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-        if main:
-            signal.signal(signal.SIGINT, previous)
-
-
 def start_early(preload: str) -> None:
-    """Start the forkserver now, preloading `preload`, so that its start (a
-    new interpreter importing shardgen, a few tenths of a second) overlaps
-    the caller's own set-up; the `Pool` made later with the same preload
-    finds it running."""
-    multiprocessing.get_context("forkserver").set_forkserver_preload([preload])
-    _start_forkserver()
+    """Start the forkserver now, preloading `preload`, so that its start
+    overlaps the caller's own set-up; the `Pool` made later with the same
+    preload finds it running (`server.start`)."""
+    start(preload)
 
 
 class Pool(Generic[T, R]):
@@ -156,8 +127,7 @@ class Pool(Generic[T, R]):
         window: int = WINDOW,
     ) -> None:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([preload])
-        _start_forkserver()
+        start(preload)
         self.here = here if workers > 1 else None
         self.window = window
         self.processes = max(1, min(workers - (self.here is not None), tasks))
