@@ -318,3 +318,26 @@ def test_duckdb_from_the_command_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "the duckdb export needs pyarrow: pip install 'shardgen[duckdb]'" in err
+
+
+def test_inserts_of_a_few_rows_each_load_the_same_tables(
+    large_store: tuple[Path, Summary],
+    database: duckdb.DuckDBPyConnection,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each INSERT reads its batches as they come, up to INSERT_ROWS rows and
+    # a part, then the file is closed and opened again: here, many times per
+    # table, with two workers.
+    monkeypatch.setattr(export_duckdb, "INSERT_ROWS", 700)
+    target = tmp_path / "small-inserts.duckdb"
+    counts = shardgen.export(large_store[0], format="duckdb", to=target, workers=2)
+    assert counts == large_store[1].rows
+    again = duckdb.connect(str(target), read_only=True)
+    try:
+        for table in CONTRACT:
+            query = f"SELECT * FROM {table} ORDER BY id"
+            assert again.execute(query).fetchall() == database.execute(query).fetchall(), table
+    finally:
+        again.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small-inserts.duckdb"]

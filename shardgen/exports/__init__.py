@@ -195,7 +195,8 @@ def _export_file(
             Source(source, found, plan, promoted),
             writer,
             module.render(format, parquet),
-            workers or default_workers(plan),
+            # A target may need fewer workers than the CPUs (`writer.workers`).
+            workers or getattr(writer, "workers", None) or default_workers(plan),
             meter,
             # Where the workers write their parts, for a target that has one.
             getattr(writer, "scratch", None),
