@@ -194,7 +194,8 @@ def _export_file(
         return export_parts(
             Source(source, found, plan, promoted),
             writer,
-            module.render(format, parquet),
+            # A writer may give the workers more than its module's render.
+            getattr(writer, "render", None) or module.render(format, parquet),
             # A target may need fewer workers than the CPUs (`writer.workers`).
             workers or getattr(writer, "workers", None) or default_workers(plan),
             meter,

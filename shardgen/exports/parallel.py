@@ -44,6 +44,7 @@ from .files import (
     write_part_file,
 )
 from .parquet import write_group
+from .postgres import RENDER_COPY, copy_part
 from .render import RENDERERS, columns_of, part_text, sqlite_values
 from .sqlite import RENDER_PAGES, write_leaves, write_part
 
@@ -236,6 +237,8 @@ def _data(source: _Reading, part: Part, packed: bytes) -> Any:
         compression = source.render.removeprefix(PARQUET_PARTS)
         write_part_file(Path(source.scratch), part, record_batch(part.table, packed), compression)
         return None
+    if source.render.startswith(RENDER_COPY):  # loaded into PostgreSQL here
+        return copy_part(source.render, part.table, copy_data(part.table, packed))
     if source.render == "binary":
         return copy_data(part.table, packed)
     if source.render == RENDER_PAGES:
