@@ -5,7 +5,8 @@ transaction.
 `PostgresTarget` is the writer: `check` (refuse existing tables unless
 forced), `open` (a fresh staging schema `shardgen_staging_<hex>` holding the
 contract's tables without keys; leftovers of killed exports dropped),
-`write` (one part's COPY data, loaded by one of the connections), `finish`
+`write` (one part's COPY data, loaded by one of the connections) or
+`loaded` (a part an export's worker loaded itself, `copy_part`), `finish`
 (keys and indexes built in parallel, ANALYZE, counts checked, the swap) and
 `close` (without `finish`: the staging schema dropped). Until the swap
 commits, `public` is untouched, so a failed or killed export leaves the
@@ -50,12 +51,10 @@ LOCK_SPACE = 0x53484447  # "SHDG"
 QUEUED = 2
 #: maintenance_work_mem of the connections that build the indexes (at least).
 SORT_MEMORY = "256MB"
-#: Rows per part when this process renders them (`export_postgres`).
-PART_ROWS = 10_000
 
 
 def default_connections() -> int:
-    """Loading connections: one per CPU (the server parses what they send), 2 to 4."""
+    """Connections that load (`write`) and build the keys: one per CPU, 2 to 4."""
     return max(2, min(os.cpu_count() or 2, 4))
 
 
