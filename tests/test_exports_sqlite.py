@@ -176,7 +176,7 @@ def test_small_pages_make_deep_trees_from_parts_of_any_size(
             for cut in (1, 0, 2, 1, 37, 500, count):
                 size = min(cut, count - first + 1)
                 part = Part(table, number, first, size)
-                packed = export_parallel._packed(store, part)
+                packed = b"".join(export_parallel._shards(store, part, []))
                 writer.write(part, write_leaves(writer.scratch, part, packed, 512))
                 first, number = first + size, number + 1
     writer.finish()
@@ -375,7 +375,7 @@ def test_leaf_pages_hold_what_sqlite_stores_for_the_same_values(
 def customers(path: Path) -> tuple[Part, list[list[Any]]]:
     with Store.open(path) as store:
         part = Part("customers", 0, 1, 10)
-        packed = export_parallel._packed(store, part)
+        packed = b"".join(export_parallel._shards(store, part, []))
     return part, msgspec.msgpack.decode(packed)
 
 

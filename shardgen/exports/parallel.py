@@ -286,8 +286,3 @@ def _shards(store: Store, part: Part, digests: list[bytes]) -> Iterator[bytes]:
             digests.append(digest.digest())
             yield b"".join(joined)
             first += rows
-
-
-def _packed(store: Store, part: Part) -> bytes:
-    """A part's rows as one msgpack array of records."""
-    return b"".join(_shards(store, part, []))
