@@ -87,7 +87,13 @@ class Writer(Protocol):
     """A target's side of an export: parts arrive in task order (a table's
     parts in ID order, tables in contract order); `finish` makes the target
     complete once every part is written and the store's digest is checked;
-    `close` is always called last, finished or not."""
+    `close` is always called last, finished or not.
+
+    A writer may also have, where its target needs them: `scratch`, the
+    folder its workers write their parts into; `task_rows`, to take
+    consecutive shards of up to that many rows as one part (a Parquet row
+    group); `workers`, its worker count unless --workers says otherwise; and
+    `render`, what its workers render (and do) instead of its module's."""
 
     def write(self, part: Part, data: Any) -> None: ...
 
