@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from ..errors import RunError, UsageError
 from ..guard import check_output, writing
 from ..plan import Plan, check_workers, default_workers
-from ..run.pool import start_early
+from ..run.server import start
 from ..store import Identity, pinned
 from .contract import Meter, Progress
 from .files import COMPRESSIONS, EXPORT_FILES, ParquetOptions
@@ -40,8 +40,8 @@ class Target(NamedTuple):
 
 
 #: Every export target, in the order the CLI lists them. Adding one is a
-#: module with `writer(to, format, force, options)` and `render(format, options)`, and a
-#: line here.
+#: module with `writer(to, format, force, options)` (a `Writer`, which says what
+#: its workers render), and a line here.
 TARGETS = {
     "sqlite": Target("sqlite", "file"),
     "csv": Target("files", "folder"),
@@ -85,7 +85,7 @@ def export(
     source = Path(path)
     check_workers(workers)
     # The workers' forkserver starts while the target is checked and opened.
-    start_early(f"{__name__}.parallel")
+    start(f"{__name__}.parallel")
     check_export(format, to, source=source, force=force)
     parquet = parquet_options(format, compression, partitioned)
     return _export(source, None, format, to, force, progress, parquet, workers)
@@ -194,8 +194,7 @@ def _export_file(
         return export_parts(
             Source(source, found, plan, promoted),
             writer,
-            # A writer may give the workers more than its module's render.
-            getattr(writer, "render", None) or module.render(format, parquet),
+            writer.render,
             # A target may need fewer workers than the CPUs (`writer.workers`).
             workers or getattr(writer, "workers", None) or default_workers(plan),
             meter,

@@ -89,11 +89,13 @@ class Writer(Protocol):
     complete once every part is written and the store's digest is checked;
     `close` is always called last, finished or not.
 
-    A writer may also have, where its target needs them: `scratch`, the
-    folder its workers write their parts into; `task_rows`, to take
-    consecutive shards of up to that many rows as one part (a Parquet row
-    group); `workers`, its worker count unless --workers says otherwise; and
-    `render`, what its workers render (and do) instead of its module's."""
+    `render` is what its workers make of each part (`parallel._data`). A
+    writer may also have, where its target needs them: `scratch`, the folder
+    its workers write their parts into; `task_rows`, to take consecutive
+    shards of up to that many rows as one part (a Parquet row group); and
+    `workers`, its worker count unless --workers says otherwise."""
+
+    render: str
 
     def write(self, part: Part, data: Any) -> None: ...
 

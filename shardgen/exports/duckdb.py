@@ -113,6 +113,7 @@ class DuckdbWriter:
         self.finished = False
         self.opening = threading.Lock()  # held while the file is closed and opened again
         self.scratch = scratch_path(path)  # where the workers leave their batches
+        self.render = RENDER
         self.workers = WORKERS
         os.mkdir(self.scratch, 0o700)
         with self._errors():
@@ -239,7 +240,3 @@ def error_for(exc: Exception, path: Path) -> BaseException:
 def writer(to: Path, format: str, force: bool, options: object = None) -> DuckdbWriter:
     """The DuckDB target's writer, creating the database file `to`."""
     return DuckdbWriter(to)
-
-
-def render(format: str, options: object = None) -> str:
-    return RENDER

@@ -272,6 +272,7 @@ class FolderWriter:
         self.folder = folder
         self.format = format
         self.parquet = parquet or ParquetOptions()
+        self.render = _render(format, self.parquet)
         self.scratch: Path | None = None
         #: A Parquet part is a row group: consecutive shards of up to this many rows.
         self.task_rows = 0
@@ -329,21 +330,20 @@ class FolderWriter:
         self._close_table()
 
 
-def writer(
-    to: Path, format: str, force: bool, options: ParquetOptions | None = None
-) -> FolderWriter:
-    """The folder formats' writer, filling a new folder `to`."""
-    return FolderWriter(to, format, options)
-
-
-def render(format: str, options: ParquetOptions | None = None) -> str:
+def _render(format: str, options: ParquetOptions) -> str:
     """CSV and JSON lines parts come as their text; Parquet's as files their
     workers wrote: each a row group of the table's file, or, partitioned, the
     dataset's part itself. Either way encoded in parallel, not one row group
     after another by the coordinator."""
-    options = options or ParquetOptions()
     if format != "parquet":
         return format
     if options.partitioned:
         return f"{PARQUET_PARTS}{options.compression}"
     return f"{PARQUET_GROUPS}{options.compression}:{ROW_GROUP}"
+
+
+def writer(
+    to: Path, format: str, force: bool, options: ParquetOptions | None = None
+) -> FolderWriter:
+    """The folder formats' writer, filling a new folder `to`."""
+    return FolderWriter(to, format, options)

@@ -31,7 +31,7 @@ from ..errors import RunError, ShardgenError, damaged
 from ..plan import Plan
 from ..run.pool import Coordinator, Pool, coordinator, no_cycle_collection, worker_started
 from ..schema import TABLES, array_header
-from ..store import Identity, Store, key, quiet_stderr, reading
+from ..store import Identity, Store, digest_values, key, quiet_stderr, reading
 from .contract import Meter, Part, Rendered, Writer
 from .copydata import copy_data
 from .files import (
@@ -81,12 +81,13 @@ def parts(plan: Plan, most: int = 0) -> list[Part]:
     for table in TABLES:
         first = 1
         group: list[tuple[int, int]] = []  # (number, rows) of the shards gathered
+        held = 0  # their rows
         for number, count in enumerate(shard_rows(plan, table) or [rows[table]]):
-            if group and (not most or sum(c for _, c in group) + count > most):
+            if group and (not most or held + count > most):
                 found.append(_group(table, first, group))
-                first += sum(c for _, c in group)
-                group = []
+                first, group, held = first + held, [], 0
             group.append((number, count))
+            held += count
         found.append(_group(table, first, group))
     return found
 
@@ -239,8 +240,6 @@ def _data(source: _Reading, part: Part, packed: bytes) -> Any:
         return None
     if source.render.startswith(RENDER_COPY):  # loaded into PostgreSQL here
         return copy_part(source.render, part.table, copy_data(part.table, packed))
-    if source.render == "binary":
-        return copy_data(part.table, packed)
     if source.render == RENDER_PAGES:
         return write_leaves(Path(source.scratch), part, packed)
     if source.render == "sqlite":
@@ -265,7 +264,7 @@ def _outside(store: Store, part: Part) -> Rendered:
 def _shards(store: Store, part: Part, digests: list[bytes]) -> Iterator[bytes]:
     """Each of the plan's shards a part holds, its rows as one msgpack array
     of records, digested as verify digests it (the keys and then the values
-    of each batch, `store.digest_batch`), the digest appended to `digests`.
+    of each batch, `store.digest_values`), the digest appended to `digests`.
     The keys must be the part's (`Snapshot.run`); the values are copied
     once."""
     first = part.first
@@ -277,10 +276,7 @@ def _shards(store: Store, part: Part, digests: list[bytes]) -> Iterator[bytes]:
             joined = [array_header(rows)]
             try:
                 for keys, values in view.run(part.table, first, rows):
-                    digest.update(keys)
-                    digest.update(array_header(len(values)))
-                    joined.append(b"".join(values))
-                    digest.update(joined[-1])
+                    joined.append(digest_values(digest, keys, values))
             except LookupError as exc:
                 raise damaged(store.path, str(exc)) from None
             digests.append(digest.digest())

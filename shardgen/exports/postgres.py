@@ -471,9 +471,3 @@ def writer(to: str, format: str, force: bool, options: object = None) -> Postgre
         target.close()
         raise
     return PostgresWriter(target)
-
-
-def render(format: str, options: object = None) -> str:
-    """What the workers render when no writer says (`PostgresWriter.render`
-    does): binary COPY data."""
-    return "binary"

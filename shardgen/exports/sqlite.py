@@ -109,6 +109,7 @@ class SqliteWriter:
     def __init__(self, path: Path, pages: bool, page_size: int = PAGE_SIZE) -> None:
         self.path = path
         self.scratch = scratch_path(path)
+        self.render = RENDER_PAGES if pages else RENDER_ROWS  # what the workers make
         self.pages: Pages | None = None
         with self._errors():
             os.mkdir(self.scratch, 0o700)
@@ -583,7 +584,3 @@ def errors(path: Path) -> Iterator[None]:
 def writer(to: Path, format: str, force: bool, options: object = None) -> SqliteWriter:
     """The SQLite target's writer, filling a new file at `to`."""
     return SqliteWriter(to, pages=decoder is not None)
-
-
-def render(format: str, options: object = None) -> str:
-    return RENDER_ROWS if decoder is None else RENDER_PAGES

@@ -100,13 +100,6 @@ def no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def start_early(preload: str) -> None:
-    """Start the forkserver now, preloading `preload`, so that its start
-    overlaps the caller's own set-up; the `Pool` made later with the same
-    preload finds it running (`server.start`)."""
-    start(preload)
-
-
 class Pool(Generic[T, R]):
     """A forkserver process pool for one run's tasks; use it as a context
     manager. Leaving it by an exception kills the workers at once (their open

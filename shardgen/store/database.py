@@ -80,15 +80,22 @@ def encode_table(records: Sequence[Record]) -> tuple[list[tuple[bytes, bytes]], 
     return list(zip([key(r.id) for r in records], values, strict=True)), digest.digest()
 
 
+def digest_values(digest: Any, keys: bytes, values: list[bytes]) -> bytes:
+    """Add a batch of pairs to a key range's digest: its keys (joined), then
+    its values as one msgpack array; return the values joined, without the
+    array's header. Verify digests each key range so, and an export what it
+    reads, to compare with the digest recorded at promotion."""
+    joined = b"".join(values)
+    digest.update(keys)
+    digest.update(array_header(len(values)))
+    digest.update(joined)
+    return joined
+
+
 def digest_batch(digest: Any, keys: list[bytes], values: list[bytes]) -> bytes:
-    """Add a batch of pairs to a key range's digest (its keys, then its values
-    as one msgpack array, what the batch decoder reads) and return that array.
-    Verify digests each key range so, and an export what it reads, to compare
-    with the digest recorded at promotion."""
-    encoded = array_header(len(values)) + b"".join(values)
-    digest.update(b"".join(keys))
-    digest.update(encoded)
-    return encoded
+    """`digest_values` of a batch whose keys come as a list; return the
+    values as one msgpack array, what the batch decoder reads."""
+    return array_header(len(values)) + digest_values(digest, b"".join(keys), values)
 
 
 def encode_links(links: Sequence[tuple[int, int, int, int]]) -> list[tuple[bytes, bytes]]:
