@@ -37,7 +37,7 @@ from ..schema import TABLES
 from ..tables import Column
 from .contract import CONTRACT, Part, columns
 from .native import TABLE_KINDS, decoder
-from .parquet import Assembly
+from .parquet import Assembly, write_file
 
 #: Rows per Parquet row group (at most).
 ROW_GROUP = 100_000
@@ -251,12 +251,7 @@ def part_file(folder: Path, part: Part) -> Path:
 
 def write_part_file(folder: Path, part: Part, batch: Any, compression: str) -> None:
     """Write a part of a partitioned dataset as its own Parquet file (in a worker)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    with open(create(part_file(folder, part)), "wb") as sink:
-        table = pa.Table.from_batches([batch], schema=parquet_schema(part.table))
-        pq.write_table(table, sink, compression=compression, row_group_size=ROW_GROUP)
+    write_file(part_file(folder, part), part.table, [batch], compression, ROW_GROUP)
 
 
 class FolderWriter:

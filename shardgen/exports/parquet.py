@@ -42,9 +42,9 @@ STOP, TRUE, FALSE, BYTE, I16, I32, I64, DOUBLE, BINARY, LIST, SET, MAP, STRUCT =
 #: a list or set (a boolean element as its raw byte); a struct for STRUCT.
 Struct = list[list[Any]]
 
-# Field ids in parquet.thrift where an offset into the file is kept.
+# Field ids in parquet.thrift that the assembly reads or changes.
 FILE_METADATA_ROWS, FILE_METADATA_ROW_GROUPS = 3, 4
-ROW_GROUP_COLUMNS, ROW_GROUP_ROWS, ROW_GROUP_OFFSET, ROW_GROUP_ORDINAL = 1, 3, 5, 7
+ROW_GROUP_COLUMNS, ROW_GROUP_OFFSET, ROW_GROUP_ORDINAL = 1, 5, 7
 #: ColumnChunk: file_offset, offset_index_offset, column_index_offset; its
 #: ColumnMetaData (field 3): data, index and dictionary page offsets, and the
 #: bloom filter's.
@@ -182,9 +182,9 @@ def move(fields: Struct, numbers: tuple[int, ...], by: int) -> None:
             found[2] += by
 
 
-def moved(row_group: Struct, by: int) -> Struct:
-    """A row group's entry with every offset into the file moved by `by`
-    bytes: its own, and each column chunk's and its pages'."""
+def moved(row_group: Struct, by: int) -> None:
+    """Move every offset into the file of a row group's entry by `by` bytes:
+    its own, and each column chunk's and its pages'."""
     move(row_group, (ROW_GROUP_OFFSET,), by)
     columns = field(row_group, ROW_GROUP_COLUMNS)
     for chunk in columns[2][1] if columns is not None else []:
@@ -192,7 +192,6 @@ def moved(row_group: Struct, by: int) -> Struct:
         metadata = field(chunk, CHUNK_METADATA)
         if metadata is not None:
             move(metadata[2], METADATA_OFFSETS, by)
-    return row_group
 
 
 def footer(fd: int, size: int) -> tuple[Struct, int]:
@@ -206,20 +205,26 @@ def footer(fd: int, size: int) -> tuple[Struct, int]:
     return Reader(os.pread(fd, length, start)).struct(), start
 
 
-def write_group(folder: Path, part: Part, batches: list[Any], compression: str, most: int) -> str:
-    """Write a group's rows (its shards' Arrow batches) as a Parquet file of
-    one row group in the export's scratch folder (in a worker), or of as
-    many as `most` rows each make (a shard of more rows than that, alone in
-    its group); return its path."""
+def write_file(path: Path, table: str, batches: list[Any], compression: str, most: int) -> None:
+    """Write a new Parquet file of a table's rows (Arrow batches), in row
+    groups of at most `most` rows (in a worker)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from .files import parquet_schema
 
-    path = folder / f"{part.table}.{part.number}.parquet"
     with open(create(path), "wb") as sink:
-        table = pa.Table.from_batches(batches, schema=parquet_schema(part.table))
-        pq.write_table(table, sink, compression=compression, row_group_size=most)
+        rows = pa.Table.from_batches(batches, schema=parquet_schema(table))
+        pq.write_table(rows, sink, compression=compression, row_group_size=most)
+
+
+def write_group(folder: Path, part: Part, batches: list[Any], compression: str, most: int) -> str:
+    """Write a group's rows (its shards' Arrow batches) as a Parquet file of
+    one row group in the export's scratch folder (in a worker), or of as
+    many as `most` rows each make (a shard of more rows than that, alone in
+    its group); return its path."""
+    path = folder / f"{part.table}.{part.number}.parquet"
+    write_file(path, part.table, batches, compression, most)
     return str(path)
 
 
@@ -229,7 +234,6 @@ class Assembly:
     written by pyarrow, as a file of no row groups."""
 
     def __init__(self, path: Path, table: str, compression: str) -> None:
-        self.path = path
         self.table = table
         self.compression = compression
         self.fd = create(path)
