@@ -217,6 +217,15 @@ def _contents(target: Path) -> dict[str, bytes] | bytes:
     return target.read_bytes()
 
 
+#: What an export says of a row missing or a key out of place in invoices:
+#: read from the leaf pages, or through cursors (`Snapshot.values`).
+DAMAGED_INVOICES = (
+    r"damaged: invoices: (the row with id \d+ is missing, or a key is damaged|no row with id"
+    r" \d+: the table ends before it|the store's pages are damaged: a key that is not 8 bytes)"
+    r"|damaged: invoices's keys from id 1 are not ids 1 to"
+)
+
+
 @pytest.mark.parametrize(
     "change", ["delete 7", "delete 1", "insert between 7 and 8", "delete last"]
 )
@@ -245,8 +254,6 @@ def test_an_export_refuses_a_shard_with_a_row_missing_or_between(
                 txn.put(key(7) + b"\0", txn.get(key(7), db=db), db=db)
     for format in ("csv", "parquet"):
         target = tmp_path / f"out-{format}"
-        with pytest.raises(
-            shardgen.DamagedStoreError, match="damaged: invoices's keys from id 1 are not ids 1 to"
-        ):
+        with pytest.raises(shardgen.DamagedStoreError, match=DAMAGED_INVOICES):
             shardgen.export(copy, format=format, to=target)
         assert not target.exists()

@@ -30,8 +30,8 @@ from typing import Any, NamedTuple, NoReturn
 from ..errors import RunError, ShardgenError, damaged
 from ..plan import Plan
 from ..run.pool import Coordinator, Pool, coordinator, no_cycle_collection, worker_started
-from ..schema import TABLES, array_header
-from ..store import Identity, Store, digest_values, key, quiet_stderr, reading
+from ..schema import TABLES
+from ..store import Identity, Store, digest_array, key, quiet_stderr, reading
 from .contract import Meter, Part, Rendered, Writer
 from .copydata import copy_data
 from .files import (
@@ -263,22 +263,20 @@ def _outside(store: Store, part: Part) -> Rendered:
 
 def _shards(store: Store, part: Part, digests: list[bytes]) -> Iterator[bytes]:
     """Each of the plan's shards a part holds, its rows as one msgpack array
-    of records, digested as verify digests it (the keys and then the values
-    of each batch, `store.digest_values`), the digest appended to `digests`.
-    The keys must be the part's (`Snapshot.run`); the values are copied
-    once."""
+    of records (`Snapshot.values`), digested as verify digests it (the keys
+    and then the values of each batch, `store.digest_array`), the digest
+    appended to `digests`. The keys must be the part's."""
     first = part.first
     # A part of several shards (a Parquet row group, ~100,000 rows) drops its
     # pages of the store as it reads them, as verify does.
     with store.snapshot(release=bool(part.shards)) as view:
         for rows in part.shards or (part.rows,):
             digest = hashlib.blake2b(digest_size=DIGEST)
-            joined = [array_header(rows)]
             try:
-                for keys, values in view.run(part.table, first, rows):
-                    joined.append(digest_values(digest, keys, values))
+                packed, ends = view.values(part.table, first, rows)
             except LookupError as exc:
                 raise damaged(store.path, str(exc)) from None
+            digest_array(digest, first, rows, packed, ends)
             digests.append(digest.digest())
-            yield b"".join(joined)
+            yield packed
             first += rows

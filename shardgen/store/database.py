@@ -8,6 +8,7 @@ import contextlib
 import errno
 import functools
 import hashlib
+import mmap
 import os
 import struct
 from collections.abc import Callable, Iterator, Sequence
@@ -56,8 +57,8 @@ from .files import (
     recorded_map_size,
     trim_heap,
 )
-from .keys import BATCH, LINK, LINK_KEY, key
-from .snapshot import Snapshot, later_invoices
+from .keys import BATCH, LINK, LINK_KEY, key, span
+from .snapshot import Snapshot, later_invoices, leaves
 
 #: Shards a handle serves between remaps (`Store.shard_done`): the store pages
 #: a process has read stay about this many shards' worth.
@@ -80,16 +81,35 @@ def encode_table(records: Sequence[Record]) -> tuple[list[tuple[bytes, bytes]], 
     return list(zip([key(r.id) for r in records], values, strict=True)), digest.digest()
 
 
-def digest_values(digest: Any, keys: bytes, values: list[bytes]) -> bytes:
-    """Add a batch of pairs to a key range's digest: its keys (joined), then
-    its values as one msgpack array; return the values joined, without the
-    array's header. Verify digests each key range so, and an export what it
-    reads, to compare with the digest recorded at promotion."""
-    joined = b"".join(values)
+def digest_joined(digest: Any, keys: bytes, count: int, joined: bytes | memoryview) -> None:
+    """Add a batch of `count` pairs to a key range's digest: its keys
+    (joined), then its values as one msgpack array (`joined` is the values,
+    without the array's header). Verify digests each key range so, a batch of
+    BATCH at a time, and an export what it reads, to compare with the digest
+    recorded at promotion."""
     digest.update(keys)
-    digest.update(array_header(len(values)))
+    digest.update(array_header(count))
     digest.update(joined)
+
+
+def digest_values(digest: Any, keys: bytes, values: list[bytes]) -> bytes:
+    """`digest_joined` of a batch whose values come as a list; return them
+    joined, without the array's header."""
+    joined = b"".join(values)
+    digest_joined(digest, keys, len(values), joined)
     return joined
+
+
+def digest_array(digest: Any, first: int, count: int, packed: bytes, ends: list[int]) -> None:
+    """`digest_joined` of the `count` rows of IDs `first` onwards, whose values
+    are the msgpack array `packed`, each batch of BATCH ending in it where
+    `ends` says (`Snapshot.values`)."""
+    view = memoryview(packed)
+    start = len(array_header(count))
+    for end in ends:
+        size = min(BATCH, count)
+        digest_joined(digest, span(first, size), size, view[start:end])
+        first, count, start = first + size, count - size, end
 
 
 def digest_batch(digest: Any, keys: list[bytes], values: list[bytes]) -> bytes:
@@ -144,6 +164,7 @@ class Store:
         self.shards = 0  # shards written or read through this handle
         self.dbs = _open_dbs(env, writable)
         self.pages = Pages(path)  # where the environment maps the file (`release`)
+        self.page_size = int(env.stat()["psize"])
 
     # -- opening -------------------------------------------------------------
 
@@ -406,7 +427,30 @@ class Store:
         when it began. With `release`, the pages it reads leave this process's
         memory every few thousand rows (`Snapshot.reads`)."""
         with self.env.begin() as txn:
-            yield Snapshot(txn, self.dbs, self.pages.release if release else None)
+            pages = self._mapped()
+            try:
+                yield Snapshot(txn, self.dbs, self.pages.release if release else None, pages)
+            finally:
+                if pages is not None:
+                    pages[0].close()
+
+    def _mapped(self) -> tuple[mmap.mmap, int] | None:
+        """The store file mapped read-only for `Snapshot.values`, and its page
+        size: when the leaf reader was built, this handle's file is known, and
+        the path still names that very file (else None: cursors read it)."""
+        if leaves is None or self.file is None:
+            return None
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:
+            return None
+        try:
+            info = os.fstat(fd)
+            if (info.st_dev, info.st_ino) != self.file or info.st_size == 0:
+                return None
+            return mmap.mmap(fd, 0, prot=mmap.PROT_READ), self.page_size
+        finally:
+            os.close(fd)
 
     def get(self, table: str, record_id: int) -> Any | None:
         with self.env.begin() as txn:

@@ -3,14 +3,37 @@ and the invoices an advance issued to a customer (the `later` index)."""
 
 from __future__ import annotations
 
+import importlib
+import mmap
+import struct
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from itertools import islice
+from types import ModuleType
 from typing import Any, cast
 
 import lmdb
 
+from ..schema import array_header
 from .keys import BATCH, LINK, LINK_KEY, key, span
+
+#: Where a database's record (LMDB's MDB_db, in the main database under its
+#: name) holds its root page number; LMDB's "no page" (an empty database).
+ROOT = struct.Struct("<40xQ")
+NO_ROOT = 2**64 - 1
+
+
+def _load() -> ModuleType | None:
+    try:
+        return importlib.import_module("shardgen.store._leaves")
+    except ImportError:  # pragma: no cover - installed without a C compiler
+        return None
+
+
+#: The reader of a database's leaf pages (`_leaves.c`), built where shardgen
+#: was installed with a C compiler; without it, `Snapshot.values` reads
+#: through cursors, to the same result.
+leaves = _load()
 
 #: Rows a snapshot reads between drops of its page mappings; a row read on
 #: its own counts as many (the kernel maps 16 pages around each page read).
@@ -27,11 +50,44 @@ class Snapshot:
         txn: lmdb.Transaction,
         dbs: dict[str, Any],
         release: Callable[[], None] | None = None,
+        pages: tuple[mmap.mmap, int] | None = None,
     ) -> None:
         self.txn = txn
         self.dbs = dbs
         self.release = release  # drops the store's page mappings as reads go on
         self.read = 0
+        #: The store file mapped for reading, mapped after the transaction
+        #: began (so it holds every page the transaction sees), and its page
+        #: size; None: read through cursors only.
+        self.pages = pages
+
+    def values(self, table: str, first: int, count: int) -> tuple[bytes, list[int]]:
+        """The values of IDs `first` .. `first + count - 1` as one msgpack
+        array, and where in it each batch of BATCH of them ends (the batches
+        `run` gives). Read from the table's leaf pages (`_leaves.c`) where
+        this snapshot maps the store, else through `run`'s cursors. The keys
+        must be exactly these IDs': otherwise LookupError, saying so, as for
+        pages out of place."""
+        if self.pages is None or leaves is None:
+            joined, ends = [array_header(count)], []
+            end = len(joined[0])
+            for _, values in self.run(table, first, count):
+                joined += values
+                end += sum(map(len, values))
+                ends.append(end)
+            return b"".join(joined), ends
+        record = self.txn.get(table.encode())  # the table's MDB_db, as of this snapshot
+        if record is None or len(record) != ROOT.size:
+            raise LookupError(f"the store has no {table} database")
+        (root,) = ROOT.unpack(record)
+        mapped, page_size = self.pages
+        try:
+            packed, ends = leaves.run(mapped, page_size, root, first, count, BATCH)
+        except (LookupError, ValueError) as exc:  # a key out of place; a page
+            raise LookupError(f"{table}: {exc}") from None
+        if self.release is not None:  # the pages read leave this process's memory
+            mapped.madvise(mmap.MADV_DONTNEED)
+        return cast("bytes", packed), cast("list[int]", ends)
 
     def reads(self, rows: int) -> None:
         """Count rows read; every RELEASE_ROWS, drop this process's page

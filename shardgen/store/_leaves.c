@@ -1,0 +1,333 @@
+/* A key range's values read straight from the leaf pages of an LMDB
+ * database, in one read transaction's snapshot.
+ *
+ * py-lmdb's cursors give a Python bytes object for every key and every value
+ * they step over; an export reads millions of rows only to join the values
+ * again. This module walks the B+tree itself, from the database's root (its
+ * record in the main database, read through the transaction, so the
+ * snapshot's), over a read-only mapping of the store file, and copies the
+ * values of IDs first .. first + count - 1 into one bytes object: a msgpack
+ * array header, then the values, as the export renders them. Every key must
+ * be the next ID's (8 bytes, big-endian), as py-lmdb's reads are checked.
+ *
+ * The layout is LMDB's (lmdb.h's MDB_DATA_VERSION 1, unchanged since 0.9.0):
+ * a page is a 16-byte header (its number, flags, lower and upper bounds of
+ * its free space) and an array of 16-bit offsets of its nodes; a node is its
+ * data size (or, in a branch page, its child's page number), flags and key
+ * size, then the key and the data. A value too large for a leaf lives on
+ * overflow pages, the node holding their first page number. Every number read
+ * is checked against the page and the mapping; anything out of place raises
+ * ValueError (a damaged store), a missing or unexpected key LookupError. The
+ * pages a live read transaction sees are never written over, which is what
+ * makes reading them through another mapping sound.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define PAGEHDRSZ 16
+#define NODESIZE 8
+#define P_BRANCH 0x01
+#define P_LEAF 0x02
+#define P_OVERFLOW 0x04
+#define F_BIGDATA 0x01
+#define F_SUBDATA 0x02
+#define F_DUPDATA 0x04
+#define KEY_SIZE 8
+#define MAX_DEPTH 32 /* LMDB's CURSOR_STACK */
+#define NO_ROOT UINT64_MAX
+
+typedef struct {
+    const uint8_t *map;
+    size_t size;
+    size_t psize;
+    const char *problem; /* set with the first damage found */
+} Tree;
+
+typedef struct {
+    const uint8_t *page;
+    unsigned index;
+    unsigned keys;
+} Level;
+
+static uint16_t u16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+static uint64_t u64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static uint64_t big_endian(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
+    return v;
+}
+
+/* Page `pgno`, which must be in the mapping, say it is page `pgno` and be
+ * of `kind` (a flag); its number of nodes in *keys. NULL on damage. */
+static const uint8_t *page_at(Tree *t, uint64_t pgno, unsigned kind, unsigned *keys) {
+    if (pgno >= t->size / t->psize) {
+        t->problem = "a page number beyond the end of the file";
+        return NULL;
+    }
+    const uint8_t *page = t->map + pgno * t->psize;
+    if (u64(page) != pgno) {
+        t->problem = "a page that does not hold its own page number";
+        return NULL;
+    }
+    unsigned flags = u16(page + 10);
+    if (!(flags & kind)) {
+        t->problem = "a page of the wrong kind";
+        return NULL;
+    }
+    if (kind == P_OVERFLOW) return page;
+    unsigned lower = u16(page + 12), upper = u16(page + 14);
+    if (lower < PAGEHDRSZ || lower > upper || upper > t->psize || (lower & 1)) {
+        t->problem = "a page whose free space is out of bounds";
+        return NULL;
+    }
+    *keys = (lower - PAGEHDRSZ) / 2;
+    return page;
+}
+
+/* Node `i` of `page`, its key size checked to be 8 bytes (a branch page's
+ * first node has none: its key is below every key). NULL on damage. */
+static const uint8_t *node_at(Tree *t, const uint8_t *page, unsigned i) {
+    unsigned offset = u16(page + PAGEHDRSZ + 2 * i);
+    if (offset < u16(page + 14) || offset + NODESIZE > t->psize) {
+        t->problem = "a node out of its page";
+        return NULL;
+    }
+    const uint8_t *node = page + offset;
+    unsigned ksize = u16(node + 6);
+    if (ksize == 0 && i == 0 && (u16(page + 10) & P_BRANCH)) return node;
+    if (offset + NODESIZE + KEY_SIZE > t->psize) {
+        t->problem = "a node out of its page";
+        return NULL;
+    }
+    if (ksize != KEY_SIZE) {
+        t->problem = "a key that is not 8 bytes";
+        return NULL;
+    }
+    return node;
+}
+
+static uint64_t child_of(const uint8_t *node) {
+    return (uint64_t)u16(node) | ((uint64_t)u16(node + 2) << 16) | ((uint64_t)u16(node + 4) << 32);
+}
+
+/* Descend from `pgno` to a leaf, pushing the branch pages passed; in each,
+ * the last node whose key is at most `id` (the first node's key is below
+ * every key). `leftmost` takes the first node instead. NULL on damage. */
+static const uint8_t *descend(Tree *t, uint64_t pgno, uint64_t id, int leftmost, Level *stack,
+                              int *depth, unsigned *keys) {
+    for (;;) {
+        const uint8_t *page = page_at(t, pgno, P_BRANCH | P_LEAF, keys);
+        if (page == NULL) return NULL;
+        if (u16(page + 10) & P_LEAF) return page;
+        if (*depth >= MAX_DEPTH || *keys == 0) {
+            t->problem = *keys ? "a tree deeper than LMDB makes one" : "an empty branch page";
+            return NULL;
+        }
+        unsigned at = 0;
+        if (!leftmost) {
+            unsigned low = 1, high = *keys; /* the answer is in [low - 1, high) */
+            while (low < high) {
+                unsigned mid = low + (high - low) / 2;
+                const uint8_t *node = node_at(t, page, mid);
+                if (node == NULL) return NULL;
+                if (big_endian(node + NODESIZE) <= id) low = mid + 1;
+                else high = mid;
+            }
+            at = low - 1;
+        }
+        const uint8_t *node = node_at(t, page, at);
+        if (node == NULL) return NULL;
+        stack[*depth] = (Level){page, at, *keys};
+        (*depth)++;
+        pgno = child_of(node);
+    }
+}
+
+/* The value of leaf node `node` in *size; NULL on damage. */
+static const uint8_t *value_of(Tree *t, const uint8_t *node, size_t *size) {
+    unsigned flags = u16(node + 4);
+    size_t dsize = (size_t)u16(node) | ((size_t)u16(node + 2) << 16);
+    const uint8_t *data = node + NODESIZE + KEY_SIZE;
+    size_t room = (size_t)(t->map + t->size - data);
+    if (flags & (F_SUBDATA | F_DUPDATA)) {
+        t->problem = "a node of a database that holds duplicates";
+        return NULL;
+    }
+    if (flags & F_BIGDATA) {
+        if (room < 8) {
+            t->problem = "an overflow page's number out of its page";
+            return NULL;
+        }
+        unsigned unused;
+        const uint8_t *first = page_at(t, u64(data), P_OVERFLOW, &unused);
+        if (first == NULL) return NULL;
+        uint64_t pages = (uint64_t)u16(first + 12) | ((uint64_t)u16(first + 14) << 16);
+        size_t span = (size_t)(t->map + t->size - first);
+        if (pages == 0 || pages > span / t->psize || dsize > pages * t->psize - PAGEHDRSZ) {
+            t->problem = "overflow pages out of bounds";
+            return NULL;
+        }
+        *size = dsize;
+        return first + PAGEHDRSZ;
+    }
+    /* An inline value ends in its own page. */
+    size_t page_end = t->psize - (size_t)((data - t->map) % t->psize);
+    if (dsize > page_end || dsize > room) {
+        t->problem = "a value out of its page";
+        return NULL;
+    }
+    *size = dsize;
+    return data;
+}
+
+static Py_ssize_t header_size(uint64_t count) {
+    return count < 16 ? 1 : count < 65536 ? 3 : 5;
+}
+
+static void write_header(uint8_t *out, uint64_t count) {
+    if (count < 16) {
+        out[0] = (uint8_t)(0x90 | count);
+    } else if (count < 65536) {
+        out[0] = 0xdc;
+        out[1] = (uint8_t)(count >> 8);
+        out[2] = (uint8_t)count;
+    } else {
+        out[0] = 0xdd;
+        for (int i = 0; i < 4; i++) out[1 + i] = (uint8_t)(count >> (24 - 8 * i));
+    }
+}
+
+static PyObject *run(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer map;
+    unsigned long long psize, root, first, count, batch;
+    if (!PyArg_ParseTuple(args, "y*KKKKK", &map, &psize, &root, &first, &count, &batch))
+        return NULL;
+    PyObject *result = NULL, *ends = NULL, *joined = NULL;
+    const uint8_t **values = NULL;
+    size_t *sizes = NULL;
+    Tree t = {map.buf, (size_t)map.len, (size_t)psize, NULL};
+    if (psize < 512 || psize > 65536 || (psize & (psize - 1)) || batch == 0 ||
+        count > (uint64_t)PY_SSIZE_T_MAX / 16 || count >= ((uint64_t)1 << 32) ||
+        first > UINT64_MAX - count) {
+        PyErr_SetString(PyExc_ValueError, "run(): a page size, range or batch out of bounds");
+        goto done;
+    }
+    values = PyMem_Malloc(sizeof(*values) * (count ? count : 1));
+    sizes = PyMem_Malloc(sizeof(*sizes) * (count ? count : 1));
+    ends = PyList_New(0);
+    if (values == NULL || sizes == NULL || ends == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    size_t total = (size_t)header_size(count);
+    if (count > 0) {
+        if (root == NO_ROOT) {
+            PyErr_Format(PyExc_LookupError, "no row with id %llu: the table is empty", first);
+            goto done;
+        }
+        Level stack[MAX_DEPTH];
+        int depth = 0;
+        unsigned keys = 0;
+        const uint8_t *leaf = descend(&t, root, first, 0, stack, &depth, &keys);
+        unsigned at = 0;
+        if (leaf != NULL) {
+            unsigned high = keys; /* the first node whose key is at least `first` */
+            while (at < high) {
+                unsigned mid = at + (high - at) / 2;
+                const uint8_t *node = node_at(&t, leaf, mid);
+                if (node == NULL) break;
+                if (big_endian(node + NODESIZE) < first) at = mid + 1;
+                else high = mid;
+            }
+        }
+        for (uint64_t row = 0; row < count && t.problem == NULL && leaf != NULL; row++) {
+            while (at >= keys) { /* the next leaf: up to a branch with a next node, down */
+                while (depth > 0 && stack[depth - 1].index + 1 >= stack[depth - 1].keys) depth--;
+                if (depth == 0) {
+                    PyErr_Format(PyExc_LookupError,
+                                 "no row with id %llu: the table ends before it",
+                                 (unsigned long long)(first + row));
+                    goto done;
+                }
+                Level *up = &stack[depth - 1];
+                up->index++;
+                const uint8_t *node = node_at(&t, up->page, up->index);
+                if (node == NULL) break;
+                leaf = descend(&t, child_of(node), 0, 1, stack, &depth, &keys);
+                if (leaf == NULL) break;
+                if (keys == 0) t.problem = "an empty leaf page";
+                at = 0;
+            }
+            if (t.problem != NULL) break;
+            const uint8_t *node = node_at(&t, leaf, at);
+            if (node == NULL) break;
+            uint64_t id = big_endian(node + NODESIZE);
+            if (id != first + row) {
+                PyErr_Format(PyExc_LookupError,
+                             "the row with id %llu is missing, or a key is damaged (found id %llu)",
+                             (unsigned long long)(first + row), (unsigned long long)id);
+                goto done;
+            }
+            values[row] = value_of(&t, node, &sizes[row]);
+            if (values[row] == NULL) break;
+            total += sizes[row];
+            at++;
+        }
+    }
+    if (t.problem != NULL) {
+        PyErr_Format(PyExc_ValueError, "the store's pages are damaged: %s", t.problem);
+        goto done;
+    }
+    joined = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    if (joined == NULL) goto done;
+    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(joined);
+    write_header(out, count);
+    size_t offset = (size_t)header_size(count);
+    for (uint64_t row = 0; row < count; row++) {
+        memcpy(out + offset, values[row], sizes[row]);
+        offset += sizes[row];
+        if ((row + 1) % batch == 0 || row + 1 == count) {
+            PyObject *end = PyLong_FromSize_t(offset);
+            if (end == NULL || PyList_Append(ends, end) < 0) {
+                Py_XDECREF(end);
+                goto done;
+            }
+            Py_DECREF(end);
+        }
+    }
+    result = PyTuple_Pack(2, joined, ends);
+done:
+    PyMem_Free(values);
+    PyMem_Free(sizes);
+    Py_XDECREF(joined);
+    Py_XDECREF(ends);
+    PyBuffer_Release(&map);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"run", run, METH_VARARGS,
+     "run(map, page_size, root, first, count, batch) -> (values, ends): the values of IDs "
+     "first .. first + count - 1 as one msgpack array, and where each batch of them ends."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_leaves",
+    "A key range's values read straight from an LMDB database's leaf pages.", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__leaves(void) { return PyModule_Create(&module); }

@@ -1,0 +1,3 @@
+def run(
+    map: bytes | memoryview, page_size: int, root: int, first: int, count: int, batch: int, /
+) -> tuple[bytes, list[int]]: ...

@@ -1,0 +1,155 @@
+"""The leaf-page reader (`store/_leaves.c`, `Snapshot.values`): the values of
+a key range read straight from LMDB's pages are what py-lmdb's cursors read,
+on generated and advanced stores, across every page boundary, and with values
+on overflow pages; its digest is verify's; a row missing or a page damaged is
+refused, never read past; a path that names another file is read through
+cursors."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+import shardgen
+from shardgen.schema import TABLES, array_header
+from shardgen.store import Store, digest_array, digest_values, key
+from shardgen.store.keys import BATCH
+from shardgen.store.snapshot import ROOT, Snapshot, leaves
+
+# The reader is built by every install of the project's own files, as the
+# exports' decoder is: these tests run wherever the suite does.
+assert leaves is not None, "the leaf reader was not built: run ./tools/bootstrap"
+
+
+def by_cursors(store: Store, table: str, first: int, count: int) -> tuple[bytes, list[int]]:
+    """What `Snapshot.values` reads without the store mapped: py-lmdb's cursors."""
+    with store.env.begin() as txn:
+        return Snapshot(txn, store.dbs).values(table, first, count)
+
+
+def ranges(count: int, seed: int) -> list[tuple[int, int]]:
+    """Key ranges of a table of `count` rows: the whole table, its ends, none,
+    batches' edges and random ones."""
+    rng = random.Random(seed)
+    out = [(1, count), (1, 1), (count, 1), (1, 0), (count, 0)]
+    out += [(1, min(count, BATCH)), (1, min(count, BATCH + 1)), (max(1, count - BATCH), 1)]
+    for _ in range(20):
+        first = rng.randint(1, count)
+        out.append((first, rng.randint(0, count - first + 1)))
+    return out
+
+
+def test_values_are_what_the_cursors_read_on_generated_and_advanced_stores(
+    large_store: tuple[Path, object], tmp_path: Path
+) -> None:
+    advanced = tmp_path / "advanced.lmdb"
+    shutil.copyfile(large_store[0], advanced)
+    shardgen.advance(advanced, days=3, workers=1)  # updates and inserts: pages split
+    for path in (large_store[0], advanced):
+        with Store.open(path) as store, store.snapshot() as view:
+            assert view.pages is not None  # the store is mapped: the leaf reader reads
+            for table in TABLES:
+                count = store.count(table)
+                assert count > 0
+                for first, rows in ranges(count, seed=len(table)):
+                    packed, ends = view.values(table, first, rows)
+                    assert (packed, ends) == by_cursors(store, table, first, rows)
+                    # Its digest is verify's, batch by batch of the same rows.
+                    mine, theirs = (hashlib.blake2b(digest_size=16) for _ in range(2))
+                    digest_array(mine, first, rows, packed, ends)
+                    for keys, values in view.run(table, first, rows):
+                        digest_values(theirs, keys, values)
+                    assert mine.digest() == theirs.digest()
+                    assert len(ends) == -(-rows // BATCH)
+                    assert not ends or ends[-1] == len(packed)
+
+
+def test_values_on_overflow_pages_are_read_whole(make_store: object, tmp_path: Path) -> None:
+    path, _ = make_store("small")  # type: ignore[operator]
+    big = {5: b"\xc4" + os.urandom(3000), 6: os.urandom(70_000), 9: b"x" * 4080}
+    with Store.open(path, writable=True) as store:
+        with store.write() as txn:
+            for row_id, value in big.items():
+                txn.put(key(row_id), value, db=store.dbs["invoices"])
+        count = store.count("invoices")
+        with store.snapshot() as view:
+            assert view.pages is not None
+            packed, ends = view.values("invoices", 1, count)
+            assert (packed, ends) == by_cursors(store, "invoices", 1, count)
+            packed, _ = view.values("invoices", 6, 1)
+            assert packed == array_header(1) + big[6]
+
+
+def test_a_row_missing_or_past_the_end_is_refused(make_store: object) -> None:
+    path, _ = make_store("small")  # type: ignore[operator]
+    with Store.open(path, writable=True) as store:
+        count = store.count("invoices")
+        with store.write() as txn:
+            assert txn.delete(key(7), db=store.dbs["invoices"])
+        with store.snapshot() as view:
+            assert view.values("invoices", 1, 6)[0]  # the rows before are there
+            with pytest.raises(LookupError, match=r"invoices: the row with id 7 is missing"):
+                view.values("invoices", 1, 7)
+            with pytest.raises(LookupError, match=r"invoices: no row with id \d+: the table ends"):
+                view.values("invoices", count - 1, 3)
+
+
+def test_damaged_pages_are_refused_never_read_past(large_store: tuple[Path, object]) -> None:
+    # Random bytes of the file changed (most in pages' headers and node
+    # offsets, where a change sends a reader astray), and the file cut short:
+    # the reader returns rows or refuses them (LookupError, ValueError), and
+    # never reads out of the mapping (which would end this process).
+    path = large_store[0]
+    intact = path.read_bytes()
+    with Store.open(path) as store, store.env.begin() as txn:
+        page_size = store.page_size
+        roots = {t: ROOT.unpack(txn.get(t.encode()))[0] for t in ("invoices", "customers")}
+        counts = {t: store.count(t) for t in roots}
+    pages = len(intact) // page_size
+    rng = random.Random(5)
+    outcomes = {"read": 0, "refused": 0}
+    for trial in range(400):
+        table = ("invoices", "customers")[trial % 2]
+        damaged = bytearray(intact)
+        for _ in range(rng.randint(1, 8)):
+            where = rng.randrange(pages) * page_size + rng.randrange(48)
+            if rng.random() < 0.3:
+                where = rng.randrange(len(damaged))
+            damaged[where] = rng.randrange(256)
+        if trial % 5 == 0:
+            del damaged[rng.randrange(len(damaged)) :]
+        try:
+            packed, _ = leaves.run(bytes(damaged), page_size, roots[table], 1, counts[table], BATCH)
+        except (LookupError, ValueError):
+            outcomes["refused"] += 1
+        else:
+            assert packed.startswith(array_header(counts[table]))
+            outcomes["read"] += 1
+    assert outcomes["refused"] > 50 and outcomes["read"] > 50, outcomes
+    with pytest.raises(ValueError, match="out of bounds"):
+        leaves.run(intact, 1000, roots["invoices"], 1, 1, BATCH)  # no page size of LMDB's
+    with pytest.raises(ValueError, match="beyond the end of the file"):
+        leaves.run(intact, page_size, pages, 1, 1, BATCH)
+    with pytest.raises(LookupError, match="the table is empty"):
+        leaves.run(intact, page_size, 2**64 - 1, 1, 1, BATCH)
+
+
+def test_a_path_that_names_another_file_is_read_through_cursors(
+    small_store: Path, make_store: object, tmp_path: Path
+) -> None:
+    path = tmp_path / "store.lmdb"
+    shutil.copyfile(small_store, path)
+    other, _ = make_store("small", seed=43)  # type: ignore[operator]
+    with Store.open(path) as store:
+        count = store.count("customers")
+        with store.snapshot() as view:
+            expected = view.values("customers", 1, count)
+        os.replace(other, path)  # promoted over while this handle is open
+        with store.snapshot() as view:
+            assert view.pages is None
+            assert view.values("customers", 1, count) == expected
