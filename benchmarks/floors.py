@@ -6,7 +6,8 @@ timed in the benchmark's own process:
 - sqlite: `INSERT INTO t SELECT * FROM copy.t` from the exported file,
   attached, into a fresh file with the same DDL (`sqlite_floor`);
 - parquet: `pyarrow.parquet.write_table` of the exported tables, read back
-  into memory first (`ParquetFloor`);
+  into memory first (`ParquetFloor`); partitioned, of the same files, one
+  per table per shard;
 - duckdb: `INSERT INTO t SELECT * FROM read_parquet(...)` of the Parquet
   export's files into the DuckDB export's own DDL, one transaction
   (`duckdb_floor`);
@@ -47,8 +48,8 @@ FLOORS = {
     "sqlite": "INSERT … SELECT from the attached export into the same DDL, indexes after; "
     "one transaction",
     "parquet": "pyarrow.parquet.write_table of the exported tables, read back into memory",
-    "parquet-partitioned": "pyarrow.parquet.write_table of the exported tables, read back "
-    "into memory, one file each",
+    "parquet-partitioned": "pyarrow.parquet.write_table of the exported files, read back "
+    "into memory: the same file per table per shard",
     "duckdb": "INSERT … SELECT from read_parquet of the Parquet export into the same DDL; "
     "one transaction",
     "postgres": "server-side COPY of the CSV export into the export's DDL on one connection, "
@@ -224,7 +225,9 @@ def sqlite_floor(exported: Path, out: Path) -> tuple[float, bool]:
 
 @dataclass
 class ParquetFloor:
-    """What the Parquet floor needs: the exported tables in memory, and how they were written."""
+    """What the Parquet floor needs: the exported files' tables in memory (by
+    their path in the export: a table's file, or, partitioned, each shard's
+    file in its table's folder), and how they were written."""
 
     tables: dict[str, Any]
     compression: str
@@ -234,32 +237,39 @@ class ParquetFloor:
     def read(cls, exported: Path) -> ParquetFloor:
         import pyarrow.parquet as pq
 
-        from shardgen.exports.files import ROW_GROUP
-
         tables, compression, row_group = {}, "snappy", 1
         for path in sorted(exported.glob("*.parquet")):
-            tables[path.stem] = pq.read_table(path)  # a file, or a partitioned dataset's folder
-            first = path
-            if path.is_dir():  # one file per shard: written as the single files are
-                row_group = ROW_GROUP
-                first = min(path.glob("*.parquet"))
-            meta = pq.read_metadata(first)
-            for i in range(meta.num_row_groups):
-                row_group = max(row_group, meta.row_group(i).num_rows)
-                compression = meta.row_group(i).column(0).compression
+            # A file per table, or a partitioned dataset's folder of a file per shard.
+            for file in sorted(path.glob("*.parquet")) if path.is_dir() else [path]:
+                tables[str(file.relative_to(exported))] = pq.read_table(file)
+                meta = pq.read_metadata(file)
+                for i in range(meta.num_row_groups):
+                    row_group = max(row_group, meta.row_group(i).num_rows)
+                    compression = meta.row_group(i).column(0).compression
         return cls(tables, compression.lower().replace("uncompressed", "none"), row_group)
 
+    def rows(self) -> dict[str, int]:
+        """Rows per table (a partitioned table's files summed)."""
+        counts: dict[str, int] = {}
+        for name, arrow in self.tables.items():
+            table = Path(name.split("/")[0]).stem
+            counts[table] = counts.get(table, 0) + int(arrow.num_rows)
+        return counts
+
     def write(self, out: Path) -> float:
-        """Seconds to write every table into the folder `out`."""
+        """Seconds to write every file again into the folder `out`, as the
+        export laid them out."""
         import pyarrow.parquet as pq
 
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir()
+        for folder in {Path(name).parent for name in self.tables} - {Path(".")}:
+            (out / folder).mkdir()
         started = time.perf_counter()
         for name, arrow in self.tables.items():
             pq.write_table(
                 arrow,
-                out / f"{name}.parquet",
+                out / name,
                 compression=self.compression,
                 row_group_size=self.row_group_size,
             )
