@@ -4,9 +4,10 @@ report the task returns."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import msgspec
@@ -14,10 +15,34 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..run.shards import Task
-from ..schema import BATCH_DECODERS, DECODERS
-from ..store import Snapshot, digest_batch, key
+from ..schema import BATCH_DECODERS, DECODERS, array_header
+from ..store import Snapshot, digest_batch, digest_joined, key
+from ..store.keys import BATCH, span
 from .columns import Ints, int_column
 from .report import Findings
+
+#: How a batch's keys and values are had one by one (`ShardReader._read`).
+Pairs = Callable[[], tuple[list[bytes], list[bytes]]]
+#: A batch read: its first and last IDs, its size, its values as one msgpack
+#: array, and its pairs.
+Batch = tuple[int, int, int, bytes, Pairs]
+
+
+def _pairs(keys: list[bytes], values: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+    return keys, values
+
+
+def _read_again(
+    view: Snapshot, table: str, first: int, size: int
+) -> tuple[list[bytes], list[bytes]]:
+    """The pairs of IDs first .. first + size - 1 (one batch, whose keys are
+    these IDs), through cursors."""
+    keys: list[bytes] = []
+    values: list[bytes] = []
+    for more_keys, more_values in view.pairs(table, key(first), key(first + size), size):
+        keys += more_keys
+        values += more_values
+    return keys, values
 
 
 class Part(NamedTuple):
@@ -78,13 +103,13 @@ class ShardReader:
         decode_one = DECODERS[table].decode
         rows = 0
         expected_id = first
-        for keys, values in self.pairs(table, key(first), key(first + count), count):
-            rows += len(keys)
-            encoded = digest_batch(digest, keys, values)
+        for low, high, size, encoded, pairs in self._read(table, first, count, digest):
+            rows += size
             try:
                 records = decode_batch(encoded)
             except msgspec.DecodeError:
                 records = []
+                keys, values = pairs()
                 for k, v in zip(keys, values, strict=True):
                     try:
                         records.append(decode_one(v))
@@ -94,7 +119,6 @@ class ShardReader:
                 # Keys are sorted and unique: when the first and last keys equal the
                 # first and last ids and the ids run consecutively, every key
                 # equals its record's id.
-                low, high = int.from_bytes(keys[0], "big"), int.from_bytes(keys[-1], "big")
                 if low != records[0].id or high != records[-1].id:
                     add(table, low, "ids are 1..n in key order", "key and id differ")
             if not records:
@@ -114,6 +138,32 @@ class ShardReader:
             yield records, ids
         self.rows[table] += rows
         self.digests.setdefault(table, []).append(digest.digest())
+
+    def _read(self, table: str, first: int, count: int, digest: Any) -> Iterator[Batch]:
+        """The pairs with keys first .. first + count - 1, a batch at a time,
+        each digested: its first and last keys' IDs, its size, its values as
+        one msgpack array, and how to have its keys and values one by one.
+        When the keys are exactly these IDs, the values come straight from
+        the store's pages (`Snapshot.values`), and a batch is read again
+        through cursors only if it does not decode; else cursors read them,
+        to find what is missing or out of place."""
+        try:
+            packed, ends = self.view.values(table, first, count)
+        except LookupError:
+            for keys, values in self.view.pairs(table, key(first), key(first + count), count):
+                encoded = digest_batch(digest, keys, values)
+                low, high = int.from_bytes(keys[0], "big"), int.from_bytes(keys[-1], "big")
+                yield low, high, len(keys), encoded, functools.partial(_pairs, keys, values)
+            return
+        view = memoryview(packed)
+        start = len(array_header(count))
+        for end in ends:
+            size = min(BATCH, count)
+            joined = view[start:end]
+            digest_joined(digest, span(first, size), size, joined)
+            again = functools.partial(_read_again, self.view, table, first, size)
+            yield first, first + size - 1, size, array_header(size) + joined, again
+            first, count, start = first + size, count - size, end
 
     def outside(self, db: str, covered: list[tuple[bytes, bytes]]) -> Iterator[tuple[bytes, bytes]]:
         """Pairs whose key lies in none of the sorted, half-open [low, high) ranges."""
