@@ -23,7 +23,8 @@ the rename is atomic, so readers see the old dataset or the new one, never a
 half-written one.
 
 `database` holds all LMDB access (the `Store`; `snapshot` its `Snapshot`s,
-`keys` how keys are laid out); `files`
+which read a key range's values straight from LMDB's leaf pages with
+`_leaves.c` where it was built; `keys` how keys are laid out); `files`
 what is known of a store's files without LMDB: the files beside it, which
 file a path names, its header pages, and reading it in a child process.
 """

@@ -449,6 +449,8 @@ class Store:
             if (info.st_dev, info.st_ino) != self.file or info.st_size == 0:
                 return None
             return mmap.mmap(fd, 0, prot=mmap.PROT_READ), self.page_size
+        except OSError:  # pragma: no cover - a file system that maps no files
+            return None
         finally:
             os.close(fd)
 
