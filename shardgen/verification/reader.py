@@ -21,6 +21,9 @@ from ..store.keys import BATCH, span
 from .columns import Ints, int_column
 from .report import Findings
 
+#: Rows read from the store's pages at a time (a whole number of batches):
+#: a range of an advanced store's days may hold hundreds of thousands.
+CHUNK = 16 * BATCH
 #: How a batch's keys and values are had one by one (`ShardReader._read`).
 Pairs = Callable[[], tuple[list[bytes], list[bytes]]]
 #: A batch read: its first and last IDs, its size, its values as one msgpack
@@ -143,27 +146,30 @@ class ShardReader:
         """The pairs with keys first .. first + count - 1, a batch at a time,
         each digested: its first and last keys' IDs, its size, its values as
         one msgpack array, and how to have its keys and values one by one.
-        When the keys are exactly these IDs, the values come straight from
-        the store's pages (`Snapshot.values`), and a batch is read again
-        through cursors only if it does not decode; else cursors read them,
-        to find what is missing or out of place."""
-        try:
-            packed, ends = self.view.values(table, first, count)
-        except LookupError:
+        While the keys are exactly these IDs, the values come straight from
+        the store's pages (`Snapshot.values`, CHUNK rows at a time), and a
+        batch is read again through cursors only if it does not decode; from
+        a chunk where they are not, cursors read the rest, to find what is
+        missing or out of place."""
+        while count > 0:
+            try:
+                packed, ends = self.view.values(table, first, min(CHUNK, count))
+            except LookupError:
+                break
+            view = memoryview(packed)
+            start = len(array_header(min(CHUNK, count)))
+            for end in ends:
+                size = min(BATCH, count)
+                joined = view[start:end]
+                digest_joined(digest, span(first, size), size, joined)
+                again = functools.partial(_read_again, self.view, table, first, size)
+                yield first, first + size - 1, size, array_header(size) + joined, again
+                first, count, start = first + size, count - size, end
+        if count > 0:
             for keys, values in self.view.pairs(table, key(first), key(first + count), count):
                 encoded = digest_batch(digest, keys, values)
                 low, high = int.from_bytes(keys[0], "big"), int.from_bytes(keys[-1], "big")
                 yield low, high, len(keys), encoded, functools.partial(_pairs, keys, values)
-            return
-        view = memoryview(packed)
-        start = len(array_header(count))
-        for end in ends:
-            size = min(BATCH, count)
-            joined = view[start:end]
-            digest_joined(digest, span(first, size), size, joined)
-            again = functools.partial(_read_again, self.view, table, first, size)
-            yield first, first + size - 1, size, array_header(size) + joined, again
-            first, count, start = first + size, count - size, end
 
     def outside(self, db: str, covered: list[tuple[bytes, bytes]]) -> Iterator[tuple[bytes, bytes]]:
         """Pairs whose key lies in none of the sorted, half-open [low, high) ranges."""
