@@ -23,7 +23,7 @@ from .report import Findings
 
 #: Rows read from the store's pages at a time (a whole number of batches):
 #: a range of an advanced store's days may hold hundreds of thousands.
-CHUNK = 16 * BATCH
+CHUNK = 4 * BATCH
 #: How a batch's keys and values are had one by one (`ShardReader._read`).
 Pairs = Callable[[], tuple[list[bytes], list[bytes]]]
 #: A batch read: its first and last IDs, its size, its values as one msgpack
