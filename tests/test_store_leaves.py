@@ -19,7 +19,7 @@ import shardgen
 from shardgen.schema import TABLES, array_header
 from shardgen.store import Store, digest_array, digest_values, key
 from shardgen.store.keys import BATCH
-from shardgen.store.snapshot import ROOT, Snapshot, leaves
+from shardgen.store.snapshot import RECORD, Snapshot, leaves
 
 # The reader is built by every install of the project's own files, as the
 # exports' decoder is: these tests run wherever the suite does.
@@ -108,7 +108,7 @@ def test_damaged_pages_are_refused_never_read_past(large_store: tuple[Path, obje
     intact = path.read_bytes()
     with Store.open(path) as store, store.env.begin() as txn:
         page_size = store.page_size
-        roots = {t: ROOT.unpack(txn.get(t.encode()))[0] for t in ("invoices", "customers")}
+        roots = {t: RECORD.unpack(txn.get(t.encode()))[1] for t in ("invoices", "customers")}
         counts = {t: store.count(t) for t in roots}
     pages = len(intact) // page_size
     rng = random.Random(5)
@@ -153,3 +153,25 @@ def test_a_path_that_names_another_file_is_read_through_cursors(
         with store.snapshot() as view:
             assert view.pages is None
             assert view.values("customers", 1, count) == expected
+
+
+def test_a_database_of_duplicates_is_not_read_as_a_table(tmp_path: Path) -> None:
+    # A table's database holds one value per key; LMDB's record of one that
+    # holds duplicates says so in its flags, and the reader does not walk it.
+    import mmap
+
+    import lmdb
+
+    path = tmp_path / "dup.lmdb"
+    env = lmdb.open(str(path), subdir=False, max_dbs=2)
+    db = env.open_db(b"invoices", dupsort=True)
+    with env.begin(write=True) as txn:
+        txn.put(key(1), b"\x91\x01", db=db)
+        txn.put(key(1), b"\x91\x02", db=db)
+    with env.begin() as txn, open(path, "rb") as file:
+        mapped = mmap.mmap(file.fileno(), 0, prot=mmap.PROT_READ)
+        view = Snapshot(txn, {"invoices": db}, pages=(mapped, env.stat()["psize"]))
+        with pytest.raises(LookupError, match="invoices: its database has flags"):
+            view.values("invoices", 1, 1)
+        mapped.close()
+    env.close()

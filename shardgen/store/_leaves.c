@@ -166,7 +166,8 @@ static const uint8_t *value_of(Tree *t, const uint8_t *node, size_t *size) {
         return NULL;
     }
     if (flags & F_BIGDATA) {
-        if (room < 8) {
+        size_t in_page = t->psize - (size_t)((data - t->map) % t->psize);
+        if (room < 8 || in_page < 8) {
             t->problem = "an overflow page's number out of its page";
             return NULL;
         }

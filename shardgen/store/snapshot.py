@@ -17,10 +17,10 @@ import lmdb
 from ..schema import array_header
 from .keys import BATCH, LINK, LINK_KEY, key, span
 
-#: Where a database's record (LMDB's MDB_db, in the main database under its
-#: name) holds its root page number; LMDB's "no page" (an empty database).
-ROOT = struct.Struct("<40xQ")
-NO_ROOT = 2**64 - 1
+#: A database's record (LMDB's MDB_db, in the main database under its name):
+#: its flags (0: one value per key, keys compared as bytes, as every table
+#: of the store) and its root page number.
+RECORD = struct.Struct("<4xH34xQ")
 
 
 def _load() -> ModuleType | None:
@@ -77,9 +77,13 @@ class Snapshot:
                 ends.append(end)
             return b"".join(joined), ends
         record = self.txn.get(table.encode())  # the table's MDB_db, as of this snapshot
-        if record is None or len(record) != ROOT.size:
-            raise LookupError(f"the store has no {table} database")
-        (root,) = ROOT.unpack(record)
+        if record is None or len(record) != RECORD.size:
+            raise LookupError(f"{table}: the store has no database of that name")
+        flags, root = RECORD.unpack(record)
+        if flags:
+            raise LookupError(
+                f"{table}: its database has flags no table of the store has ({flags:#x})"
+            )
         mapped, page_size = self.pages
         try:
             packed, ends = leaves.run(mapped, page_size, root, first, count, BATCH)
