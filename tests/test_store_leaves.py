@@ -19,7 +19,7 @@ import shardgen
 from shardgen.schema import TABLES, array_header
 from shardgen.store import Store, digest_array, digest_values, key
 from shardgen.store.keys import BATCH
-from shardgen.store.snapshot import RECORD, Snapshot, leaves
+from shardgen.store.snapshot import RECORD, Snapshot, known_layout, leaves
 
 # The reader is built by every install of the project's own files, as the
 # exports' decoder is: these tests run wherever the suite does.
@@ -175,3 +175,17 @@ def test_a_database_of_duplicates_is_not_read_as_a_table(tmp_path: Path) -> None
             view.values("invoices", 1, 1)
         mapped.close()
     env.close()
+
+
+def test_only_the_lmdb_data_format_the_reader_knows_is_read_from_its_pages(
+    small_store: Path,
+) -> None:
+    start = small_store.read_bytes()[:4096]
+    assert known_layout(start)
+    other = bytearray(start)
+    other[20] = 2  # LMDB's data format version, in the first meta page
+    assert not known_layout(bytes(other))
+    other[16:24] = start[16:24]
+    other[16] ^= 0xFF  # its magic number
+    assert not known_layout(bytes(other))
+    assert not known_layout(b"")

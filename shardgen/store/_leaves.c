@@ -26,6 +26,12 @@
 #include <stdint.h>
 #include <string.h>
 
+/* LMDB's page numbers and sizes are size_t: the layout below is the one of
+ * 64-bit builds. Elsewhere this module is not built, and cursors read. */
+#if SIZE_MAX < UINT64_MAX
+#error "the leaf reader reads the page layout of 64-bit LMDB builds"
+#endif
+
 #define PAGEHDRSZ 16
 #define NODESIZE 8
 #define P_BRANCH 0x01

@@ -58,7 +58,7 @@ from .files import (
     trim_heap,
 )
 from .keys import BATCH, LINK, LINK_KEY, key, span
-from .snapshot import Snapshot, later_invoices, leaves
+from .snapshot import Snapshot, known_layout, later_invoices, leaves
 
 #: Shards a handle serves between remaps (`Store.shard_done`): the store pages
 #: a process has read stay about this many shards' worth.
@@ -436,8 +436,9 @@ class Store:
 
     def _mapped(self) -> tuple[mmap.mmap, int] | None:
         """The store file mapped read-only for `Snapshot.values`, and its page
-        size: when the leaf reader was built, this handle's file is known, and
-        the path still names that very file (else None: cursors read it)."""
+        size: when the leaf reader was built, this handle's file is known, the
+        path still names that very file, and its pages are laid out as the
+        reader knows (else None: cursors read it)."""
         if leaves is None or self.file is None:
             return None
         try:
@@ -448,11 +449,15 @@ class Store:
             info = os.fstat(fd)
             if (info.st_dev, info.st_ino) != self.file or info.st_size == 0:
                 return None
-            return mmap.mmap(fd, 0, prot=mmap.PROT_READ), self.page_size
+            mapped = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
         except OSError:  # pragma: no cover - a file system that maps no files
             return None
         finally:
             os.close(fd)
+        if not known_layout(mapped):  # another LMDB data format: cursors read it
+            mapped.close()
+            return None
+        return mapped, self.page_size
 
     def get(self, table: str, record_id: int) -> Any | None:
         with self.env.begin() as txn:

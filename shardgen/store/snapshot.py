@@ -21,6 +21,16 @@ from .keys import BATCH, LINK, LINK_KEY, key, span
 #: its flags (0: one value per key, keys compared as bytes, as every table
 #: of the store) and its root page number.
 RECORD = struct.Struct("<4xH34xQ")
+#: The start of an LMDB file's first meta page: after the page header, the
+#: magic number and the data format version the leaf reader knows.
+META = struct.Struct("<16xII")
+LAYOUT = (0xBEEFC0DE, 1)
+
+
+def known_layout(start: bytes | mmap.mmap) -> bool:
+    """Does a file that begins with `start` have the page layout the leaf
+    reader knows (LMDB's data format 1)?"""
+    return len(start) >= META.size and META.unpack_from(start) == LAYOUT
 
 
 def _load() -> ModuleType | None:
