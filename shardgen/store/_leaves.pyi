@@ -1,3 +1,11 @@
+import mmap
+
 def run(
-    map: bytes | memoryview, page_size: int, root: int, first: int, count: int, batch: int, /
+    map: bytes | memoryview | mmap.mmap,
+    page_size: int,
+    root: int,
+    first: int,
+    count: int,
+    batch: int,
+    /,
 ) -> tuple[bytes, list[int]]: ...

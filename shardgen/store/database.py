@@ -47,6 +47,7 @@ from ..schema import (
     array_header,
 )
 from ..versions import __version__
+from . import snapshot
 from .files import (
     DEFAULT_MAP_SIZE,
     Identity,
@@ -58,7 +59,7 @@ from .files import (
     trim_heap,
 )
 from .keys import BATCH, LINK, LINK_KEY, key, span
-from .snapshot import Snapshot, known_layout, later_invoices, leaves
+from .snapshot import Snapshot, known_layout, later_invoices
 
 #: Shards a handle serves between remaps (`Store.shard_done`): the store pages
 #: a process has read stay about this many shards' worth.
@@ -439,7 +440,7 @@ class Store:
         size: when the leaf reader was built, this handle's file is known, the
         path still names that very file, and its pages are laid out as the
         reader knows (else None: cursors read it)."""
-        if leaves is None or self.file is None:
+        if snapshot.leaves is None or self.file is None:
             return None
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
@@ -449,15 +450,14 @@ class Store:
             info = os.fstat(fd)
             if (info.st_dev, info.st_ino) != self.file or info.st_size == 0:
                 return None
-            mapped = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+            # Read, not mapped: no page is mapped until a range is read.
+            if not known_layout(os.pread(fd, 64, 0)):  # another LMDB data format
+                return None
+            return mmap.mmap(fd, 0, prot=mmap.PROT_READ), self.page_size
         except OSError:  # pragma: no cover - a file system that maps no files
             return None
         finally:
             os.close(fd)
-        if not known_layout(mapped):  # another LMDB data format: cursors read it
-            mapped.close()
-            return None
-        return mapped, self.page_size
 
     def get(self, table: str, record_id: int) -> Any | None:
         with self.env.begin() as txn:

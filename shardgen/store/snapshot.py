@@ -3,13 +3,11 @@ and the invoices an advance issued to a customer (the `later` index)."""
 
 from __future__ import annotations
 
-import importlib
 import mmap
 import struct
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from itertools import islice
-from types import ModuleType
 from typing import Any, cast
 
 import lmdb
@@ -27,23 +25,20 @@ META = struct.Struct("<16xII")
 LAYOUT = (0xBEEFC0DE, 1)
 
 
-def known_layout(start: bytes | mmap.mmap) -> bool:
+def known_layout(start: bytes) -> bool:
     """Does a file that begins with `start` have the page layout the leaf
     reader knows (LMDB's data format 1)?"""
     return len(start) >= META.size and META.unpack_from(start) == LAYOUT
 
 
-def _load() -> ModuleType | None:
-    try:
-        return importlib.import_module("shardgen.store._leaves")
-    except ImportError:  # pragma: no cover - installed without a C compiler
-        return None
-
-
-#: The reader of a database's leaf pages (`_leaves.c`), built where shardgen
-#: was installed with a C compiler; without it, `Snapshot.values` reads
-#: through cursors, to the same result.
-leaves = _load()
+# The reader of a database's leaf pages (`_leaves.c`), built where shardgen
+# was installed with a C compiler; without it, `Snapshot.values` reads
+# through cursors, to the same result.
+try:
+    from . import _leaves
+except ImportError:  # pragma: no cover - installed without a C compiler
+    _leaves = None  # type: ignore[assignment]
+leaves = _leaves
 
 #: Rows a snapshot reads between drops of its page mappings; a row read on
 #: its own counts as many (the kernel maps 16 pages around each page read).
@@ -101,7 +96,7 @@ class Snapshot:
             raise LookupError(f"{table}: {exc}") from None
         if self.release is not None:  # the pages read leave this process's memory
             mapped.madvise(mmap.MADV_DONTNEED)
-        return cast("bytes", packed), cast("list[int]", ends)
+        return packed, ends
 
     def reads(self, rows: int) -> None:
         """Count rows read; every RELEASE_ROWS, drop this process's page
