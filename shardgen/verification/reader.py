@@ -18,7 +18,7 @@ from ..run.shards import Task
 from ..schema import BATCH_DECODERS, DECODERS, array_header
 from ..store import Snapshot, digest_batch, digest_joined, key
 from ..store.keys import BATCH, span
-from .columns import Ints, int_column
+from .columns import Decoded, Ints, int_column
 from .report import Findings
 
 #: Rows read from the store's pages at a time (a whole number of batches):
@@ -108,8 +108,9 @@ class ShardReader:
         expected_id = first
         for low, high, size, encoded, pairs in self._read(table, first, count, digest):
             rows += size
+            records: list[Any]
             try:
-                records = decode_batch(encoded)
+                records = Decoded(decode_batch(encoded), table, encoded)
             except msgspec.DecodeError:
                 records = []
                 keys, values = pairs()
