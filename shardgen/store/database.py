@@ -93,30 +93,34 @@ def digest_joined(digest: Any, keys: bytes, count: int, joined: bytes | memoryvi
     digest.update(joined)
 
 
-def digest_values(digest: Any, keys: bytes, values: list[bytes]) -> bytes:
-    """`digest_joined` of a batch whose values come as a list; return them
-    joined, without the array's header."""
-    joined = b"".join(values)
-    digest_joined(digest, keys, len(values), joined)
-    return joined
-
-
-def digest_array(digest: Any, first: int, count: int, packed: bytes, ends: list[int]) -> None:
-    """`digest_joined` of the `count` rows of IDs `first` onwards, whose values
-    are the msgpack array `packed`, each batch of BATCH ending in it where
-    `ends` says (`Snapshot.values`)."""
+def digest_batches(
+    digest: Any, first: int, count: int, packed: bytes, ends: list[int]
+) -> Iterator[tuple[int, int, memoryview]]:
+    """Digest the `count` rows of IDs `first` onwards, whose values are the
+    msgpack array `packed`, each batch of BATCH ending in it where `ends`
+    says (`Snapshot.values`), one `digest_joined` a batch; yield each batch
+    as digested: its first ID, its rows and its values joined."""
     view = memoryview(packed)
     start = len(array_header(count))
     for end in ends:
-        size = min(BATCH, count)
-        digest_joined(digest, span(first, size), size, view[start:end])
+        size, joined = min(BATCH, count), view[start:end]
+        digest_joined(digest, span(first, size), size, joined)
+        yield first, size, joined
         first, count, start = first + size, count - size, end
 
 
+def digest_array(digest: Any, first: int, count: int, packed: bytes, ends: list[int]) -> None:
+    """`digest_batches` of a whole array, its batches not wanted."""
+    for _ in digest_batches(digest, first, count, packed, ends):
+        pass
+
+
 def digest_batch(digest: Any, keys: list[bytes], values: list[bytes]) -> bytes:
-    """`digest_values` of a batch whose keys come as a list; return the
-    values as one msgpack array, what the batch decoder reads."""
-    return array_header(len(values)) + digest_values(digest, b"".join(keys), values)
+    """`digest_joined` of a batch whose keys and values come as lists; return
+    the values as one msgpack array, what the batch decoder reads."""
+    joined = b"".join(values)
+    digest_joined(digest, b"".join(keys), len(values), joined)
+    return array_header(len(values)) + joined
 
 
 def encode_links(links: Sequence[tuple[int, int, int, int]]) -> list[tuple[bytes, bytes]]:

@@ -51,38 +51,35 @@ INT_SLOTS = {
 
 
 class Decoded(list[Any]):
-    """A batch's decoded records, and the msgpack array they were decoded
-    from: `int_column` reads their integer fields from the bytes, all of the
-    table's in one pass (`_fields.c`), instead of a record at a time."""
+    """A batch's decoded records, and their integer fields read from the
+    msgpack array they were decoded from, all of the table's in one pass
+    (`_fields.c`): `int_column` takes them instead of reading a record at a
+    time."""
 
-    __slots__ = ("_columns", "_read", "packed", "table")
+    __slots__ = ("columns", "table")
 
     def __init__(self, records: list[Any], table: str, packed: bytes) -> None:
         super().__init__(records)
         self.table = table
-        self.packed = packed
-        self._read = False
-        self._columns: tuple[Ints, NDArray[np.bool_]] | None = None
+        #: Each integer field's values and where they are nil, in INT_SLOTS
+        #: order; None where the bytes do not give them (the records do).
+        self.columns: tuple[Ints, NDArray[np.bool_]] | None = None
+        places = INT_PLACES[table]
+        read = fields.int_fields(packed, places) if fields is not None else None
+        if read is not None:
+            shape = (len(places), len(records))
+            self.columns = (  # copied: the checks may write into a column
+                np.frombuffer(read[0], np.int64).reshape(shape).copy(),
+                np.frombuffer(read[1], np.bool_).reshape(shape),
+            )
 
     def column(self, field: str) -> tuple[Ints, NDArray[np.bool_]] | None:
         """An integer field's values and where they are nil; None where the
         bytes do not give them (the records do)."""
         slot = INT_SLOTS[self.table].get(field)
-        if slot is None or fields is None:
+        if slot is None or self.columns is None:
             return None
-        if not self._read:
-            self._read = True
-            places = INT_PLACES[self.table]
-            read = fields.int_fields(self.packed, places)
-            if read is not None:
-                shape = (len(places), len(self))
-                self._columns = (  # copied: the checks may write into a column
-                    np.frombuffer(read[0], np.int64).reshape(shape).copy(),
-                    np.frombuffer(read[1], np.bool_).reshape(shape),
-                )
-        if self._columns is None:
-            return None
-        return self._columns[0][slot], self._columns[1][slot]
+        return self.columns[0][slot], self.columns[1][slot]
 
 
 def flags(tests: Iterable[bool]) -> NDArray[np.bool_]:

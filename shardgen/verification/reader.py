@@ -16,8 +16,8 @@ from numpy.typing import NDArray
 
 from ..run.shards import Task
 from ..schema import BATCH_DECODERS, DECODERS, array_header
-from ..store import Snapshot, digest_batch, digest_joined, key
-from ..store.keys import BATCH, span
+from ..store import Snapshot, digest_batch, digest_batches, key
+from ..store.keys import BATCH
 from .columns import Decoded, Ints, int_column
 from .report import Findings
 
@@ -153,19 +153,15 @@ class ShardReader:
         a chunk where they are not, cursors read the rest, to find what is
         missing or out of place."""
         while count > 0:
+            chunk = min(CHUNK, count)
             try:
-                packed, ends = self.view.values(table, first, min(CHUNK, count))
+                packed, ends = self.view.values(table, first, chunk)
             except LookupError:
                 break
-            view = memoryview(packed)
-            start = len(array_header(min(CHUNK, count)))
-            for end in ends:
-                size = min(BATCH, count)
-                joined = view[start:end]
-                digest_joined(digest, span(first, size), size, joined)
-                again = functools.partial(_read_again, self.view, table, first, size)
-                yield first, first + size - 1, size, array_header(size) + joined, again
-                first, count, start = first + size, count - size, end
+            for low, size, joined in digest_batches(digest, first, chunk, packed, ends):
+                again = functools.partial(_read_again, self.view, table, low, size)
+                yield low, low + size - 1, size, array_header(size) + joined, again
+            first, count = first + chunk, count - chunk
         if count > 0:
             for keys, values in self.view.pairs(table, key(first), key(first + count), count):
                 encoded = digest_batch(digest, keys, values)
