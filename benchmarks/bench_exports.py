@@ -4,7 +4,9 @@
 The store is generated once. Then each repeat, target after target, runs
 `shardgen export STORE --format F --to T` as a whole process (wall time and
 the peaks of its process tree, sampled from outside) and, right after it, the
-target's floor, timed in this process on the rows that export wrote:
+target's floor on the rows that export wrote, in a process of its own
+(`floors.py`), timed as it loads and sampled as the export is, so each
+target's memory stands beside its floor's:
 
 - sqlite: a fresh file with the export's DDL (its tables and indexes, read
   from the exported file's sqlite_master); the exported file is attached as
@@ -44,9 +46,8 @@ floors, and the server, are in `floors.py`.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shutil
-import sqlite3
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,9 @@ GOALS = {
     "csv": Goal(2.0, "parquet"),
     "jsonl": Goal(2.0, "parquet"),
 }
+
+#: The floors' script, run as a process of its own for each floor.
+FLOORS_SCRIPT = Path(floors.__file__).resolve()
 
 #: The optional module each format needs.
 NEEDS = {
@@ -124,16 +128,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # -- row counts --------------------------------------------------------------------
-
-
-def sqlite_counts(path: Path) -> dict[str, int]:
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        names = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        return {
-            name: int(db.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
-            for name in names
-            if not name.startswith("sqlite_")
-        }
 
 
 def line_counts(folder: Path, suffix: str, header: int) -> dict[str, int]:
@@ -193,6 +187,7 @@ class Measured:
 
     exports: list[Run] = field(default_factory=list)
     floors: list[float] = field(default_factory=list)
+    floor_runs: list[Run] = field(default_factory=list)
     size: int = 0
     detail: str = ""
 
@@ -245,7 +240,7 @@ class Bench:
             target.unlink(missing_ok=True)
             measured.exports.append(self.run_export(name, target))
             found = {
-                "sqlite": lambda: sqlite_counts(target),
+                "sqlite": lambda: floors.sqlite_counts(target),
                 "parquet": lambda: parquet_counts(target),
                 "parquet-partitioned": lambda: parquet_counts(target),
                 "duckdb": lambda: floors.duckdb_counts(target),
@@ -263,40 +258,32 @@ class Bench:
         return measure.run_measured(command, interval=self.args.interval)
 
     def floor(self, name: str, repeat: int) -> None:
-        """Time the target's floor on the rows its export just wrote; check them."""
-        measured = self.measured[name]
-        if name == "sqlite":
-            out = self.folder / "floor.sqlite"
-            seconds, transfer = floors.sqlite_floor(self.target(name), out)
-            found = sqlite_counts(out)
-            out.unlink()
-            measured.detail = (
-                "SQLite's transfer optimisation: records and unique indexes copied as they are, "
-                "CHECK constraints not evaluated"
-                if transfer
-                else "row by row"
-            )
-        elif name in ("parquet", "parquet-partitioned"):
-            tables = floors.ParquetFloor.read(self.target(name))
-            found = tables.rows()
-            seconds = tables.write(self.folder / "floor-parquet")
-            shutil.rmtree(self.folder / "floor-parquet")
-            measured.detail = (
-                f"{tables.compression}, row groups of up to {tables.row_group_size:,} rows"
-            )
-        elif name == "duckdb":
-            out = self.folder / "floor.duckdb"
-            seconds, found = floors.duckdb_floor(self.parquet_input(), out)
-            out.unlink()
-            measured.detail = "DuckDB checks every key and CHECK as rows arrive"
-        elif name == "postgres":
-            assert self.server is not None
-            with self.server.database(f"floor_{repeat}") as url:
-                seconds, found = floors.postgres_floor(url, self.postgres_input())
-        else:
+        """Run the target's floor as a whole process on the rows its export just
+        wrote (`floors.py`): its seconds as it times them, its process tree's
+        peaks; check its rows."""
+        if name not in floors.FLOORS:
             return
-        check_rows(f"the {name} floor", found, self.rows)
-        measured.floors.append(seconds)
+        measured = self.measured[name]
+        if name == "postgres":
+            assert self.server is not None
+            files = self.postgres_input()
+            with self.server.database(f"floor_{repeat}") as url:
+                run = self.run_floor(name, files, url)
+        else:
+            run = self.run_floor(
+                name, self.parquet_input() if name == "duckdb" else self.target(name)
+            )
+        result = run.json()
+        check_rows(f"the {name} floor", result["rows"], self.rows)
+        measured.floors.append(float(result["seconds"]))
+        measured.floor_runs.append(run)
+        measured.detail = result["detail"]
+
+    def run_floor(self, name: str, source: Path, url: str = "") -> Run:
+        command: list[str | Path] = [
+            sys.executable, FLOORS_SCRIPT, name, source, self.folder / "floor", url
+        ]  # fmt: skip
+        return measure.run_measured(command, interval=self.args.interval)
 
     def parquet_input(self) -> Path:
         """The Parquet export's files: this run's, or an export made now, untimed."""
@@ -406,7 +393,12 @@ def target_json(
         "sampling": measure.sampling_json(measured.exports),
         "size_mb": round(measured.size / measure.MB, 1),
         "floor": (
-            {"what": floors.FLOORS[name], "detail": measured.detail, "seconds": floor.as_dict()}
+            {
+                "what": floors.FLOORS[name],
+                "detail": measured.detail,
+                "seconds": floor.as_dict(),
+                "memory_mb": measure.stats_json(measure.memory_stats(measured.floor_runs), 1),
+            }
             if floor
             else None
         ),
@@ -425,7 +417,7 @@ def render(result: dict[str, Any]) -> str:
     rows, notes = [], []
     for name, r in result["targets"].items():
         if r["status"] == "skipped":
-            rows.append([name, "skipped", *[""] * 10])
+            rows.append([name, "skipped", *[""] * 11])
             notes.append(f"{name}: skipped, {r['reason']}")
             continue
         mem = r["memory_mb"]
@@ -441,6 +433,11 @@ def render(result: dict[str, Any]) -> str:
                 met,
                 f"{r['rows_per_second']:,}",
                 fmt_stat(Stat.from_dict(mem["peak_uss_mb"]), ",.0f"),
+                (
+                    fmt_stat(Stat.from_dict(floor["memory_mb"]["peak_uss_mb"]), ",.0f")
+                    if floor
+                    else "—"
+                ),
                 fmt_stat(Stat.from_dict(mem["peak_rss_mb"]), ",.0f"),
                 fmt_stat(Stat.from_dict(mem["peak_anonymous_mb"]), ",.0f"),
                 str(r["max_processes"]),
@@ -455,7 +452,7 @@ def render(result: dict[str, Any]) -> str:
         elif r["ratio"] is None:
             notes.append(f"{name}: no ratio, the parquet export was not measured")
     header = ["target", "export s", "floor s", "ratio", "goal", "met", "rows/s",
-              "USS MB", "RSS MB", "anon MB", "procs", "size MB"]  # fmt: skip
+              "USS MB", "floor USS", "RSS MB", "anon MB", "procs", "size MB"]  # fmt: skip
     verify = Stat.from_dict(result["verify"]["seconds"])
     measured = [r for r in result["targets"].values() if r["status"] == "measured"]
     sampling = [r["sampling"] for r in measured]
@@ -471,8 +468,10 @@ def render(result: dict[str, Any]) -> str:
             table(header, rows),
             "",
             "ratio = export ÷ floor (csv, jsonl: ÷ the parquet export); export: the whole "
-            "process, start-up and its digest check of the store included; size: what the export "
-            "wrote (postgres: its tables with their indexes)",
+            "process, start-up and its digest check of the store included; USS, RSS, anon: the "
+            "export's process tree at its peak; floor USS: the floor's process at its peak (the "
+            "parquet floors hold the tables they write in memory); size: what the export wrote "
+            "(postgres: its tables with their indexes)",
             *notes,
             f"verify alone (for reference; no export runs it): {fmt_stat(verify)} s",
             "rows: every export and every floor holds the store's rows, table by table",

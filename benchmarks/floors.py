@@ -1,7 +1,9 @@
 """The floors the export benchmark measures each target against, and a server to measure on.
 
-A floor is the fastest way the target itself knows to take in the same rows,
-timed in the benchmark's own process:
+A floor is the fastest way the target itself knows to take in the same rows.
+Each runs in a process of its own (`python benchmarks/floors.py NAME SOURCE
+SCRATCH [URL]`, which prints its seconds, rows and detail as JSON), so that
+the benchmark samples the floor's memory as it samples the export's:
 
 - sqlite: `INSERT INTO t SELECT * FROM copy.t` from the exported file,
   attached, into a fresh file with the same DDL (`sqlite_floor`);
@@ -16,12 +18,15 @@ timed in the benchmark's own process:
   cluster on loopback (`PostgresServer`, as the test suite starts one).
 
     >>> seconds, transfer = sqlite_floor(Path("x.sqlite"), Path("floor.sqlite"))  # doctest: +SKIP
+    $ python benchmarks/floors.py duckdb export-parquet/ scratch/
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import csv
+import json
 import os
 import pwd
 import re
@@ -36,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import measure
 from measure import BenchmarkError
 
 
@@ -168,6 +174,17 @@ class PostgresServer:
 
 
 # -- the floors ----------------------------------------------------------------------
+
+
+def sqlite_counts(path: Path) -> dict[str, int]:
+    """Rows of each table of a SQLite file."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        names = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {
+            name: int(db.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
+            for name in names
+            if not name.startswith("sqlite_")
+        }
 
 
 def parents_first(db: sqlite3.Connection, tables: list[str]) -> list[str]:
@@ -348,3 +365,57 @@ def duckdb_counts(path: Path) -> dict[str, int]:
         return {t: int(db.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in REGISTRY}
     finally:
         db.close()
+
+
+# -- one floor, in a process of its own ------------------------------------------------
+
+
+def run_floor(name: str, source: Path, scratch: Path, url: str = "") -> dict[str, Any]:
+    """Run the floor of target `name` on `source` (what its export wrote, or,
+    for duckdb the Parquet export's files, for postgres the CSV export's),
+    writing into the folder `scratch` (emptied after) or, for postgres, the
+    database at `url`: its seconds, the rows of each table it loaded, and a
+    note on how it ran."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    detail = ""
+    try:
+        if name == "sqlite":
+            out = scratch / "floor.sqlite"
+            seconds, transfer = sqlite_floor(source, out)
+            rows = sqlite_counts(out)
+            detail = (
+                "SQLite's transfer optimisation: records and unique indexes copied as they are, "
+                "CHECK constraints not evaluated"
+                if transfer
+                else "row by row"
+            )
+        elif name in ("parquet", "parquet-partitioned"):
+            tables = ParquetFloor.read(source)
+            rows = tables.rows()
+            seconds = tables.write(scratch / "floor-parquet")
+            detail = f"{tables.compression}, row groups of up to {tables.row_group_size:,} rows"
+        elif name == "duckdb":
+            seconds, rows = duckdb_floor(source, scratch / "floor.duckdb")
+            detail = "DuckDB checks every key and CHECK as rows arrive"
+        elif name == "postgres":
+            seconds, rows = postgres_floor(url, source)
+        else:
+            raise BenchmarkError(f"{name} has no floor: choose from {', '.join(FLOORS)}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {"seconds": seconds, "rows": rows, "detail": detail}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run one export target's floor; print JSON.")
+    parser.add_argument("name", choices=list(FLOORS))
+    parser.add_argument("source", type=Path, help="the files the floor loads")
+    parser.add_argument("scratch", type=Path, help="a folder to write into (emptied after)")
+    parser.add_argument("url", nargs="?", default="", help="postgres: the database to load")
+    args = parser.parse_args(argv)
+    print(json.dumps(run_floor(args.name, args.source, args.scratch, args.url)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(measure.main_wrapper(main))
