@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from array import array
 from collections import Counter
 from typing import Any
 
@@ -15,7 +16,7 @@ import msgspec
 from ..make.catalog import BYTES_PER_PRODUCT, Catalog, CatalogLayout, build_catalog
 from ..make.vocabulary import Q4_LIFT, WEEKEND_WEIGHT
 from ..plan import EPOCH, Plan
-from ..schema import ENCODER, Change
+from ..schema import ENCODER, Change, Customer
 from ..store import Store, key
 from ..versions import __version__
 from .ledger import RECENT_DAYS
@@ -29,9 +30,68 @@ class Rates(msgspec.Struct, frozen=True):
     invoices: float
 
 
+#: A customer's status as `Buyers` keeps it.
+STATUS_CODES = {"active": 0, "inactive": 1, "suspended": 2}
+ACTIVE = STATUS_CODES["active"]
+
+
+class _BuyerRow(msgspec.Struct, array_like=True, gc=False):
+    """A customer's record as `Buyers` reads it: its text left undecoded."""
+
+    id: int
+    customer_type_id: int
+    name: msgspec.Raw
+    company_name: msgspec.Raw
+    email: msgspec.Raw
+    phone: msgspec.Raw
+    status: str
+    credit_limit: int
+    created_at: int
+    updated_at: int
+
+
+_BUYER_ROWS = msgspec.msgpack.Decoder(list[_BuyerRow])
+#: Customers `Buyers` reads at a time.
+BUYERS_CHUNK = 1 << 16
+
+
+class Buyers:
+    """What a day's sales look at of every customer, by ID, kept in step with
+    the days' writes: its type (`customer_type_id` - 1), status (a code of
+    `STATUS_CODES`), credit limit and creation time. Read from the store once
+    per advance, so that the customers drawn as buyers, most of whom do not
+    buy, are not read and decoded from the store one by one."""
+
+    def __init__(self, store: Store) -> None:
+        self.kind = array("b", [0])  # index 0: no customer
+        self.status = array("b", [0])
+        self.credit = array("q", [0])
+        self.created = array("q", [0])
+        codes = STATUS_CODES
+        with store.snapshot(release=True) as view:
+            count = int(view.txn.stat(view.dbs["customers"])["entries"])
+            for first in range(1, count + 1, BUYERS_CHUNK):
+                packed, _ = view.values("customers", first, min(BUYERS_CHUNK, count + 1 - first))
+                rows = _BUYER_ROWS.decode(packed)
+                self.kind.extend([row.customer_type_id - 1 for row in rows])
+                self.status.extend([codes[row.status] for row in rows])
+                self.credit.extend([row.credit_limit for row in rows])
+                self.created.extend([row.created_at for row in rows])
+
+    def add(self, customer: Customer) -> None:
+        """A new customer, the next ID."""
+        if customer.id != len(self.kind):
+            raise AssertionError(f"customer {customer.id} is not the next, {len(self.kind)}")
+        self.kind.append(customer.customer_type_id - 1)
+        self.status.append(STATUS_CODES[customer.status])
+        self.credit.append(customer.credit_limit)
+        self.created.append(customer.created_at)
+
+
 class Business:
     """What the days of one advance share: the plan, the catalog, the rates,
-    and the products the days have launched (read from the store once)."""
+    the products the days have launched and the customers' facts a sale
+    looks at (read from the store once)."""
 
     def __init__(self, store: Store, plan: Plan, catalog: Catalog, rates: Rates) -> None:
         self.store = store
@@ -44,6 +104,7 @@ class Business:
         for product in store.scan_from("products", plan.products + 1):
             self.launched.append((product.id, product.price, product.name))
         self.mean_weight = mean_weight(plan.as_of_day)
+        self.buyers = Buyers(store)
 
 
 #: Where an advanced store keeps its plan's catalog (in `meta`), and what it

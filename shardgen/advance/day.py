@@ -41,13 +41,12 @@ from ..schema import (
     ENCODER,
     LINE_ITEMS,
     Account,
-    Customer,
     Invoice,
     InvoiceLineItem,
     Stock,
 )
 from ..store import LINK, LINK_KEY, encode_links, key
-from .business import Business, Feed, append, day_weight, iso, next_id
+from .business import ACTIVE, STATUS_CODES, Business, Feed, append, day_weight, iso, next_id
 from .fates import pay_days, uniforms
 from .ledger import (
     AGENDA_KEY,
@@ -226,7 +225,7 @@ class Day:
             c
             for c in self.due(QUIET)
             if self.account(c).last_day + QUIET_DAYS <= self.day
-            and self.get("customers", c)[0].status == "active"
+            and self.business.buyers.status[c] == ACTIVE
         ]
         if quiet:
             ids = np.array(quiet, np.int64) * 100_000 + self.day % 100_000
@@ -245,6 +244,7 @@ class Day:
             self.start, "customers", customer_id, before,
             msgspec.structs.replace(customer, status=status, updated_at=self.start),
         )  # fmt: skip
+        self.business.buyers.status[customer_id] = STATUS_CODES[status]
         return True
 
     def arrivals(self, rate: float) -> int:
@@ -266,6 +266,7 @@ class Day:
             at = self.start + offset
             row = msgspec.structs.replace(customer, status="active", created_at=at, updated_at=at)
             self.insert(at, "customers", row)
+            self.business.buyers.add(row)
             self.put_account(row.id, Account(0, 0, self.day))
             self.schedule([(quiet_day(self.day, self.day), QUIET, row.id)])
         created = {c.id: self.start + o for c, o in zip(made.customers, when, strict=True)}
@@ -331,14 +332,14 @@ class Day:
         """Issue an invoice of `lines` to a customer if it is active, kept by
         its type's volume (`volume` < its volume) and the invoice fits within
         its credit headroom, shrunk if need be; False if it cannot buy."""
-        customer, _ = self.get("customers", customer_id)
-        kind = customer.customer_type_id - 1
-        if customer.status != "active" or customer.created_at // DAY > self.day:
+        buyers = self.business.buyers
+        kind, created = buyers.kind[customer_id], buyers.created[customer_id]
+        if buyers.status[customer_id] != ACTIVE or created // DAY > self.day:
             return False
         if volume >= TYPE_VOLUME[kind]:
             return False
         account = self.account(customer_id)
-        headroom = customer.credit_limit - account.unpaid
+        headroom = buyers.credit[customer_id] - account.unpaid
         if headroom <= 0:
             return False
         address_id, rate = self.billing(customer_id)
@@ -355,8 +356,8 @@ class Day:
                 break
         else:
             return False
-        at = max(self.start + time_of_day, customer.created_at)
-        self.issue(customer, address_id, rate, lines, totals, subtotal, tax, account, at)
+        at = max(self.start + time_of_day, created)
+        self.issue(customer_id, kind, address_id, rate, lines, totals, subtotal, tax, account, at)
         return True
 
     def billing(self, customer_id: int) -> tuple[int, int]:
@@ -411,7 +412,8 @@ class Day:
 
     def issue(
         self,
-        customer: Customer,
+        customer_id: int,
+        kind: int,
         address_id: int,
         rate: int,
         lines: Lines,
@@ -421,14 +423,13 @@ class Day:
         account: Account,
         at: int,
     ) -> None:
-        kind = customer.customer_type_id - 1
         invoice_id = self.next_id("invoices")
         line_first = self.next_id("invoice_line_items", len(lines))
         terms = int(TYPE_TERMS[kind])
         due = self.day + terms
         total = subtotal + tax
         invoice = Invoice(
-            invoice_id, customer.id, address_id, f"INV-{invoice_id:08d}", self.day, due,
+            invoice_id, customer_id, address_id, f"INV-{invoice_id:08d}", self.day, due,
             NET_TERMS[kind], "pending", None, subtotal, rate, tax, total, at,
         )  # fmt: skip
         self.insert(at, "invoices", invoice)
@@ -446,10 +447,10 @@ class Day:
             LINK_KEY.pack(LINE_ITEMS, invoice_id), LINK.pack(line_first, len(lines)),
             db=self.dbs["links"],
         )  # fmt: skip
-        self.txn.put(key(customer.id) + key(invoice_id), b"", db=self.dbs["later"])
-        self.put_account(customer.id, Account(account.unpaid + total, account.overdue, self.day))
+        self.txn.put(key(customer_id) + key(invoice_id), b"", db=self.dbs["later"])
+        self.put_account(customer_id, Account(account.unpaid + total, account.overdue, self.day))
         self.issued.append((invoice_id, kind, due))
-        self.schedule([(self.day + QUIET_DAYS, QUIET, customer.id)])
+        self.schedule([(self.day + QUIET_DAYS, QUIET, customer_id)])
 
     def inventory(self) -> None:
         """Sold units leave; below the reorder point, stock arrives that day."""
