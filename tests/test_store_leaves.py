@@ -3,7 +3,9 @@ a key range read straight from LMDB's pages are what py-lmdb's cursors read,
 on generated and advanced stores, across every page boundary, and with values
 on overflow pages; its digest is verify's; a row missing or a page damaged is
 refused, never read past; a path that names another file is read through
-cursors."""
+cursors. Its lookup of given keys (`Snapshot.get_many`) finds what the
+transaction's gets find, in tables and in the links, None where there is
+nothing, and reads through the transaction where the pages are damaged."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import pytest
 
 import shardgen
 from shardgen.schema import TABLES, array_header
-from shardgen.store import Store, digest_array, digest_joined, key
+from shardgen.store import LINK_KEY, Store, digest_array, digest_joined, key
 from shardgen.store.keys import BATCH
 from shardgen.store.snapshot import RECORD, Snapshot, known_layout, leaves
 
@@ -69,6 +71,61 @@ def test_values_are_what_the_cursors_read_on_generated_and_advanced_stores(
                     assert not ends or ends[-1] == len(packed)
 
 
+def wanted_ids(count: int, seed: int) -> list[int]:
+    """IDs to look up in a table of `count` rows: its ends, beyond them,
+    some twice, out of order, and random ones."""
+    rng = random.Random(seed)
+    ids = [1, count, 0, count + 1, count + 10**6, 2**64 - 1, 1, count]
+    return ids + [rng.randint(1, count) for _ in range(300)]
+
+
+def test_get_many_finds_what_the_transaction_gets(
+    large_store: tuple[Path, object], tmp_path: Path
+) -> None:
+    advanced = tmp_path / "advanced.lmdb"
+    shutil.copyfile(large_store[0], advanced)
+    shardgen.advance(advanced, days=3, workers=1)
+    for path in (large_store[0], advanced):
+        with Store.open(path) as store, store.snapshot() as view:
+            assert view.pages is not None
+            with store.env.begin() as txn:
+                through_lmdb = Snapshot(txn, store.dbs)  # not mapped: the transaction's gets
+                for table in TABLES:
+                    keys = [key(i) for i in wanted_ids(store.count(table), len(table))]
+                    found = view.get_many(table, keys)
+                    expected = [txn.get(k, db=store.dbs[table]) for k in keys]
+                    assert found == expected
+                    assert found[0] is not None and found[3] is None  # the first; past the end
+                    assert through_lmdb.get_many(table, keys) == expected
+                # The links: 9-byte keys (a relation, a parent), most relations absent.
+                links = [LINK_KEY.pack(r, i) for r in range(4) for i in wanted_ids(3000, r)]
+                found = view.get_many("links", links)
+                assert found == [txn.get(k, db=store.dbs["links"]) for k in links]
+                assert any(v is not None for v in found) and None in found
+                assert view.get_many("invoices", []) == []
+
+
+def test_get_many_reads_through_the_transaction_where_the_pages_are_damaged(
+    small_store: Path,
+) -> None:
+    with Store.open(small_store) as store, store.env.begin() as txn:
+        intact = small_store.read_bytes()
+        root = RECORD.unpack(txn.get(b"customers"))[1]
+        damaged = bytearray(intact)
+        damaged[root * store.page_size : root * store.page_size + 16] = bytes(16)
+        keys = [key(i) for i in wanted_ids(store.count("customers"), 3)]
+        expected = [txn.get(k, db=store.dbs["customers"]) for k in keys]
+        with pytest.raises(ValueError, match="does not hold its own page number"):
+            leaves.get(bytes(damaged), store.page_size, root, b"".join(keys), 8)
+        view = Snapshot(txn, store.dbs, pages=(bytes(damaged), store.page_size))  # type: ignore[arg-type]
+        assert view.get_many("customers", keys) == expected
+        # An empty database, and arguments out of bounds.
+        assert leaves.get(intact, store.page_size, 2**64 - 1, key(1) + key(2), 8) == [None, None]
+        for size, joined in ((0, b""), (8, b"123456789"), (512, bytes(512))):
+            with pytest.raises(ValueError, match="out of bounds"):
+                leaves.get(intact, store.page_size, root, joined, size)
+
+
 def test_values_on_overflow_pages_are_read_whole(make_store: object, tmp_path: Path) -> None:
     path, _ = make_store("small")  # type: ignore[operator]
     big = {5: b"\xc4" + os.urandom(3000), 6: os.urandom(70_000), 9: b"x" * 4080}
@@ -112,7 +169,7 @@ def test_damaged_pages_are_refused_never_read_past(large_store: tuple[Path, obje
         counts = {t: store.count(t) for t in roots}
     pages = len(intact) // page_size
     rng = random.Random(5)
-    outcomes = {"read": 0, "refused": 0}
+    outcomes = {"read": 0, "refused": 0, "lookups read": 0, "lookups refused": 0}
     for trial in range(400):
         table = ("invoices", "customers")[trial % 2]
         damaged = bytearray(intact)
@@ -130,7 +187,16 @@ def test_damaged_pages_are_refused_never_read_past(large_store: tuple[Path, obje
         else:
             assert packed.startswith(array_header(counts[table]))
             outcomes["read"] += 1
+        wanted = b"".join(key(i) for i in wanted_ids(counts[table], trial)[:40])
+        try:
+            found = leaves.get(bytes(damaged), page_size, roots[table], wanted, 8)
+        except ValueError:
+            outcomes["lookups refused"] += 1
+        else:
+            assert len(found) == 40
+            outcomes["lookups read"] += 1
     assert outcomes["refused"] > 50 and outcomes["read"] > 50, outcomes
+    assert outcomes["lookups refused"] > 50 and outcomes["lookups read"] > 50, outcomes
     with pytest.raises(ValueError, match="out of bounds"):
         leaves.run(intact, 1000, roots["invoices"], 1, 1, BATCH)  # no page size of LMDB's
     with pytest.raises(ValueError, match="beyond the end of the file"):

@@ -20,6 +20,11 @@
  * ValueError (a damaged store), a missing or unexpected key LookupError. The
  * pages a live read transaction sees are never written over, which is what
  * makes reading them through another mapping sound.
+ *
+ * `get` looks keys up one by one, each from the root: keys of any one size
+ * (a table's 8-byte IDs, the `links` database's 9-byte keys), compared as
+ * LMDB compares them (bytes, shorter first on a tie); each value, or None
+ * where there is no such key.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -49,6 +54,7 @@ typedef struct {
     size_t size;
     size_t psize;
     const char *problem; /* set with the first damage found */
+    unsigned ksize;      /* the size of every key */
 } Tree;
 
 typedef struct {
@@ -102,8 +108,8 @@ static const uint8_t *page_at(Tree *t, uint64_t pgno, unsigned kind, unsigned *k
     return page;
 }
 
-/* Node `i` of `page`, its key size checked to be 8 bytes (a branch page's
- * first node has none: its key is below every key). NULL on damage. */
+/* Node `i` of `page`, its key size checked to be the tree's (a branch
+ * page's first node has none: its key is below every key). NULL on damage. */
 static const uint8_t *node_at(Tree *t, const uint8_t *page, unsigned i) {
     unsigned offset = u16(page + PAGEHDRSZ + 2 * i);
     if (offset < u16(page + 14) || offset + NODESIZE > t->psize) {
@@ -113,12 +119,12 @@ static const uint8_t *node_at(Tree *t, const uint8_t *page, unsigned i) {
     const uint8_t *node = page + offset;
     unsigned ksize = u16(node + 6);
     if (ksize == 0 && i == 0 && (u16(page + 10) & P_BRANCH)) return node;
-    if (offset + NODESIZE + KEY_SIZE > t->psize) {
+    if (offset + NODESIZE + t->ksize > t->psize) {
         t->problem = "a node out of its page";
         return NULL;
     }
-    if (ksize != KEY_SIZE) {
-        t->problem = "a key that is not 8 bytes";
+    if (ksize != t->ksize) {
+        t->problem = "a key of another size than the database's";
         return NULL;
     }
     return node;
@@ -165,7 +171,7 @@ static const uint8_t *descend(Tree *t, uint64_t pgno, uint64_t id, int leftmost,
 static const uint8_t *value_of(Tree *t, const uint8_t *node, size_t *size) {
     unsigned flags = u16(node + 4);
     size_t dsize = (size_t)u16(node) | ((size_t)u16(node + 2) << 16);
-    const uint8_t *data = node + NODESIZE + KEY_SIZE;
+    const uint8_t *data = node + NODESIZE + t->ksize;
     size_t room = (size_t)(t->map + t->size - data);
     if (flags & (F_SUBDATA | F_DUPDATA)) {
         t->problem = "a node of a database that holds duplicates";
@@ -224,7 +230,7 @@ static PyObject *run(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *result = NULL, *ends = NULL, *joined = NULL;
     const uint8_t **values = NULL;
     size_t *sizes = NULL;
-    Tree t = {map.buf, (size_t)map.len, (size_t)psize, NULL};
+    Tree t = {map.buf, (size_t)map.len, (size_t)psize, NULL, KEY_SIZE};
     if (psize < 512 || psize > 65536 || (psize & (psize - 1)) || batch == 0 ||
         count > (uint64_t)PY_SSIZE_T_MAX / 16 || count >= ((uint64_t)1 << 32) ||
         first > UINT64_MAX - count) {
@@ -324,16 +330,93 @@ done:
     return result;
 }
 
+/* The leaf node whose key is `key` (t->ksize bytes), found from the root
+ * `root`; NULL if there is none, or on damage (t->problem set). */
+static const uint8_t *find(Tree *t, uint64_t root, const uint8_t *key) {
+    uint64_t pgno = root;
+    for (int depth = 0;; depth++) {
+        unsigned keys = 0;
+        const uint8_t *page = page_at(t, pgno, P_BRANCH | P_LEAF, &keys);
+        if (page == NULL) return NULL;
+        int leaf = (u16(page + 10) & P_LEAF) != 0;
+        if (!leaf && (depth >= MAX_DEPTH || keys == 0)) {
+            t->problem = keys ? "a tree deeper than LMDB makes one" : "an empty branch page";
+            return NULL;
+        }
+        /* The first node whose key is above `key` (a branch's first node is below every key). */
+        unsigned low = leaf ? 0 : 1, high = keys;
+        while (low < high) {
+            unsigned mid = low + (high - low) / 2;
+            const uint8_t *node = node_at(t, page, mid);
+            if (node == NULL) return NULL;
+            if (memcmp(node + NODESIZE, key, t->ksize) <= 0) low = mid + 1;
+            else high = mid;
+        }
+        if (low == 0) return NULL; /* only in a leaf: every key is above `key` */
+        const uint8_t *node = node_at(t, page, low - 1);
+        if (node == NULL) return NULL;
+        if (leaf) return memcmp(node + NODESIZE, key, t->ksize) == 0 ? node : NULL;
+        pgno = child_of(node);
+    }
+}
+
+static PyObject *get(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer map, keys;
+    unsigned long long psize, root;
+    unsigned int ksize;
+    if (!PyArg_ParseTuple(args, "y*KKy*I", &map, &psize, &root, &keys, &ksize)) return NULL;
+    PyObject *found = NULL;
+    Tree t = {map.buf, (size_t)map.len, (size_t)psize, NULL, ksize};
+    if (psize < 512 || psize > 65536 || (psize & (psize - 1)) || ksize == 0 || ksize > 511 ||
+        keys.len % ksize != 0) {
+        PyErr_SetString(PyExc_ValueError, "get(): a page size or key size out of bounds");
+        goto done;
+    }
+    Py_ssize_t count = keys.len / ksize;
+    found = PyList_New(count);
+    if (found == NULL) goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const uint8_t *node =
+            root == NO_ROOT ? NULL : find(&t, root, (const uint8_t *)keys.buf + i * ksize);
+        PyObject *value = NULL;
+        if (node != NULL) {
+            size_t size = 0;
+            const uint8_t *data = value_of(&t, node, &size);
+            if (data != NULL) value = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)size);
+        } else if (t.problem == NULL) {
+            value = Py_NewRef(Py_None);
+        }
+        if (t.problem != NULL) {
+            PyErr_Format(PyExc_ValueError, "the store's pages are damaged: %s", t.problem);
+            Py_CLEAR(found);
+            goto done;
+        }
+        if (value == NULL) {
+            Py_CLEAR(found);
+            goto done;
+        }
+        PyList_SET_ITEM(found, i, value);
+    }
+done:
+    PyBuffer_Release(&keys);
+    PyBuffer_Release(&map);
+    return found;
+}
+
 static PyMethodDef methods[] = {
     {"run", run, METH_VARARGS,
      "run(map, page_size, root, first, count, batch) -> (values, ends): the values of IDs "
      "first .. first + count - 1 as one msgpack array, and where each batch of them ends."},
+    {"get", get, METH_VARARGS,
+     "get(map, page_size, root, keys, key_size) -> list: the value of each key (keys: "
+     "key_size bytes each, joined), or None where the database has no such key."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_leaves",
-    "A key range's values read straight from an LMDB database's leaf pages.", -1, methods,
+    "A key range's values, or given keys' values, read straight from an LMDB database's "
+    "pages.", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 

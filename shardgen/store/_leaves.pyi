@@ -9,3 +9,11 @@ def run(
     batch: int,
     /,
 ) -> tuple[bytes, list[int]]: ...
+def get(
+    map: bytes | memoryview | mmap.mmap,
+    page_size: int,
+    root: int,
+    keys: bytes,
+    key_size: int,
+    /,
+) -> list[bytes | None]: ...

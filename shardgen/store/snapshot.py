@@ -81,14 +81,7 @@ class Snapshot:
                 end += sum(map(len, values))
                 ends.append(end)
             return b"".join(joined), ends
-        record = self.txn.get(table.encode())  # the table's MDB_db, as of this snapshot
-        if record is None or len(record) != RECORD.size:
-            raise LookupError(f"{table}: the store has no database of that name")
-        flags, root = RECORD.unpack(record)
-        if flags:
-            raise LookupError(
-                f"{table}: its database has flags no table of the store has ({flags:#x})"
-            )
+        root = self._root(table)
         mapped, page_size = self.pages
         try:
             packed, ends = leaves.run(mapped, page_size, root, first, count, BATCH)
@@ -97,6 +90,48 @@ class Snapshot:
         if self.release is not None:  # the pages read leave this process's memory
             mapped.madvise(mmap.MADV_DONTNEED)
         return packed, ends
+
+    def _root(self, name: str) -> int:
+        """The root page of database `name` as this snapshot sees it (its
+        MDB_db record in the main database); LookupError where it is not a
+        database laid out as the store's are."""
+        record = self.txn.get(name.encode())
+        if record is None or len(record) != RECORD.size:
+            raise LookupError(f"{name}: the store has no database of that name")
+        flags, root = RECORD.unpack(record)
+        if flags:
+            raise LookupError(
+                f"{name}: its database has flags no table of the store has ({flags:#x})"
+            )
+        return int(root)
+
+    def get_many(self, name: str, keys: list[bytes]) -> list[bytes | None]:
+        """The values of `keys` (all of one size) in the database `name` (a
+        table, or `links`), in their order; None where there is no such key.
+        Looked up in the pages (`_leaves.get`) where this snapshot maps the
+        store, else, or where the pages are not as LMDB lays them out, one
+        by one through the transaction (`get`'s reads)."""
+        if not keys:
+            return []
+        if self.pages is not None and leaves is not None:
+            mapped, page_size = self.pages
+            try:
+                found = leaves.get(
+                    mapped, page_size, self._root(name), b"".join(keys), len(keys[0])
+                )
+            except (LookupError, ValueError):  # read through LMDB: it says what is wrong
+                pass
+            else:
+                if self.release is not None:  # the pages read leave this process's memory
+                    mapped.madvise(mmap.MADV_DONTNEED)
+                return found
+        db = self.dbs[name]
+        values: list[bytes | None] = []
+        for k in keys:
+            self.reads(RANDOM_READ)
+            value = self.txn.get(k, db=db)
+            values.append(None if value is None else bytes(value))
+        return values
 
     def reads(self, rows: int) -> None:
         """Count rows read; every RELEASE_ROWS, drop this process's page
