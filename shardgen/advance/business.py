@@ -16,7 +16,7 @@ import msgspec
 from ..make.catalog import BYTES_PER_PRODUCT, Catalog, CatalogLayout, build_catalog
 from ..make.vocabulary import Q4_LIFT, WEEKEND_WEIGHT
 from ..plan import EPOCH, Plan
-from ..schema import ENCODER, Change, Customer
+from ..schema import ENCODER, Account, Change, Customer
 from ..store import Store, key
 from ..versions import __version__
 from .ledger import RECENT_DAYS
@@ -51,6 +51,7 @@ class _BuyerRow(msgspec.Struct, array_like=True, gc=False):
 
 
 _BUYER_ROWS = msgspec.msgpack.Decoder(list[_BuyerRow])
+_ACCOUNTS = msgspec.msgpack.Decoder(list[Account])
 #: Customers `Buyers` reads at a time.
 BUYERS_CHUNK = 1 << 16
 
@@ -58,34 +59,56 @@ BUYERS_CHUNK = 1 << 16
 class Buyers:
     """What a day's sales look at of every customer, by ID, kept in step with
     the days' writes: its type (`customer_type_id` - 1), status (a code of
-    `STATUS_CODES`), credit limit and creation time. Read from the store once
-    per advance, so that the customers drawn as buyers, most of whom do not
-    buy, are not read and decoded from the store one by one."""
+    `STATUS_CODES`), credit limit and creation time, and its account (what
+    it owes, its overdue invoices, its last invoice's day). Read from the
+    store once per advance, so that the customers drawn as buyers, most of
+    whom do not buy, are not read and decoded from the store one by one, and
+    an account changed several times in a day is written once (`Day.run`)."""
 
     def __init__(self, store: Store) -> None:
         self.kind = array("b", [0])  # index 0: no customer
         self.status = array("b", [0])
         self.credit = array("q", [0])
         self.created = array("q", [0])
+        self.unpaid = array("q", [0])
+        self.overdue = array("q", [0])
+        self.last_day = array("q", [0])
         codes = STATUS_CODES
         with store.snapshot(release=True) as view:
             count = int(view.txn.stat(view.dbs["customers"])["entries"])
             for first in range(1, count + 1, BUYERS_CHUNK):
-                packed, _ = view.values("customers", first, min(BUYERS_CHUNK, count + 1 - first))
-                rows = _BUYER_ROWS.decode(packed)
+                size = min(BUYERS_CHUNK, count + 1 - first)
+                rows = _BUYER_ROWS.decode(view.values("customers", first, size)[0])
                 self.kind.extend([row.customer_type_id - 1 for row in rows])
                 self.status.extend([codes[row.status] for row in rows])
                 self.credit.extend([row.credit_limit for row in rows])
                 self.created.extend([row.created_at for row in rows])
+                accounts = _ACCOUNTS.decode(view.values("accounts", first, size)[0])
+                self.unpaid.extend([account.unpaid for account in accounts])
+                self.overdue.extend([account.overdue for account in accounts])
+                self.last_day.extend([account.last_day for account in accounts])
 
     def add(self, customer: Customer) -> None:
-        """A new customer, the next ID."""
+        """A new customer, the next ID (its account empty until it is set)."""
         if customer.id != len(self.kind):
             raise AssertionError(f"customer {customer.id} is not the next, {len(self.kind)}")
         self.kind.append(customer.customer_type_id - 1)
         self.status.append(STATUS_CODES[customer.status])
         self.credit.append(customer.credit_limit)
         self.created.append(customer.created_at)
+        self.unpaid.append(0)
+        self.overdue.append(0)
+        self.last_day.append(0)
+
+    def account(self, customer_id: int) -> Account:
+        return Account(
+            self.unpaid[customer_id], self.overdue[customer_id], self.last_day[customer_id]
+        )
+
+    def set_account(self, customer_id: int, account: Account) -> None:
+        self.unpaid[customer_id] = account.unpaid
+        self.overdue[customer_id] = account.overdue
+        self.last_day[customer_id] = account.last_day
 
 
 class Business:

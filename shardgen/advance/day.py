@@ -71,7 +71,6 @@ QUIET_AGAIN = 30
 RELEASE_EVERY = 1024
 #: Customers drawn, at most, to find each new invoice its buyer.
 BUYER_TRIES = 20
-ACCOUNT = msgspec.msgpack.Decoder(Account)
 #: An invoice's lines: (product id, price, name, quantity).
 Lines = list[tuple[int, int, str, int]]
 STOCK = msgspec.msgpack.Decoder(Stock)
@@ -96,6 +95,7 @@ class Day:
         self.issued: list[tuple[int, int, int]] = []  # new invoices' (id, type, due day)
         self.ids: dict[str, int] = {}  # the next ID of each table written today
         self.reads = 0  # rows read, for `Store.release`
+        self.accounts: set[int] = set()  # customers whose account the day changed
         #: New invoices and line items, appended once the day has issued them
         #: all (no step reads them the day they are issued).
         self.appended: dict[str, list[tuple[bytes, bytes]]] = {}
@@ -134,13 +134,20 @@ class Day:
         return found
 
     def account(self, customer_id: int) -> Account:
-        raw = self.txn.get(key(customer_id), db=self.dbs["accounts"])
-        if raw is None:
-            raise AssertionError(f"customer {customer_id} has no account")
-        return ACCOUNT.decode(raw)
+        return self.business.buyers.account(customer_id)
 
     def put_account(self, customer_id: int, account: Account) -> None:
-        self.txn.put(key(customer_id), ENCODER.encode(account), db=self.dbs["accounts"])
+        """Set a customer's account; written to the store once the day is done."""
+        self.business.buyers.set_account(customer_id, account)
+        self.accounts.add(customer_id)
+
+    def write_accounts(self) -> None:
+        """The accounts the day changed, written in key order."""
+        buyers = self.business.buyers
+        pairs = [(key(c), ENCODER.encode(buyers.account(c))) for c in sorted(self.accounts)]
+        with self.txn.cursor(db=self.dbs["accounts"]) as cursor:
+            cursor.putmulti(pairs)
+        self.accounts.clear()
 
     def schedule(self, entries: list[tuple[int, int, int]]) -> None:
         for entry in entries:
@@ -171,6 +178,7 @@ class Day:
         self.new_products()
         self.new_invoices()
         self.inventory()
+        self.write_accounts()
 
     def payments(self) -> None:
         ts = self.start + 10 * 3600
