@@ -87,7 +87,7 @@ def test_get_many_finds_what_the_transaction_gets(
     shardgen.advance(advanced, days=3, workers=1)
     for path in (large_store[0], advanced):
         with Store.open(path) as store, store.snapshot() as view:
-            assert view.pages is not None
+            assert view.pages is not None and view.file is not None  # read from the file
             with store.env.begin() as txn:
                 through_lmdb = Snapshot(txn, store.dbs)  # not mapped: the transaction's gets
                 for table in TABLES:
@@ -106,24 +106,36 @@ def test_get_many_finds_what_the_transaction_gets(
 
 
 def test_get_many_reads_through_the_transaction_where_the_pages_are_damaged(
-    small_store: Path,
+    small_store: Path, tmp_path: Path
 ) -> None:
+    damaged_path = tmp_path / "damaged.lmdb"
     with Store.open(small_store) as store, store.env.begin() as txn:
         intact = small_store.read_bytes()
         root = RECORD.unpack(txn.get(b"customers"))[1]
         damaged = bytearray(intact)
         damaged[root * store.page_size : root * store.page_size + 16] = bytes(16)
+        damaged_path.write_bytes(damaged)
         keys = [key(i) for i in wanted_ids(store.count("customers"), 3)]
         expected = [txn.get(k, db=store.dbs["customers"]) for k in keys]
-        with pytest.raises(ValueError, match="does not hold its own page number"):
-            leaves.get(bytes(damaged), store.page_size, root, b"".join(keys), 8)
-        view = Snapshot(txn, store.dbs, pages=(bytes(damaged), store.page_size))  # type: ignore[arg-type]
-        assert view.get_many("customers", keys) == expected
-        # An empty database, and arguments out of bounds.
-        assert leaves.get(intact, store.page_size, 2**64 - 1, key(1) + key(2), 8) == [None, None]
-        for size, joined in ((0, b""), (8, b"123456789"), (512, bytes(512))):
-            with pytest.raises(ValueError, match="out of bounds"):
-                leaves.get(intact, store.page_size, root, joined, size)
+        fd = os.open(damaged_path, os.O_RDONLY)
+        try:
+            with pytest.raises(ValueError, match="does not hold its own page number"):
+                leaves.get(fd, len(damaged), store.page_size, root, b"".join(keys), 8)
+            mapped = (bytes(damaged), store.page_size)
+            view = Snapshot(txn, store.dbs, pages=mapped, file=fd)  # type: ignore[arg-type]
+            assert view.get_many("customers", keys) == expected
+            # An empty database; a file shorter than it says; arguments out of bounds.
+            size = len(damaged)
+            assert (
+                leaves.get(fd, size, store.page_size, 2**64 - 1, key(1) + key(2), 8) == [None] * 2
+            )
+            with pytest.raises(ValueError, match="beyond the end of the file"):
+                leaves.get(fd, size * 2, store.page_size, size // store.page_size, key(1), 8)
+            for page_size, width, joined in ((1000, 8, key(1)), (4096, 0, b""), (4096, 8, b"123")):
+                with pytest.raises(ValueError, match="out of bounds"):
+                    leaves.get(fd, size, page_size, root, joined, width)
+        finally:
+            os.close(fd)
 
 
 def test_values_on_overflow_pages_are_read_whole(make_store: object, tmp_path: Path) -> None:
@@ -156,12 +168,14 @@ def test_a_row_missing_or_past_the_end_is_refused(make_store: object) -> None:
                 view.values("invoices", count - 1, 3)
 
 
-def test_damaged_pages_are_refused_never_read_past(large_store: tuple[Path, object]) -> None:
+def test_damaged_pages_are_refused_never_read_past(
+    large_store: tuple[Path, object], tmp_path: Path
+) -> None:
     # Random bytes of the file changed (most in pages' headers and node
     # offsets, where a change sends a reader astray), and the file cut short:
     # the reader returns rows or refuses them (LookupError, ValueError), and
     # never reads out of the mapping (which would end this process).
-    path = large_store[0]
+    path, copy = large_store[0], tmp_path / "damaged.lmdb"
     intact = path.read_bytes()
     with Store.open(path) as store, store.env.begin() as txn:
         page_size = store.page_size
@@ -188,8 +202,10 @@ def test_damaged_pages_are_refused_never_read_past(large_store: tuple[Path, obje
             assert packed.startswith(array_header(counts[table]))
             outcomes["read"] += 1
         wanted = b"".join(key(i) for i in wanted_ids(counts[table], trial)[:40])
+        copy.write_bytes(damaged)
         try:
-            found = leaves.get(bytes(damaged), page_size, roots[table], wanted, 8)
+            with open(copy, "rb") as file:
+                found = leaves.get(file.fileno(), len(damaged), page_size, roots[table], wanted, 8)
         except ValueError:
             outcomes["lookups refused"] += 1
         else:

@@ -23,13 +23,17 @@
  *
  * `get` looks keys up one by one, each from the root: keys of any one size
  * (a table's 8-byte IDs, the `links` database's 9-byte keys), compared as
- * LMDB compares them (bytes, shorter first on a tie); each value, or None
- * where there is no such key.
+ * LMDB compares them (bytes); each value, or None where there is no such
+ * key. Lookups land on pages far apart: touching them through a mapping
+ * would map the pages around each (64 kB a page, counted in the process's
+ * memory until dropped), so `get` reads each page it needs from the file
+ * (`pread`, from the page cache) into a few pages' buffer instead.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 /* LMDB's page numbers and sizes are size_t: the layout below is the one of
  * 64-bit builds. Elsewhere this module is not built, and cursors read. */
@@ -49,12 +53,17 @@
 #define MAX_DEPTH 32 /* LMDB's CURSOR_STACK */
 #define NO_ROOT UINT64_MAX
 
+#define SLOTS 64 /* pages `get` keeps read, by page number modulo SLOTS */
+
 typedef struct {
-    const uint8_t *map;
-    size_t size;
+    const uint8_t *map; /* the file mapped; NULL: its pages read from `fd` */
+    size_t size;        /* the file's size */
     size_t psize;
     const char *problem; /* set with the first damage found */
     unsigned ksize;      /* the size of every key */
+    int fd;
+    uint8_t *cache;      /* SLOTS pages read from `fd` */
+    uint64_t cached[SLOTS];
 } Tree;
 
 typedef struct {
@@ -81,14 +90,34 @@ static uint64_t big_endian(const uint8_t *p) {
     return v;
 }
 
-/* Page `pgno`, which must be in the mapping, say it is page `pgno` and be
+/* Page `pgno` read from the file into its slot of the cache (a page read
+ * before, still there, is not read again). A page read may replace any page
+ * read before: nothing may hold a pointer into the cache across a read.
+ * NULL if it cannot be read whole. */
+static const uint8_t *read_page(Tree *t, uint64_t pgno) {
+    size_t slot = (size_t)(pgno % SLOTS);
+    uint8_t *buf = t->cache + slot * t->psize;
+    if (t->cached[slot] != pgno) {
+        t->cached[slot] = NO_ROOT;
+        ssize_t got = pread(t->fd, buf, t->psize, (off_t)(pgno * t->psize));
+        if (got != (ssize_t)t->psize) {
+            t->problem = got < 0 ? "a page that cannot be read" : "a page beyond the end of the file";
+            return NULL;
+        }
+        t->cached[slot] = pgno;
+    }
+    return buf;
+}
+
+/* Page `pgno`, which must be in the file, say it is page `pgno` and be
  * of `kind` (a flag); its number of nodes in *keys. NULL on damage. */
 static const uint8_t *page_at(Tree *t, uint64_t pgno, unsigned kind, unsigned *keys) {
     if (pgno >= t->size / t->psize) {
         t->problem = "a page number beyond the end of the file";
         return NULL;
     }
-    const uint8_t *page = t->map + pgno * t->psize;
+    const uint8_t *page = t->map != NULL ? t->map + pgno * t->psize : read_page(t, pgno);
+    if (page == NULL) return NULL;
     if (u64(page) != pgno) {
         t->problem = "a page that does not hold its own page number";
         return NULL;
@@ -230,7 +259,7 @@ static PyObject *run(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *result = NULL, *ends = NULL, *joined = NULL;
     const uint8_t **values = NULL;
     size_t *sizes = NULL;
-    Tree t = {map.buf, (size_t)map.len, (size_t)psize, NULL, KEY_SIZE};
+    Tree t = {map.buf, (size_t)map.len, (size_t)psize, NULL, KEY_SIZE, -1, NULL, {0}};
     if (psize < 512 || psize > 65536 || (psize & (psize - 1)) || batch == 0 ||
         count > (uint64_t)PY_SSIZE_T_MAX / 16 || count >= ((uint64_t)1 << 32) ||
         first > UINT64_MAX - count) {
@@ -330,21 +359,65 @@ done:
     return result;
 }
 
+/* The value of leaf node `node` of `page` (read from the file) as a new
+ * bytes object; NULL on damage (t->problem set) or with a Python error. */
+static PyObject *value_read(Tree *t, const uint8_t *page, const uint8_t *node) {
+    unsigned flags = u16(node + 4);
+    size_t dsize = (size_t)u16(node) | ((size_t)u16(node + 2) << 16);
+    const uint8_t *data = node + NODESIZE + t->ksize;
+    size_t in_page = t->psize - (size_t)(data - page);
+    if (flags & (F_SUBDATA | F_DUPDATA)) {
+        t->problem = "a node of a database that holds duplicates";
+        return NULL;
+    }
+    if (!(flags & F_BIGDATA)) {
+        if (dsize > in_page) {
+            t->problem = "a value out of its page";
+            return NULL;
+        }
+        return PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)dsize);
+    }
+    if (in_page < 8) {
+        t->problem = "an overflow page's number out of its page";
+        return NULL;
+    }
+    uint64_t first = u64(data); /* read before the overflow page replaces the leaf */
+    unsigned unused;
+    const uint8_t *head = page_at(t, first, P_OVERFLOW, &unused);
+    if (head == NULL) return NULL;
+    uint64_t pages = (uint64_t)u16(head + 12) | ((uint64_t)u16(head + 14) << 16);
+    if (pages == 0 || pages > t->size / t->psize - first || dsize > pages * t->psize - PAGEHDRSZ) {
+        t->problem = "overflow pages out of bounds";
+        return NULL;
+    }
+    PyObject *value = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)dsize);
+    if (value == NULL) return NULL;
+    ssize_t got = pread(t->fd, PyBytes_AS_STRING(value), dsize,
+                        (off_t)(first * t->psize + PAGEHDRSZ));
+    if (got != (ssize_t)dsize) {
+        Py_DECREF(value);
+        t->problem = "overflow pages that cannot be read";
+        return NULL;
+    }
+    return value;
+}
+
 /* The leaf node whose key is `key` (t->ksize bytes), found from the root
- * `root`; NULL if there is none, or on damage (t->problem set). */
-static const uint8_t *find(Tree *t, uint64_t root, const uint8_t *key) {
+ * `root`, and in *leaf its page; NULL if there is none, or on damage
+ * (t->problem set). */
+static const uint8_t *find(Tree *t, uint64_t root, const uint8_t *key, const uint8_t **leaf) {
     uint64_t pgno = root;
     for (int depth = 0;; depth++) {
         unsigned keys = 0;
         const uint8_t *page = page_at(t, pgno, P_BRANCH | P_LEAF, &keys);
         if (page == NULL) return NULL;
-        int leaf = (u16(page + 10) & P_LEAF) != 0;
-        if (!leaf && (depth >= MAX_DEPTH || keys == 0)) {
+        int is_leaf = (u16(page + 10) & P_LEAF) != 0;
+        if (!is_leaf && (depth >= MAX_DEPTH || keys == 0)) {
             t->problem = keys ? "a tree deeper than LMDB makes one" : "an empty branch page";
             return NULL;
         }
         /* The first node whose key is above `key` (a branch's first node is below every key). */
-        unsigned low = leaf ? 0 : 1, high = keys;
+        unsigned low = is_leaf ? 0 : 1, high = keys;
         while (low < high) {
             unsigned mid = low + (high - low) / 2;
             const uint8_t *node = node_at(t, page, mid);
@@ -355,38 +428,45 @@ static const uint8_t *find(Tree *t, uint64_t root, const uint8_t *key) {
         if (low == 0) return NULL; /* only in a leaf: every key is above `key` */
         const uint8_t *node = node_at(t, page, low - 1);
         if (node == NULL) return NULL;
-        if (leaf) return memcmp(node + NODESIZE, key, t->ksize) == 0 ? node : NULL;
+        if (is_leaf) {
+            *leaf = page;
+            return memcmp(node + NODESIZE, key, t->ksize) == 0 ? node : NULL;
+        }
         pgno = child_of(node);
     }
 }
 
 static PyObject *get(PyObject *Py_UNUSED(self), PyObject *args) {
-    Py_buffer map, keys;
-    unsigned long long psize, root;
+    int fd;
+    Py_buffer keys;
+    unsigned long long size, psize, root;
     unsigned int ksize;
-    if (!PyArg_ParseTuple(args, "y*KKy*I", &map, &psize, &root, &keys, &ksize)) return NULL;
+    if (!PyArg_ParseTuple(args, "iKKKy*I", &fd, &size, &psize, &root, &keys, &ksize)) return NULL;
     PyObject *found = NULL;
-    Tree t = {map.buf, (size_t)map.len, (size_t)psize, NULL, ksize};
+    Tree t = {NULL, (size_t)size, (size_t)psize, NULL, ksize, fd, NULL, {0}};
     if (psize < 512 || psize > 65536 || (psize & (psize - 1)) || ksize == 0 || ksize > 511 ||
         keys.len % ksize != 0) {
         PyErr_SetString(PyExc_ValueError, "get(): a page size or key size out of bounds");
         goto done;
     }
+    t.cache = PyMem_Malloc(SLOTS * (size_t)psize);
+    if (t.cache == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (int i = 0; i < SLOTS; i++) t.cached[i] = NO_ROOT;
     Py_ssize_t count = keys.len / ksize;
     found = PyList_New(count);
     if (found == NULL) goto done;
     for (Py_ssize_t i = 0; i < count; i++) {
+        const uint8_t *leaf = NULL;
         const uint8_t *node =
-            root == NO_ROOT ? NULL : find(&t, root, (const uint8_t *)keys.buf + i * ksize);
+            root == NO_ROOT ? NULL : find(&t, root, (const uint8_t *)keys.buf + i * ksize, &leaf);
         PyObject *value = NULL;
-        if (node != NULL) {
-            size_t size = 0;
-            const uint8_t *data = value_of(&t, node, &size);
-            if (data != NULL) value = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)size);
-        } else if (t.problem == NULL) {
-            value = Py_NewRef(Py_None);
-        }
+        if (node != NULL) value = value_read(&t, leaf, node);
+        else if (t.problem == NULL) value = Py_NewRef(Py_None);
         if (t.problem != NULL) {
+            Py_XDECREF(value);
             PyErr_Format(PyExc_ValueError, "the store's pages are damaged: %s", t.problem);
             Py_CLEAR(found);
             goto done;
@@ -398,8 +478,8 @@ static PyObject *get(PyObject *Py_UNUSED(self), PyObject *args) {
         PyList_SET_ITEM(found, i, value);
     }
 done:
+    PyMem_Free(t.cache);
     PyBuffer_Release(&keys);
-    PyBuffer_Release(&map);
     return found;
 }
 
@@ -408,8 +488,9 @@ static PyMethodDef methods[] = {
      "run(map, page_size, root, first, count, batch) -> (values, ends): the values of IDs "
      "first .. first + count - 1 as one msgpack array, and where each batch of them ends."},
     {"get", get, METH_VARARGS,
-     "get(map, page_size, root, keys, key_size) -> list: the value of each key (keys: "
-     "key_size bytes each, joined), or None where the database has no such key."},
+     "get(fd, file_size, page_size, root, keys, key_size) -> list: the value of each key "
+     "(keys: key_size bytes each, joined), or None where the database has no such key; "
+     "the pages read from the file `fd`."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -10,7 +10,8 @@ def run(
     /,
 ) -> tuple[bytes, list[int]]: ...
 def get(
-    map: bytes | memoryview | mmap.mmap,
+    fd: int,
+    file_size: int,
     page_size: int,
     root: int,
     keys: bytes,

@@ -432,16 +432,19 @@ class Store:
         when it began. With `release`, the pages it reads leave this process's
         memory every few thousand rows (`Snapshot.reads`)."""
         with self.env.begin() as txn:
-            pages = self._mapped()
+            opened = self._mapped()
+            pages, file = (opened[:2], opened[2]) if opened is not None else (None, None)
             try:
-                yield Snapshot(txn, self.dbs, self.pages.release if release else None, pages)
+                yield Snapshot(txn, self.dbs, self.pages.release if release else None, pages, file)
             finally:
-                if pages is not None:
-                    pages[0].close()
+                if opened is not None:
+                    opened[0].close()
+                    os.close(opened[2])
 
-    def _mapped(self) -> tuple[mmap.mmap, int] | None:
-        """The store file mapped read-only for `Snapshot.values`, and its page
-        size: when the leaf reader was built, this handle's file is known, the
+    def _mapped(self) -> tuple[mmap.mmap, int, int] | None:
+        """The store file mapped read-only for `Snapshot.values`, its page
+        size, and the file open for `Snapshot.get_many` (the caller closes
+        it): when the leaf reader was built, this handle's file is known, the
         path still names that very file, and its pages are laid out as the
         reader knows (else None: cursors read it)."""
         if snapshot.leaves is None or self.file is None:
@@ -450,18 +453,23 @@ class Store:
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
         except OSError:
             return None
+        mapped = None
         try:
             info = os.fstat(fd)
-            if (info.st_dev, info.st_ino) != self.file or info.st_size == 0:
-                return None
-            # Read, not mapped: no page is mapped until a range is read.
-            if not known_layout(os.pread(fd, 64, 0)):  # another LMDB data format
-                return None
-            return mmap.mmap(fd, 0, prot=mmap.PROT_READ), self.page_size
+            # The first page read, not mapped: no page is mapped until a range
+            # is read; a file of another LMDB data format is not mapped.
+            if (
+                (info.st_dev, info.st_ino) == self.file
+                and info.st_size > 0
+                and known_layout(os.pread(fd, 64, 0))
+            ):
+                mapped = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
         except OSError:  # pragma: no cover - a file system that maps no files
-            return None
-        finally:
+            pass
+        if mapped is None:
             os.close(fd)
+            return None
+        return mapped, self.page_size, fd
 
     def get(self, table: str, record_id: int) -> Any | None:
         with self.env.begin() as txn:

@@ -56,6 +56,7 @@ class Snapshot:
         dbs: dict[str, Any],
         release: Callable[[], None] | None = None,
         pages: tuple[mmap.mmap, int] | None = None,
+        file: int | None = None,
     ) -> None:
         self.txn = txn
         self.dbs = dbs
@@ -65,6 +66,9 @@ class Snapshot:
         #: began (so it holds every page the transaction sees), and its page
         #: size; None: read through cursors only.
         self.pages = pages
+        #: The same file open for reading, for `get_many`'s reads of its
+        #: pages; None: looked up through the transaction.
+        self.file = file
 
     def values(self, table: str, first: int, count: int) -> tuple[bytes, list[int]]:
         """The values of IDs `first` .. `first + count - 1` as one msgpack
@@ -108,23 +112,21 @@ class Snapshot:
     def get_many(self, name: str, keys: list[bytes]) -> list[bytes | None]:
         """The values of `keys` (all of one size) in the database `name` (a
         table, or `links`), in their order; None where there is no such key.
-        Looked up in the pages (`_leaves.get`) where this snapshot maps the
-        store, else, or where the pages are not as LMDB lays them out, one
-        by one through the transaction (`get`'s reads)."""
+        Looked up in the store file's pages (`_leaves.get`, which reads them
+        from the file) where this snapshot maps it, else, or where the pages
+        are not as LMDB lays them out, one by one through the transaction
+        (`get`'s reads)."""
         if not keys:
             return []
-        if self.pages is not None and leaves is not None:
+        if self.pages is not None and self.file is not None and leaves is not None:
             mapped, page_size = self.pages
             try:
-                found = leaves.get(
-                    mapped, page_size, self._root(name), b"".join(keys), len(keys[0])
-                )
+                return leaves.get(
+                    self.file, len(mapped), page_size, self._root(name), b"".join(keys),
+                    len(keys[0]),
+                )  # fmt: skip
             except (LookupError, ValueError):  # read through LMDB: it says what is wrong
                 pass
-            else:
-                if self.release is not None:  # the pages read leave this process's memory
-                    mapped.madvise(mmap.MADV_DONTNEED)
-                return found
         db = self.dbs[name]
         values: list[bytes | None] = []
         for k in keys:
