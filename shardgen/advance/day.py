@@ -66,8 +66,8 @@ QUIET_LEAVES = 0.5
 LAUNCH_TIME = 7 * 3600
 #: A quiet customer that stays active is looked at again after this many days.
 QUIET_AGAIN = 30
-#: Rows a day reads between drops of its page mappings (`Store.release`):
-#: each read maps 16 pages, so about 64 MB of them.
+#: Rows a day reads or puts in place between drops of its page mappings
+#: (`Store.release`): each maps 16 pages, so about 64 MB of them.
 RELEASE_EVERY = 1024
 #: Customers drawn, at most, to find each new invoice its buyer.
 BUYER_TRIES = 20
@@ -102,11 +102,17 @@ class Day:
 
     # -- reading and writing rows ------------------------------------------
 
-    def get(self, table: str, row_id: int) -> tuple[Any, bytes]:
-        self.reads += 1
-        if self.reads % RELEASE_EVERY == 0:
-            # The pages the day has read so far leave this process's memory.
+    def touch(self, rows: int = 1) -> None:
+        """Count rows read or put in place (a put finds its page as a read
+        does); every RELEASE_EVERY, the pages the day has mapped so far
+        leave this process's memory."""
+        before = self.reads
+        self.reads += rows
+        if self.reads // RELEASE_EVERY != before // RELEASE_EVERY:
             self.store.release(trim=False)
+
+    def get(self, table: str, row_id: int) -> tuple[Any, bytes]:
+        self.touch()
         raw = self.txn.get(key(row_id), db=self.dbs[table])
         if raw is None:
             raise AssertionError(f"{table} {row_id} is missing")
@@ -144,12 +150,14 @@ class Day:
     def write_accounts(self) -> None:
         """The accounts the day changed, written in key order."""
         buyers = self.business.buyers
+        self.touch(len(self.accounts))
         pairs = [(key(c), ENCODER.encode(buyers.account(c))) for c in sorted(self.accounts)]
         with self.txn.cursor(db=self.dbs["accounts"]) as cursor:
             cursor.putmulti(pairs)
         self.accounts.clear()
 
     def schedule(self, entries: list[tuple[int, int, int]]) -> None:
+        self.touch(len(entries))
         for entry in entries:
             self.txn.put(agenda_key(*entry), b"", db=self.dbs["agenda"])
 
@@ -455,6 +463,7 @@ class Day:
             LINK_KEY.pack(LINE_ITEMS, invoice_id), LINK.pack(line_first, len(lines)),
             db=self.dbs["links"],
         )  # fmt: skip
+        self.touch()
         self.txn.put(key(customer_id) + key(invoice_id), b"", db=self.dbs["later"])
         self.put_account(customer_id, Account(account.unpaid + total, account.overdue, self.day))
         self.issued.append((invoice_id, kind, due))
