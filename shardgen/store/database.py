@@ -209,7 +209,8 @@ class Store:
     def create(cls, path: Path, plan: Any, *, map_size: int = DEFAULT_MAP_SIZE) -> Store:
         """Create a new, empty store at `path` (which must not exist)."""
         env = _open_writable(path, map_size)
-        store = cls(path, env, True, functools.partial(_open_writable, path, map_size))
+        opener = functools.partial(_open_writable, path, map_size)
+        store = cls(path, env, True, opener, file=identity(path))
         with store.write() as txn:
             meta = Meta(SCHEMA_VERSION, __version__, plan)
             txn.put(b"meta", ENCODER.encode(meta), db=store.dbs["meta"])
@@ -222,7 +223,8 @@ class Store:
         check_file(path)
         map_size = map_size or recorded_map_size(path)
         env = _open_writable(path, map_size)
-        store = cls(path, env, True, functools.partial(_open_writable, path, map_size))
+        opener = functools.partial(_open_writable, path, map_size)
+        store = cls(path, env, True, opener, file=identity(path))
         store.check_schema()
         return store
 
