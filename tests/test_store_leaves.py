@@ -46,13 +46,22 @@ def ranges(count: int, seed: int) -> list[tuple[int, int]]:
     return out
 
 
-def test_values_are_what_the_cursors_read_on_generated_and_advanced_stores(
-    large_store: tuple[Path, object], tmp_path: Path
-) -> None:
-    advanced = tmp_path / "advanced.lmdb"
+@pytest.fixture(scope="module")
+def stores(
+    large_store: tuple[Path, object], tmp_path_factory: pytest.TempPathFactory
+) -> list[Path]:
+    """The large store, and a copy of it advanced by 3 days (updates and
+    inserts: pages split)."""
+    advanced = tmp_path_factory.mktemp("leaves") / "advanced.lmdb"
     shutil.copyfile(large_store[0], advanced)
-    shardgen.advance(advanced, days=3, workers=1)  # updates and inserts: pages split
-    for path in (large_store[0], advanced):
+    shardgen.advance(advanced, days=3, workers=1)
+    return [large_store[0], advanced]
+
+
+def test_values_are_what_the_cursors_read_on_generated_and_advanced_stores(
+    stores: list[Path],
+) -> None:
+    for path in stores:
         with Store.open(path) as store, store.snapshot() as view:
             assert view.pages is not None  # the store is mapped: the leaf reader reads
             for table in TABLES:
@@ -79,13 +88,8 @@ def wanted_ids(count: int, seed: int) -> list[int]:
     return ids + [rng.randint(1, count) for _ in range(300)]
 
 
-def test_get_many_finds_what_the_transaction_gets(
-    large_store: tuple[Path, object], tmp_path: Path
-) -> None:
-    advanced = tmp_path / "advanced.lmdb"
-    shutil.copyfile(large_store[0], advanced)
-    shardgen.advance(advanced, days=3, workers=1)
-    for path in (large_store[0], advanced):
+def test_get_many_finds_what_the_transaction_gets(stores: list[Path]) -> None:
+    for path in stores:
         with Store.open(path) as store, store.snapshot() as view:
             assert view.pages is not None and view.file is not None  # read from the file
             with store.env.begin() as txn:
