@@ -224,6 +224,30 @@ def test_a_store_without_what_advance_needs_is_refused_with_advice_that_works(
     assert run("advance", path, "--days", "1").returncode == 0
 
 
+@pytest.mark.parametrize("damage", ["account", "customer"])
+def test_a_damaged_store_is_refused_with_advice_that_works(
+    small_store: Path, tmp_path: Path, damage: str
+) -> None:
+    # A customer's account missing, or its record not a customer's: the
+    # advance reads every customer's facts and account before its first day.
+    path = tmp_path / "s.lmdb"
+    shutil.copyfile(small_store, path)
+    env = lmdb.open(str(path), subdir=False, max_dbs=32, lock=True)
+    with env.begin(write=True) as txn:
+        if damage == "account":
+            assert txn.delete(key(7), db=env.open_db(b"accounts", txn=txn))
+        else:
+            txn.put(key(7), b"\x92\x07\xc1", db=env.open_db(b"customers", txn=txn))
+    env.close()
+    result = run("advance", path, "--days", "1")
+    assert_one_line(result, 1, f"the store at {path} is damaged")
+    assert "regenerate it or restore a copy" in result.stderr
+    assert not (tmp_path / "s.lmdb.staging").exists()  # no copy of it to continue from
+    shutil.copyfile(small_store, path)  # a copy restored
+    assert run("advance", path, "--days", "1").returncode == 0
+    assert shardgen.verify(path).ok
+
+
 @pytest.mark.parametrize(
     ("args", "code", "needle"),
     [

@@ -13,6 +13,7 @@ from typing import Any
 import lmdb
 import msgspec
 
+from ..errors import damaged
 from ..make.catalog import BYTES_PER_PRODUCT, Catalog, CatalogLayout, build_catalog
 from ..make.vocabulary import Q4_LIFT, WEEKEND_WEIGHT
 from ..plan import EPOCH, Plan
@@ -65,7 +66,7 @@ class Buyers:
     whom do not buy, are not read and decoded from the store one by one, and
     an account changed several times in a day is written once (`Day.run`)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, name: object) -> None:
         self.kind = array("b", [0])  # index 0: no customer
         self.status = array("b", [0])
         self.credit = array("q", [0])
@@ -73,6 +74,12 @@ class Buyers:
         self.unpaid = array("q", [0])
         self.overdue = array("q", [0])
         self.last_day = array("q", [0])
+        try:
+            self._read(store)
+        except (LookupError, OverflowError, msgspec.DecodeError) as exc:  # a row missing or damaged
+            raise damaged(name, f"its customers or their accounts: {exc}") from None
+
+    def _read(self, store: Store) -> None:
         codes = STATUS_CODES
         with store.snapshot(release=True) as view:
             count = int(view.txn.stat(view.dbs["customers"])["entries"])
@@ -114,9 +121,12 @@ class Buyers:
 class Business:
     """What the days of one advance share: the plan, the catalog, the rates,
     the products the days have launched and the customers' facts a sale
-    looks at (read from the store once)."""
+    looks at (read from the store once; damage there is the damaged-store
+    error of `name`, the store advanced)."""
 
-    def __init__(self, store: Store, plan: Plan, catalog: Catalog, rates: Rates) -> None:
+    def __init__(
+        self, store: Store, plan: Plan, catalog: Catalog, rates: Rates, name: object
+    ) -> None:
         self.store = store
         self.plan = plan
         self.catalog = catalog
@@ -127,7 +137,7 @@ class Business:
         for product in store.scan_from("products", plan.products + 1):
             self.launched.append((product.id, product.price, product.name))
         self.mean_weight = mean_weight(plan.as_of_day)
-        self.buyers = Buyers(store)
+        self.buyers = Buyers(store, name)  # `name`: the store the user named, for errors
 
 
 #: Where an advanced store keeps its plan's catalog (in `meta`), and what it

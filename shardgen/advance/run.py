@@ -19,7 +19,7 @@ from pathlib import Path
 
 import msgspec
 
-from ..errors import UsageError
+from ..errors import DamagedStoreError, UsageError
 from ..guard import refuse_link, refuse_write_protected, remove_store, run_lock
 from ..pipeline import failures_logged, first_violation, promote_verified
 from ..plan import EPOCH, LATEST_AS_OF, Plan, check_workers, parse_day
@@ -99,8 +99,13 @@ def advance(
         end = _end_day(now, to_day, days, resume)
         staging = staging_path(target)
         store, written = _open_staging(target, staging, resume, end, promoted)
-        with failures_logged(store, f"{target} left unchanged"):
-            return _run(store, target, now, end, workers, started, progress, written)
+        try:
+            with failures_logged(store, f"{target} left unchanged"):
+                return _run(store, target, now, end, workers, started, progress, written)
+        except DamagedStoreError:
+            # A copy of a damaged store: no later run could continue from it.
+            remove_store(staging)
+            raise
 
 
 def render_advance(summary: AdvanceSummary) -> str:
@@ -259,7 +264,7 @@ def _run(
             versions=versions(), workers=workers or 1, resumed=resumed > 0,
         )
     )  # fmt: skip
-    business = Business(store, plan, kept_catalog(store, plan), _rates(store, plan))
+    business = Business(store, plan, kept_catalog(store, plan), _rates(store, plan), target)
     seq = advanced.changes if advanced is not None else 0
     with Monitor() as monitor:
         while day < end:
