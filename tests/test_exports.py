@@ -221,7 +221,8 @@ def _contents(target: Path) -> dict[str, bytes] | bytes:
 #: read from the leaf pages, or through cursors (`Snapshot.values`).
 DAMAGED_INVOICES = (
     r"damaged: invoices: (the row with id \d+ is missing, or a key is damaged|no row with id"
-    r" \d+: the table ends before it|the store's pages are damaged: a key that is not 8 bytes)"
+    r" \d+: the table ends before it|the store's pages are damaged: a key of another size than the"
+    r" database's)"
     r"|damaged: invoices's keys from id 1 are not ids 1 to"
 )
 
