@@ -21,7 +21,7 @@ import msgspec
 import pytest
 
 import shardgen
-from shardgen.advance.ledger import recent_key
+from shardgen.advance.ledger import AGENDA_KEY, OVERDUE, PAY, recent_key
 from shardgen.pipeline import Summary
 from shardgen.plan import EPOCH
 from shardgen.schema import DECODERS, ENCODER, LINE_ITEMS, Change
@@ -246,6 +246,27 @@ def test_a_damaged_store_is_refused_with_advice_that_works(
     shutil.copyfile(small_store, path)  # a copy restored
     assert run("advance", path, "--days", "1").returncode == 0
     assert shardgen.verify(path).ok
+
+
+def test_a_row_a_day_needs_missing_is_the_damaged_store_error(
+    large_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    # The first invoice due to be paid or to turn overdue after the store's
+    # date, deleted: the day that comes to it finds it missing.
+    path = tmp_path / "l.lmdb"
+    shutil.copyfile(large_store[0], path)
+    env = lmdb.open(str(path), subdir=False, max_dbs=32, lock=True)
+    with env.begin(write=True) as txn:
+        entries = [AGENDA_KEY.unpack(k) for k, _ in txn.cursor(db=env.open_db(b"agenda", txn=txn))]
+        day, _, invoice_id = min(e for e in entries if e[1] in (PAY, OVERDUE))
+        assert txn.delete(key(invoice_id), db=env.open_db(b"invoices", txn=txn))
+    env.close()
+    to = (EPOCH + dt.timedelta(days=day)).isoformat()
+    result = run("advance", path, "--to", to, "--workers", "1")
+    assert_one_line(result, 1, f"the store at {path} is damaged: invoices: the row with id")
+    assert not (tmp_path / "l.lmdb.staging").exists()
+    shutil.copyfile(large_store[0], path)  # a copy restored
+    assert run("advance", path, "--to", to, "--workers", "1").returncode == 0
 
 
 @pytest.mark.parametrize(

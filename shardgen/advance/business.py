@@ -137,7 +137,8 @@ class Business:
         for product in store.scan_from("products", plan.products + 1):
             self.launched.append((product.id, product.price, product.name))
         self.mean_weight = mean_weight(plan.as_of_day)
-        self.buyers = Buyers(store, name)  # `name`: the store the user named, for errors
+        self.name = name  # the store advanced (not its staging copy), for errors
+        self.buyers = Buyers(store, name)
 
 
 #: Where an advanced store keeps its plan's catalog (in `meta`), and what it

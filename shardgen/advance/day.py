@@ -22,6 +22,7 @@ import lmdb
 import msgspec
 import numpy as np
 
+from ..errors import DamagedStoreError, damaged
 from ..make.customers import customer_shard
 from ..make.invoices import (
     NET_TERMS,
@@ -115,8 +116,18 @@ class Day:
         self.touch()
         raw = self.txn.get(key(row_id), db=self.dbs[table])
         if raw is None:
-            raise AssertionError(f"{table} {row_id} is missing")
-        return DECODERS[table].decode(raw), bytes(raw)
+            raise self.damaged(f"{table}: the row with id {row_id} is missing")
+        try:
+            return DECODERS[table].decode(raw), bytes(raw)
+        except msgspec.DecodeError as exc:
+            raise self.damaged(
+                f"{table}: the row with id {row_id} does not decode ({exc})"
+            ) from None
+
+    def damaged(self, detail: str) -> DamagedStoreError:
+        """The damaged-store error of the store advanced: a row the day
+        needs is missing or unreadable."""
+        return damaged(self.business.name, detail)
 
     def update(self, ts: int, table: str, row_id: int, before: bytes, record: Any) -> None:
         after = ENCODER.encode(record)
@@ -386,14 +397,14 @@ class Day:
 
     def primary(self, customer_id: int) -> tuple[int, int]:
         raw = self.txn.get(LINK_KEY.pack(ADDRESSES, customer_id), db=self.dbs["links"])
-        if raw is None:
-            raise AssertionError(f"customer {customer_id} has no addresses")
+        if raw is None or len(raw) != LINK.size:
+            raise self.damaged(f"links: customer {customer_id}'s addresses are missing")
         first, count = LINK.unpack(raw)
         for address_id in range(first, first + count):
             address, _ = self.get("customer_addresses", address_id)
             if address.is_primary:
                 return address_id, STATE_TAX_BP[address.state]
-        raise AssertionError(f"customer {customer_id} has no primary address")
+        raise self.damaged(f"customer_addresses: customer {customer_id} has no primary address")
 
     def lines(self, count: int) -> list[Lines]:
         """The lines of `count` invoices: 1-4 (product id, price, name,
@@ -490,7 +501,12 @@ class Day:
                 changed = msgspec.structs.replace(
                     changed, last_received_date=self.day, last_received_quantity=received
                 )
-                stock = STOCK.decode(self.txn.get(key(product_id), db=self.dbs["stock"]) or b"")
+                try:
+                    stock = STOCK.decode(self.txn.get(key(product_id), db=self.dbs["stock"]) or b"")
+                except msgspec.DecodeError:
+                    raise self.damaged(
+                        f"stock: product {product_id}'s is missing or unreadable"
+                    ) from None
                 self.txn.put(
                     key(product_id),
                     ENCODER.encode(Stock(stock.opening, stock.day, stock.received + received)),
