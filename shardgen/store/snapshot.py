@@ -13,7 +13,7 @@ from typing import Any, cast
 import lmdb
 
 from ..schema import array_header
-from .keys import BATCH, LINK, LINK_KEY, key, span
+from .keys import BATCH, key, span
 
 #: A database's record (LMDB's MDB_db, in the main database under its name):
 #: its flags (0: one value per key, keys compared as bytes, as every table
@@ -115,7 +115,7 @@ class Snapshot:
         Looked up in the store file's pages (`_leaves.get`, which reads them
         from the file) where this snapshot maps it, else, or where the pages
         are not as LMDB lays them out, one by one through the transaction
-        (`get`'s reads)."""
+        (each counted as RANDOM_READ rows read)."""
         if not keys:
             return []
         if self.pages is not None and self.file is not None and leaves is not None:
@@ -220,20 +220,6 @@ class Snapshot:
                         break
                     found.append((int.from_bytes(k[:8], "big"), int.from_bytes(k[8:], "big")))
         return found
-
-    def get(self, table: str, row_id: int) -> bytes | None:
-        """The stored value of one row, or None."""
-        self.reads(RANDOM_READ)
-        value = self.txn.get(key(row_id), db=self.dbs[table])
-        return None if value is None else bytes(value)
-
-    def link(self, relation: int, parent: int) -> tuple[int, int] | None:
-        """A parent's (first child ID, child count), or None."""
-        value = self.txn.get(LINK_KEY.pack(relation, parent), db=self.dbs["links"])
-        if value is None or len(value) != LINK.size:
-            return None
-        first, count = LINK.unpack(value)
-        return int(first), int(count)
 
     def outside(
         self, table: str, covered: list[tuple[bytes, bytes]]
