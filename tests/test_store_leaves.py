@@ -156,6 +156,11 @@ def test_values_on_overflow_pages_are_read_whole(make_store: object, tmp_path: P
             assert (packed, ends) == by_cursors(store, "invoices", 1, count)
             packed, _ = view.values("invoices", 6, 1)
             assert packed == array_header(1) + big[6]
+            # Looked up, each read from the file, overflow pages and all.
+            assert view.file is not None
+            found = view.get_many("invoices", [key(i) for i in (4, 5, 6, 9)])
+            assert found[1:] == [big[5], big[6], big[9]]
+            assert found[0] is not None and found[0] == view.values("invoices", 4, 1)[0][1:]
 
 
 def test_a_row_missing_or_past_the_end_is_refused(make_store: object) -> None:

@@ -196,42 +196,57 @@ static const uint8_t *descend(Tree *t, uint64_t pgno, uint64_t id, int leftmost,
     }
 }
 
-/* The value of leaf node `node` in *size; NULL on damage. */
-static const uint8_t *value_of(Tree *t, const uint8_t *node, size_t *size) {
+/* Where the value of leaf node `node` of `page` is, checked against the
+ * page and the file: its size in *size, and either its bytes in the page
+ * (*data; *overflow NO_ROOT) or, too large for a leaf, on overflow pages
+ * from *overflow on (*data NULL). 0 on damage. A page read from the file
+ * (`get`) is read over by the overflow page's: nothing here holds a pointer
+ * into it after that read. */
+static int locate(Tree *t, const uint8_t *page, const uint8_t *node, size_t *size,
+                  const uint8_t **data, uint64_t *overflow) {
     unsigned flags = u16(node + 4);
     size_t dsize = (size_t)u16(node) | ((size_t)u16(node + 2) << 16);
-    const uint8_t *data = node + NODESIZE + t->ksize;
-    size_t room = (size_t)(t->map + t->size - data);
+    const uint8_t *at = node + NODESIZE + t->ksize;
+    size_t in_page = t->psize - (size_t)(at - page); /* the page is in the file */
     if (flags & (F_SUBDATA | F_DUPDATA)) {
         t->problem = "a node of a database that holds duplicates";
-        return NULL;
-    }
-    if (flags & F_BIGDATA) {
-        size_t in_page = t->psize - (size_t)((data - t->map) % t->psize);
-        if (room < 8 || in_page < 8) {
-            t->problem = "an overflow page's number out of its page";
-            return NULL;
-        }
-        unsigned unused;
-        const uint8_t *first = page_at(t, u64(data), P_OVERFLOW, &unused);
-        if (first == NULL) return NULL;
-        uint64_t pages = (uint64_t)u16(first + 12) | ((uint64_t)u16(first + 14) << 16);
-        size_t span = (size_t)(t->map + t->size - first);
-        if (pages == 0 || pages > span / t->psize || dsize > pages * t->psize - PAGEHDRSZ) {
-            t->problem = "overflow pages out of bounds";
-            return NULL;
-        }
-        *size = dsize;
-        return first + PAGEHDRSZ;
-    }
-    /* An inline value ends in its own page. */
-    size_t page_end = t->psize - (size_t)((data - t->map) % t->psize);
-    if (dsize > page_end || dsize > room) {
-        t->problem = "a value out of its page";
-        return NULL;
+        return 0;
     }
     *size = dsize;
-    return data;
+    *data = NULL;
+    *overflow = NO_ROOT;
+    if (!(flags & F_BIGDATA)) { /* an inline value ends in its own page */
+        if (dsize > in_page) {
+            t->problem = "a value out of its page";
+            return 0;
+        }
+        *data = at;
+        return 1;
+    }
+    if (in_page < 8) {
+        t->problem = "an overflow page's number out of its page";
+        return 0;
+    }
+    uint64_t first = u64(at);
+    unsigned unused;
+    const uint8_t *head = page_at(t, first, P_OVERFLOW, &unused);
+    if (head == NULL) return 0;
+    uint64_t pages = (uint64_t)u16(head + 12) | ((uint64_t)u16(head + 14) << 16);
+    if (pages == 0 || pages > t->size / t->psize - first || dsize > pages * t->psize - PAGEHDRSZ) {
+        t->problem = "overflow pages out of bounds";
+        return 0;
+    }
+    *overflow = first;
+    return 1;
+}
+
+/* The value of leaf node `node` of `page`, in the mapping, and its size in
+ * *size; NULL on damage. */
+static const uint8_t *value_of(Tree *t, const uint8_t *page, const uint8_t *node, size_t *size) {
+    const uint8_t *data;
+    uint64_t overflow;
+    if (!locate(t, page, node, size, &data, &overflow)) return NULL;
+    return data != NULL ? data : t->map + overflow * t->psize + PAGEHDRSZ;
 }
 
 static Py_ssize_t header_size(uint64_t count) {
@@ -322,7 +337,7 @@ static PyObject *run(PyObject *Py_UNUSED(self), PyObject *args) {
                              (unsigned long long)(first + row), (unsigned long long)id);
                 goto done;
             }
-            values[row] = value_of(&t, node, &sizes[row]);
+            values[row] = value_of(&t, leaf, node, &sizes[row]);
             if (values[row] == NULL) break;
             total += sizes[row];
             at++;
@@ -362,39 +377,16 @@ done:
 /* The value of leaf node `node` of `page` (read from the file) as a new
  * bytes object; NULL on damage (t->problem set) or with a Python error. */
 static PyObject *value_read(Tree *t, const uint8_t *page, const uint8_t *node) {
-    unsigned flags = u16(node + 4);
-    size_t dsize = (size_t)u16(node) | ((size_t)u16(node + 2) << 16);
-    const uint8_t *data = node + NODESIZE + t->ksize;
-    size_t in_page = t->psize - (size_t)(data - page);
-    if (flags & (F_SUBDATA | F_DUPDATA)) {
-        t->problem = "a node of a database that holds duplicates";
-        return NULL;
-    }
-    if (!(flags & F_BIGDATA)) {
-        if (dsize > in_page) {
-            t->problem = "a value out of its page";
-            return NULL;
-        }
-        return PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)dsize);
-    }
-    if (in_page < 8) {
-        t->problem = "an overflow page's number out of its page";
-        return NULL;
-    }
-    uint64_t first = u64(data); /* read before the overflow page replaces the leaf */
-    unsigned unused;
-    const uint8_t *head = page_at(t, first, P_OVERFLOW, &unused);
-    if (head == NULL) return NULL;
-    uint64_t pages = (uint64_t)u16(head + 12) | ((uint64_t)u16(head + 14) << 16);
-    if (pages == 0 || pages > t->size / t->psize - first || dsize > pages * t->psize - PAGEHDRSZ) {
-        t->problem = "overflow pages out of bounds";
-        return NULL;
-    }
-    PyObject *value = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)dsize);
+    size_t size;
+    const uint8_t *data;
+    uint64_t overflow;
+    if (!locate(t, page, node, &size, &data, &overflow)) return NULL;
+    if (data != NULL) return PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)size);
+    PyObject *value = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
     if (value == NULL) return NULL;
-    ssize_t got = pread(t->fd, PyBytes_AS_STRING(value), dsize,
-                        (off_t)(first * t->psize + PAGEHDRSZ));
-    if (got != (ssize_t)dsize) {
+    ssize_t got = pread(t->fd, PyBytes_AS_STRING(value), size,
+                        (off_t)(overflow * t->psize + PAGEHDRSZ));
+    if (got != (ssize_t)size) {
         Py_DECREF(value);
         t->problem = "overflow pages that cannot be read";
         return NULL;
