@@ -239,9 +239,11 @@ def test_a_damaged_store_is_refused_with_advice_that_works(
         else:
             txn.put(key(7), b"\x92\x07\xc1", db=env.open_db(b"customers", txn=txn))
     env.close()
+    damaged = path.read_bytes()
     result = run("advance", path, "--days", "1")
     assert_one_line(result, 1, f"the store at {path} is damaged")
     assert "regenerate it or restore a copy" in result.stderr
+    assert path.read_bytes() == damaged  # the store as it was
     assert not (tmp_path / "s.lmdb.staging").exists()  # no copy of it to continue from
     shutil.copyfile(small_store, path)  # a copy restored
     assert run("advance", path, "--days", "1").returncode == 0
@@ -261,9 +263,11 @@ def test_a_row_a_day_needs_missing_is_the_damaged_store_error(
         day, _, invoice_id = min(e for e in entries if e[1] in (PAY, OVERDUE))
         assert txn.delete(key(invoice_id), db=env.open_db(b"invoices", txn=txn))
     env.close()
+    damaged = path.read_bytes()
     to = (EPOCH + dt.timedelta(days=day)).isoformat()
     result = run("advance", path, "--to", to, "--workers", "1")
     assert_one_line(result, 1, f"the store at {path} is damaged: invoices: the row with id")
+    assert path.read_bytes() == damaged  # the store as it was
     assert not (tmp_path / "l.lmdb.staging").exists()
     shutil.copyfile(large_store[0], path)  # a copy restored
     assert run("advance", path, "--to", to, "--workers", "1").returncode == 0
