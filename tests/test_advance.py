@@ -273,6 +273,40 @@ def test_a_row_a_day_needs_missing_is_the_damaged_store_error(
     assert run("advance", path, "--to", to, "--workers", "1").returncode == 0
 
 
+def test_a_year_of_days_keeps_the_business_going(
+    large_store: tuple[Path, Summary], tmp_path: Path
+) -> None:
+    """The days issue no bad debt: every invoice they issue and leave unpaid
+    is on the agenda to be paid, so a customer it suspends is active again
+    once it is paid, and a year on the status mix is near generate's. (With
+    generate's share of invoices never paid, drawn for each of the days'
+    invoices, the suspended share tripled in the year: most customers buy
+    dozens of times a year.)"""
+    path = tmp_path / "year.lmdb"
+    shutil.copyfile(large_store[0], path)
+    generated = shardgen.stats(path).customer_status
+    shardgen.advance(path, days=365, workers=1)
+    grown = shardgen.stats(path).customer_status
+    share = {status: grown[status] / sum(grown.values()) for status in grown}
+    assert generated["suspended"] / sum(generated.values()) == pytest.approx(0.10, abs=0.01)
+    assert share["suspended"] <= 0.12 and share["active"] >= 0.72, share
+    env = lmdb.open(str(path), subdir=False, max_dbs=32, readonly=True, lock=False)
+    with env.begin() as txn:
+        cursor = txn.cursor(db=env.open_db(b"agenda", txn=txn, create=False))
+        to_pay = {i for d, kind, i in (AGENDA_KEY.unpack(k) for k in cursor.iternext(values=False))
+                  if kind == PAY}  # fmt: skip
+        invoices = env.open_db(b"invoices", txn=txn, create=False)
+        decode = DECODERS["invoices"].decode
+        unpaid = [
+            invoice.id
+            for invoice in map(decode, txn.cursor(db=invoices).iternext(keys=False))
+            if invoice.invoice_date > day_of(AS_OF) and invoice.paid_date is None
+        ]
+    env.close()
+    assert len(unpaid) > 1000  # the days' last weeks: not yet due, or paid late
+    assert [i for i in unpaid if i not in to_pay] == []
+
+
 @pytest.mark.parametrize(
     ("args", "code", "needle"),
     [

@@ -346,10 +346,13 @@ class Day:
             append(self.txn, self.dbs[table], pairs)
         self.appended = {}
         if self.issued:
-            # Each invoice's fate, from its own seed: the days on its agenda.
+            # Each invoice's fate, from its own seed: the days on its agenda
+            # (paid, if late; the days issue no bad debt).
             ids, kinds, due = (np.array(c, np.int64) for c in zip(*self.issued, strict=True))
-            unpaid = np.zeros(len(ids), np.bool_)
-            pays = pay_days(business.plan.seed, ids, kinds, unpaid, due, self.day)
+            suspended = np.zeros(len(ids), np.bool_)  # only active customers buy
+            pays = pay_days(
+                business.plan.seed, ids, kinds, suspended, due, self.day, bad_debt=False
+            )
             for invoice_id, pay, due_day in zip(
                 ids.tolist(), pays.tolist(), due.tolist(), strict=True
             ):

@@ -51,7 +51,14 @@ def uniforms(seed: int, stream: str, ids: Ints, draws: int) -> NDArray[np.float6
 
 
 def pay_days(
-    seed: int, ids: Ints, types: Ints, suspended: NDArray[np.bool_], due: Ints, today: int
+    seed: int,
+    ids: Ints,
+    types: Ints,
+    suspended: NDArray[np.bool_],
+    due: Ints,
+    today: int,
+    *,
+    bad_debt: bool = True,
 ) -> Ints:
     """The day each invoice unpaid at the end of `today` is paid (> today), or NEVER.
 
@@ -62,10 +69,17 @@ def pay_days(
     never with that share of those not paid on time. Late is the due date (or
     tomorrow) and an exponential delay of LATE_MEAN_DAYS on average.
     `types` index CUSTOMER_TYPES.
+
+    Without `bad_debt` (the invoices the days issue), none is never paid:
+    what would be is paid late, the same draws deciding everything else.
+    Fates are drawn per invoice, and a customer buys dozens of times a year
+    at the recent rate, so a never share per invoice would leave most
+    customers, in a year or two, with an invoice never paid, suspended for
+    good. Bad debt is what generate's snapshot holds.
     """
     u = uniforms(seed, "fate", ids, 3)
     on_time = _ON_TIME[types] * np.where(suspended, SUSPENDED_ON_TIME, 1.0)
-    never = (1.0 - _ON_TIME[types] - _LATE[types]) * NEVER_SHARE
+    never = (1.0 - _ON_TIME[types] - _LATE[types]) * (NEVER_SHARE if bad_debt else 0.0)
     not_due = due > today
     span = np.maximum(due - today, 1)
     in_time = today + 1 + (u[:, 1] * span).astype(np.int64)
