@@ -273,6 +273,23 @@ def test_a_row_a_day_needs_missing_is_the_damaged_store_error(
     assert run("advance", path, "--to", to, "--workers", "1").returncode == 0
 
 
+def test_a_product_launched_has_on_hand_what_it_received_at_launch(
+    advanced: tuple[Path, Path, shardgen.AdvanceSummary],
+) -> None:
+    _, after, summary = advanced
+    launched = [
+        change
+        for change in map(msgspec.json.decode, shardgen.changes(after))
+        if change["table"] == "inventory" and change["op"] == "c"
+    ]
+    assert len(launched) == summary.inserted["products"] > 10
+    for change in launched:
+        row = change["after"]
+        assert row["last_received_date"] == change["ts"][:10]
+        assert row["quantity_on_hand"] == row["last_received_quantity"] >= row["reorder_point"]
+        assert row["reserved_quantity"] == 0
+
+
 def test_a_year_of_days_keeps_the_business_going(
     large_store: tuple[Path, Summary], tmp_path: Path
 ) -> None:

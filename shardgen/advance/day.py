@@ -314,10 +314,19 @@ class Day:
         cores = [c._replace(created_day=self.day) for c in product_cores(launch, shard)]
         products, inventory = product_shard(launch, shard, cores)
         at = self.start + LAUNCH_TIME  # on sale before the day's first invoice
-        for product, stock in zip(products, inventory, strict=True):
+        for product, row in zip(products, inventory, strict=True):
             launched = msgspec.structs.replace(product, active=True, created_at=at, updated_at=at)
             self.insert(at, "products", launched)
-            self.insert(at, "inventory", msgspec.structs.replace(stock, updated_at=at))
+            # Its first stock, received at launch (generate's row is a product
+            # some time after its last delivery): on hand all that arrived,
+            # nothing reserved yet.
+            stock = msgspec.structs.replace(
+                row,
+                quantity_on_hand=row.last_received_quantity,
+                reserved_quantity=0,
+                updated_at=at,
+            )
+            self.insert(at, "inventory", stock)
             self.txn.put(
                 key(stock.id),
                 ENCODER.encode(Stock(stock.quantity_on_hand, self.day, 0)),
