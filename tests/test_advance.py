@@ -224,24 +224,35 @@ def test_a_store_without_what_advance_needs_is_refused_with_advice_that_works(
     assert run("advance", path, "--days", "1").returncode == 0
 
 
-@pytest.mark.parametrize("damage", ["account", "customer"])
+@pytest.mark.parametrize(
+    ("table", "damage", "what"),
+    [
+        ("accounts", None, "its customers or their accounts"),
+        ("customers", b"\x92\x07\xc1", "its customers or their accounts"),
+        ("inventory", None, "its products or their inventory"),
+        ("products", b"\x92\x07\xc1", "its products or their inventory"),
+    ],
+)
 def test_a_damaged_store_is_refused_with_advice_that_works(
-    small_store: Path, tmp_path: Path, damage: str
+    small_store: Path, tmp_path: Path, table: str, damage: bytes | None, what: str
 ) -> None:
-    # A customer's account missing, or its record not a customer's: the
-    # advance reads every customer's facts and account before its first day.
+    # A customer's account or a product's inventory row missing, or a record
+    # not a customer's or a product's: the first advance reads every
+    # customer's facts and account, and every product's stock, before its
+    # first day.
     path = tmp_path / "s.lmdb"
     shutil.copyfile(small_store, path)
     env = lmdb.open(str(path), subdir=False, max_dbs=32, lock=True)
     with env.begin(write=True) as txn:
-        if damage == "account":
-            assert txn.delete(key(7), db=env.open_db(b"accounts", txn=txn))
+        db = env.open_db(table.encode(), txn=txn)
+        if damage is None:
+            assert txn.delete(key(7), db=db)
         else:
-            txn.put(key(7), b"\x92\x07\xc1", db=env.open_db(b"customers", txn=txn))
+            txn.put(key(7), damage, db=db)
     env.close()
     damaged = path.read_bytes()
     result = run("advance", path, "--days", "1")
-    assert_one_line(result, 1, f"the store at {path} is damaged")
+    assert_one_line(result, 1, f"the store at {path} is damaged: {what}")
     assert "regenerate it or restore a copy" in result.stderr
     assert path.read_bytes() == damaged  # the store as it was
     assert not (tmp_path / "s.lmdb.staging").exists()  # no copy of it to continue from
@@ -288,6 +299,39 @@ def test_a_product_launched_has_on_hand_what_it_received_at_launch(
         assert row["last_received_date"] == change["ts"][:10]
         assert row["quantity_on_hand"] == row["last_received_quantity"] >= row["reorder_point"]
         assert row["reserved_quantity"] == 0
+
+
+def test_deliveries_generate_left_on_their_way_arrive_within_two_weeks(
+    large_store: tuple[Path, Summary], advanced: tuple[Path, Path, shardgen.AdvanceSummary]
+) -> None:
+    """Every product on sale that generate left below its reorder point gets
+    its delivery on a day of the 14 after the generated as_of, sold or not;
+    30 days on, none is below it."""
+    _, after, _ = advanced
+
+    def low(path: Path) -> set[int]:
+        with Store.open(path) as store:
+            on_sale = {p.id for p in store.scan("products") if p.active}
+            return {
+                row.id
+                for row in store.scan("inventory")
+                if row.id in on_sale and row.quantity_on_hand < row.reorder_point
+            }
+
+    generated = low(large_store[0])
+    assert len(generated) > 100
+    assert low(after) == set()
+    received: dict[int, list[int]] = {}
+    for change in map(msgspec.json.decode, shardgen.changes(after)):
+        if change["table"] == "inventory" and change["op"] == "u":
+            row, before = change["after"], change["before"]
+            if row["last_received_date"] != before["last_received_date"]:
+                received.setdefault(change["key"]["id"], []).append(
+                    day_of(row["last_received_date"])
+                )
+    first = {product: min(days) for product, days in received.items() if product in generated}
+    assert set(first) == generated
+    assert max(first.values()) <= day_of(AS_OF) + 14
 
 
 def test_a_year_of_days_keeps_the_business_going(

@@ -20,7 +20,7 @@ from ..plan import EPOCH, Plan
 from ..schema import ENCODER, Account, Change, Customer
 from ..store import Store, key
 from ..versions import __version__
-from .ledger import RECENT_DAYS
+from .ledger import RECENT_DAYS, restock_agenda
 
 
 class Rates(msgspec.Struct, frozen=True):
@@ -51,7 +51,34 @@ class _BuyerRow(msgspec.Struct, array_like=True, gc=False):
     updated_at: int
 
 
+class _ProductRow(msgspec.Struct, array_like=True, gc=False):
+    """A product's record as `low_stock` reads it: whether it is on sale."""
+
+    id: int
+    product_category_id: int
+    name: msgspec.Raw
+    sku: msgspec.Raw
+    description: msgspec.Raw
+    price: int
+    cost: int
+    weight: float
+    active: bool
+
+
+class _StockRow(msgspec.Struct, array_like=True, gc=False):
+    """An inventory record as `low_stock` reads it: its stock and reorder point."""
+
+    id: int
+    product_id: int
+    warehouse: msgspec.Raw
+    quantity_on_hand: int
+    reserved_quantity: int
+    reorder_point: int
+
+
 _BUYER_ROWS = msgspec.msgpack.Decoder(list[_BuyerRow])
+_PRODUCT_ROWS = msgspec.msgpack.Decoder(list[_ProductRow])
+_STOCK_ROWS = msgspec.msgpack.Decoder(list[_StockRow])
 _ACCOUNTS = msgspec.msgpack.Decoder(list[Account])
 #: Customers `Buyers` reads at a time.
 BUYERS_CHUNK = 1 << 16
@@ -118,6 +145,26 @@ class Buyers:
         self.last_day[customer_id] = account.last_day
 
 
+def low_stock(store: Store, plan: Plan, name: object) -> list[int]:
+    """The generated products on sale whose stock is below their reorder
+    point, in ID order (damage there is the damaged-store error of `name`)."""
+    low: list[int] = []
+    try:
+        with store.snapshot(release=True) as view:
+            for first in range(1, plan.products + 1, BUYERS_CHUNK):
+                size = min(BUYERS_CHUNK, plan.products + 1 - first)
+                products = _PRODUCT_ROWS.decode(view.values("products", first, size)[0])
+                stock = _STOCK_ROWS.decode(view.values("inventory", first, size)[0])
+                low += [
+                    row.id
+                    for product, row in zip(products, stock, strict=True)
+                    if product.active and row.quantity_on_hand < row.reorder_point
+                ]
+    except (LookupError, OverflowError, msgspec.DecodeError) as exc:  # a row missing or damaged
+        raise damaged(name, f"its products or their inventory: {exc}") from None
+    return low
+
+
 class Business:
     """What the days of one advance share: the plan, the catalog, the rates,
     the products the days have launched and the customers' facts a sale
@@ -139,6 +186,13 @@ class Business:
         self.mean_weight = mean_weight(plan.as_of_day)
         self.name = name  # the store advanced (not its staging copy), for errors
         self.buyers = Buyers(store, name)
+        #: The deliveries on their way at generation, put on the agenda by
+        #: the first day a store is advanced (in its transaction).
+        self.deliveries: list[tuple[int, int, int]] = []
+        if store.advanced() is None:
+            self.deliveries = restock_agenda(
+                plan.seed, low_stock(store, plan, name), plan.as_of_day
+            )
 
 
 #: Where an advanced store keeps its plan's catalog (in `meta`), and what it

@@ -56,6 +56,7 @@ from .ledger import (
     PAY,
     QUIET,
     QUIET_DAYS,
+    RESTOCK,
     agenda_key,
     invoice_agenda,
     quiet_day,
@@ -190,6 +191,9 @@ class Day:
     # -- the day -----------------------------------------------------------
 
     def run(self) -> None:
+        if self.business.deliveries:  # the store's first day advanced
+            self.schedule(self.business.deliveries)
+            self.business.deliveries = []
         self.payments()
         self.overdue()
         self.customer_statuses()
@@ -493,9 +497,12 @@ class Day:
         self.schedule([(self.day + QUIET_DAYS, QUIET, customer_id)])
 
     def inventory(self) -> None:
-        """Sold units leave; below the reorder point, stock arrives that day."""
+        """Sold units leave; below the reorder point, stock arrives that day.
+        A delivery generate left on its way arrives on its day, if the
+        product is still below its reorder point then."""
         ts = self.start + 18 * 3600
-        for product_id in sorted(self.sold):
+        arriving = set(self.due(RESTOCK))
+        for product_id in sorted(self.sold.keys() | arriving):
             row, before = self.get("inventory", product_id)
             on_hand = row.quantity_on_hand - self.sold[product_id]
             received = 0
@@ -503,6 +510,8 @@ class Day:
                 shipments = math.ceil((row.reorder_point - on_hand) / row.reorder_quantity)
                 received = max(1, shipments) * row.reorder_quantity
                 on_hand += received
+            elif product_id not in self.sold:
+                continue  # restocked already, after a sale
             changed = msgspec.structs.replace(
                 row,
                 quantity_on_hand=on_hand,

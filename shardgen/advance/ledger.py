@@ -24,7 +24,7 @@ from ..schema import ENCODER, Account, Recent, Stock
 from .fates import NEVER, pay_days, uniforms
 
 #: The agenda's kinds, in the order a day handles them.
-PAY, OVERDUE, DELINQUENT, QUIET = range(4)
+PAY, OVERDUE, DELINQUENT, QUIET, RESTOCK = range(5)
 AGENDA_KEY = struct.Struct(">IBQ")  # day, kind, id
 #: An invoice more than this many days past due suspends its customer.
 DELINQUENT_DAYS = 60
@@ -33,6 +33,9 @@ DELINQUENT_DAYS = 60
 CATCH_UP_DAYS = 30
 #: A customer with no invoice for this many days may go inactive.
 QUIET_DAYS = 180
+#: An active product generate left below its reorder point has its delivery
+#: on the way: it arrives on one of this many days after the generated as_of.
+RESTOCK_DAYS = 14
 #: The windows the recent daily rates are taken over: invoices over the last
 #: 30 days; customers and products, which generate spreads over years, over
 #: the last year.
@@ -67,6 +70,15 @@ def invoice_agenda(
         if day > today and (pay_day == NEVER or pay_day >= day):
             entries.append((day, kind, invoice_id))
     return entries
+
+
+def restock_agenda(seed: int, product_ids: Sequence[int], as_of: int) -> list[tuple[int, int, int]]:
+    """The agenda entries (day, RESTOCK, id) of the deliveries on their way
+    at the generated `as_of` to products below their reorder point: each on a
+    day of the RESTOCK_DAYS after it, from the product's own seed."""
+    ids = np.array(product_ids, np.int64)
+    lead = (uniforms(seed, "restock", ids, 1)[:, 0] * RESTOCK_DAYS).astype(np.int64)
+    return [(as_of + 1 + d, RESTOCK, i) for d, i in zip(lead.tolist(), ids.tolist(), strict=True)]
 
 
 def quiet_day(last_day: int, today: int) -> int:
