@@ -325,8 +325,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     show = not args.quiet and not args.json and sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:
+        # After the last shard, verify reads the whole store before promoting it.
+        then = ": verifying the dataset" if done == total else ""
         print(
-            f"\r  shards {done}/{total} ({100 * done // max(total, 1)}%)", end="", file=sys.stderr
+            f"\r  shards {done}/{total} ({100 * done // max(total, 1)}%){then}   ",
+            end="",
+            file=sys.stderr,
         )
 
     options: dict[str, Any] = {}
@@ -369,9 +373,13 @@ def cmd_advance(args: argparse.Namespace) -> int:
 
     def progress(done: int, total: int) -> None:
         seconds = time.monotonic() - started
-        left = (total - done) * seconds / done if done else 0.0
+        if done < total:
+            left = (total - done) * seconds / done if done else 0.0
+            then = f", {left:,.0f} s of days left"
+        else:  # verify reads the whole advanced store before promoting it
+            then = ": verifying the advanced store"
         print(
-            f"\r  day {done}/{total} ({100 * done // max(total, 1)}%), {left:,.0f} s left   ",
+            f"\r  day {done}/{total} ({100 * done // max(total, 1)}%){then}   ",
             end="",
             file=sys.stderr,
         )

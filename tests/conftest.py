@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pty
 import pwd
 import shutil
 import socket
@@ -24,6 +25,26 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 AS_OF = "2026-06-30"
+
+
+def on_terminal(*args: str | Path) -> tuple[int, str]:
+    """`python -m shardgen ARGS` with its standard error on a terminal (a
+    pseudo-terminal, as a user's shell gives it): its exit code and what it
+    showed there."""
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "shardgen", *map(str, args)],
+            stderr=follower, stdout=subprocess.PIPE, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        os.close(follower)
+        shown = b""
+        with contextlib.suppress(OSError):  # EIO once everything written is read
+            while chunk := os.read(leader, 65536):
+                shown += chunk
+    finally:
+        os.close(leader)
+    return done.returncode, shown.decode()
 
 
 @pytest.fixture(scope="session")

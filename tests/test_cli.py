@@ -13,7 +13,7 @@ import pytest
 
 from shardgen.cli import build_parser
 
-from .conftest import AS_OF
+from .conftest import AS_OF, on_terminal
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ["generate", "advance", "verify", "stats", "report", "export", "log", "changes", "reset"]
@@ -128,3 +128,24 @@ def test_not_a_store_is_refused_and_left_alone(tmp_path: Path) -> None:
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     result = run("--debug", "verify", tmp_path / "missing.lmdb")
     assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_the_progress_line_says_when_verify_reads_the_store(
+    small_store: Path, tmp_path: Path
+) -> None:
+    """On a terminal, generate and advance count their shards or days, then
+    say that verify is reading the store (the part that follows the last
+    one) instead of leaving "100%" or "0 s left" on the screen."""
+    path = tmp_path / "s.lmdb"
+    code, text = on_terminal("generate", "--volume", "small", "--out", path)
+    assert code == 0
+    shards = [line.strip() for line in text.split("\r") if "shards" in line]
+    total = len(shards) - 1  # 0/N .. N/N
+    assert total >= 2 and shards[0] == f"shards 0/{total} (0%)"
+    assert shards[-1] == f"shards {total}/{total} (100%): verifying the dataset"
+    assert not any("verifying" in line for line in shards[:-1])
+    code, text = on_terminal("advance", path, "--days", "2")
+    assert code == 0
+    lines = [line.strip() for line in text.split("\r")]
+    assert lines[1].startswith("day 1/2 (50%), ") and lines[1].endswith(" s of days left")
+    assert lines[2].startswith("day 2/2 (100%): verifying the advanced store")

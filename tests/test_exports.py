@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import pty
 import signal
 import sqlite3
 import subprocess
@@ -19,7 +17,7 @@ from shardgen.exports.contract import columns
 from shardgen.pipeline import Summary
 from shardgen.schema import TABLES
 
-from .conftest import AS_OF
+from .conftest import AS_OF, on_terminal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from check_export import check
@@ -159,22 +157,8 @@ def test_an_export_reports_its_progress_in_rows(
 def test_the_progress_line_shows_rows_per_second_on_a_terminal(
     large_store: tuple[Path, Summary], tmp_path: Path
 ) -> None:
-    leader, follower = pty.openpty()
-    try:
-        command = [sys.executable, "-m", "shardgen", "export", large_store[0],
-                   "--to", tmp_path / "t.sqlite"]  # fmt: skip
-        done = subprocess.run(
-            command, stderr=follower, stdout=subprocess.PIPE, text=True, timeout=300, check=False
-        )
-        os.close(follower)
-        shown = b""
-        with contextlib.suppress(OSError):
-            while chunk := os.read(leader, 65536):
-                shown += chunk
-    finally:
-        os.close(leader)
-    assert done.returncode == 0
-    text = shown.decode()
+    code, text = on_terminal("export", large_store[0], "--to", tmp_path / "t.sqlite")
+    assert code == 0
     assert "rows/s" in text and f"of {sum(large_store[1].rows.values()):,} rows (100%)" in text
 
 
