@@ -284,6 +284,21 @@ def test_a_row_a_day_needs_missing_is_the_damaged_store_error(
     assert run("advance", path, "--to", to, "--workers", "1").returncode == 0
 
 
+def test_the_days_sell_only_products_on_sale(
+    advanced: tuple[Path, Path, shardgen.AdvanceSummary],
+) -> None:
+    """Generate leaves 5 % of its products off sale (`active` false), sold
+    before; the days' line items never sell one of them."""
+    _, after, summary = advanced
+    added = summary.inserted["invoice_line_items"]
+    with Store.open(after) as store:
+        off_sale = {p.id for p in store.scan("products") if not p.active}
+        first = store.count("invoice_line_items") - added + 1  # the days' lines
+        lines = list(store.scan_from("invoice_line_items", first))
+    assert len(off_sale) > 50 and len(lines) == added > 5000
+    assert [line.id for line in lines if line.product_id in off_sale] == []
+
+
 def test_a_product_launched_has_on_hand_what_it_received_at_launch(
     advanced: tuple[Path, Path, shardgen.AdvanceSummary],
 ) -> None:

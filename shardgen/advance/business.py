@@ -12,6 +12,8 @@ from typing import Any
 
 import lmdb
 import msgspec
+import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import damaged
 from ..make.catalog import BYTES_PER_PRODUCT, Catalog, CatalogLayout, build_catalog
@@ -145,20 +147,36 @@ class Buyers:
         self.last_day[customer_id] = account.last_day
 
 
-def low_stock(store: Store, plan: Plan, name: object) -> list[int]:
-    """The generated products on sale whose stock is below their reorder
-    point, in ID order (damage there is the damaged-store error of `name`)."""
-    low: list[int] = []
+def on_sale(store: Store, plan: Plan, name: object) -> NDArray[np.bool_]:
+    """Which of the generated products are on sale (`active`), by ID - 1
+    (damage there is the damaged-store error of `name`)."""
+    active = np.zeros(plan.products, np.bool_)
     try:
         with store.snapshot(release=True) as view:
             for first in range(1, plan.products + 1, BUYERS_CHUNK):
                 size = min(BUYERS_CHUNK, plan.products + 1 - first)
                 products = _PRODUCT_ROWS.decode(view.values("products", first, size)[0])
+                active[first - 1 : first - 1 + size] = [p.active for p in products]
+    except (LookupError, OverflowError, msgspec.DecodeError) as exc:  # a row missing or damaged
+        raise damaged(name, f"its products or their inventory: {exc}") from None
+    return active
+
+
+def low_stock(store: Store, active: NDArray[np.bool_], name: object) -> list[int]:
+    """The generated products on sale (`active`, by ID - 1) whose stock is
+    below their reorder point, in ID order (damage there is the
+    damaged-store error of `name`)."""
+    low: list[int] = []
+    try:
+        with store.snapshot(release=True) as view:
+            for first in range(1, len(active) + 1, BUYERS_CHUNK):
+                size = min(BUYERS_CHUNK, len(active) + 1 - first)
                 stock = _STOCK_ROWS.decode(view.values("inventory", first, size)[0])
+                selling = active[first - 1 : first - 1 + size].tolist()
                 low += [
                     row.id
-                    for product, row in zip(products, stock, strict=True)
-                    if product.active and row.quantity_on_hand < row.reorder_point
+                    for row, sells in zip(stock, selling, strict=True)
+                    if sells and row.quantity_on_hand < row.reorder_point
                 ]
     except (LookupError, OverflowError, msgspec.DecodeError) as exc:  # a row missing or damaged
         raise damaged(name, f"its products or their inventory: {exc}") from None
@@ -186,13 +204,27 @@ class Business:
         self.mean_weight = mean_weight(plan.as_of_day)
         self.name = name  # the store advanced (not its staging copy), for errors
         self.buyers = Buyers(store, name)
+        active = on_sale(store, plan, name)
+        #: The generated products' popularity, summed in ID order over those
+        #: on sale only: what a day's lines are picked by (`pick`).
+        popularity = np.diff(catalog.cum_popularity, prepend=0.0)
+        self.on_sale_popularity = np.cumsum(np.where(active, popularity, 0.0))
+        self.on_sale = int(active.sum())  # how many generated products are on sale
         #: The deliveries on their way at generation, put on the agenda by
         #: the first day a store is advanced (in its transaction).
         self.deliveries: list[tuple[int, int, int]] = []
         if store.advanced() is None:
             self.deliveries = restock_agenda(
-                plan.seed, low_stock(store, plan, name), plan.as_of_day
+                plan.seed, low_stock(store, active, name), plan.as_of_day
             )
+
+    def picks(self, u: NDArray[np.float64]) -> NDArray[np.int64]:
+        """Positions (product ID - 1) of generated products on sale, picked
+        by popularity; u in [0, 1)."""
+        cum = self.on_sale_popularity
+        at = np.searchsorted(cum, u * cum[-1], side="right")
+        picked: NDArray[np.int64] = np.minimum(at, len(cum) - 1).astype(np.int64)
+        return picked
 
 
 #: Where an advanced store keeps its plan's catalog (in `meta`), and what it

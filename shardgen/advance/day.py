@@ -424,18 +424,20 @@ class Day:
 
     def lines(self, count: int) -> list[Lines]:
         """The lines of `count` invoices: 1-4 (product id, price, name,
-        quantity) each, by popularity, no product twice; a product launched
-        by an advance in its share of all those on sale. Drawn at once."""
+        quantity) each, by popularity among the products on sale (never a
+        generated product that is not `active`), no product twice; a product
+        launched by an advance in its share of all those on sale. Drawn at
+        once."""
         business, draws = self.business, self.draws
         catalog, launched = business.catalog, business.launched
-        sellable = catalog.sellable(self.day)
+        selling = business.on_sale  # generated products on sale
         u = draws.random((count, 13))  # the count, then per line: pick, new or not, quantity
         counts = LINE_DRAWS[(u[:, 0] * len(LINE_DRAWS)).astype(np.int64)]
         used = np.arange(4) < counts[:, None]
         picks, amounts = u[:, 1:5], u[:, 9:13]
-        is_new = used & (u[:, 5:9] * (sellable + len(launched)) < len(launched))
+        is_new = used & (u[:, 5:9] * (selling + len(launched)) < len(launched))
         old = used & ~is_new
-        at = catalog.picks(picks[old], np.full(int(old.sum()), sellable, np.int64))
+        at = business.picks(picks[old])  # generated products still on sale
         olds = iter(
             zip((at + 1).tolist(), catalog.prices[at].tolist(), catalog.names_at(at), strict=True)
         )
