@@ -37,7 +37,6 @@ from .schema import (
     RunStarted,
     ShardCommitted,
     VerifyFinished,
-    Versions,
 )
 from .store import (
     DEFAULT_MAP_SIZE,
@@ -52,7 +51,7 @@ from .store import (
     staging_path,
 )
 from .verification import Report, verify_store
-from .versions import data_versions, versions
+from .versions import data_versions, describe, versions
 
 #: Where `generate` writes when no --out is given.
 DEFAULT_STORE = Path("shardgen.lmdb")
@@ -307,15 +306,11 @@ def _open_staging(
         store.close()
         raise UsageError(
             f"--resume: the interrupted run at {staging} was made with other versions "
-            f"({_describe(first.versions)}; now {_describe(now)}), which could change the "
+            f"({describe(first.versions)}; now {describe(now)}), which could change the "
             "data; rerun without --resume to start over"
         )
     done = {(e.entity, e.shard) for e in events if isinstance(e, ShardCommitted)}
     return store, done
-
-
-def _describe(v: Versions) -> str:
-    return f"shardgen {v.shardgen}, Faker {v.faker}, msgspec {v.msgspec}, Python {v.python}"
 
 
 def _run(

@@ -28,3 +28,11 @@ def data_versions(v: Versions) -> tuple[str, int, str, str, str, str]:
     numpy's random generator draws the line items)."""
     python = ".".join(v.python.split(".")[:2])
     return (v.shardgen, v.schema, v.faker, v.msgspec, v.numpy, python)
+
+
+def describe(v: Versions) -> str:
+    """The versions the data depends on, for a message."""
+    return (
+        f"shardgen {v.shardgen}, Faker {v.faker}, msgspec {v.msgspec}, numpy {v.numpy}, "
+        f"Python {v.python}"
+    )

@@ -24,7 +24,7 @@ import shardgen
 from shardgen.advance.ledger import AGENDA_KEY, OVERDUE, PAY, recent_key
 from shardgen.pipeline import Summary
 from shardgen.plan import EPOCH
-from shardgen.schema import DECODERS, ENCODER, LINE_ITEMS, Change
+from shardgen.schema import DECODERS, ENCODER, EVENT_DECODER, LINE_ITEMS, AdvanceStarted, Change
 from shardgen.store import Store, key
 from shardgen.store.keys import LINK, LINK_KEY
 from shardgen.verification import changes as changes_check
@@ -204,6 +204,43 @@ def test_a_killed_advance_leaves_the_store_and_resume_continues(
     done = run("advance", target, "--days", "1", "--resume", "--workers", "1")
     assert_one_line(done, 2, f"nothing to resume: {staging} does not exist")
     assert run("advance", target, "--days", "1", "--workers", "1").returncode == 0
+
+
+def test_an_advance_interrupted_under_other_versions_is_not_resumed(
+    small_store: Path, tmp_path: Path
+) -> None:
+    """The days' data depends on Faker, msgspec, numpy and Python as
+    generate's does: an advance killed under other versions is not continued
+    (--resume says why; the same command without it starts over and gives
+    the bytes of one uninterrupted run)."""
+    target, straight = tmp_path / "s.lmdb", tmp_path / "straight.lmdb"
+    shutil.copyfile(small_store, target)
+    shutil.copyfile(small_store, straight)
+    expected = shardgen.advance(straight, days=5, workers=1).digest
+    kill = {"SHARDGEN_FAULT": f"advance:{day_of(AS_OF) + 3}:kill"}
+    assert run("advance", target, "--days", "5", "--workers", "1", env=kill).returncode == -9
+    staging = target.with_name(target.name + ".staging")
+    env = lmdb.open(str(staging), subdir=False, max_dbs=32, lock=True)
+    with env.begin(write=True) as txn:  # the killed advance, as if run with another Faker
+        events = env.open_db(b"events", txn=txn)
+        for k, v in list(txn.cursor(db=events)):
+            event = EVENT_DECODER.decode(v)
+            if isinstance(event, AdvanceStarted):
+                versions = msgspec.structs.replace(event.versions, faker="0.0.1")
+                txn.put(
+                    k, ENCODER.encode(msgspec.structs.replace(event, versions=versions)), db=events
+                )
+    env.close()
+    resumed = run("advance", target, "--days", "5", "--resume", "--workers", "1")
+    assert_one_line(resumed, 2, f"nothing to resume: {staging} was advanced with other versions")
+    assert "Faker 0.0.1" in resumed.stderr and "run without --resume" in resumed.stderr
+    assert (
+        staging.exists() and shardgen.verify(target).digest == shardgen.verify(small_store).digest
+    )
+    again = run("advance", target, "--days", "5", "--workers", "1")
+    assert again.returncode == 0, again.stderr
+    assert shardgen.verify(target).digest == expected
+    assert "(resumed)" not in run("log", target).stdout  # started over from a fresh copy
 
 
 def test_a_store_without_what_advance_needs_is_refused_with_advice_that_works(

@@ -44,7 +44,7 @@ from ..store import (
 )
 from ..store.files import write_back
 from ..verification import Report, verify_store
-from ..versions import versions
+from ..versions import data_versions, describe, versions
 from .business import Business, Feed, Rates, iso, kept_catalog
 from .day import Day
 from .ledger import RECENT_DAYS, RECENT_SIGNUP_DAYS
@@ -191,17 +191,14 @@ def _open_staging(
     write (at xl, 1.0 s of waiting on the disk at the end otherwise)."""
     size = max(recorded_map_size(target), DEFAULT_MAP_SIZE)
     refuse_link(staging)
+    what = f"does not exist (no advance of {target} was interrupted)"
     if staging.exists():
         store = Store.reopen(staging, map_size=size)
-        if _continues(store, end, promoted):
+        what = _not_continued(store, end, promoted)
+        if not what:
             return store, _nothing
         store.close()
     if resume:
-        what = (
-            f"is not an interrupted advance of {target} to {iso(end)}"
-            if staging.exists()
-            else f"does not exist (no advance of {target} was interrupted)"
-        )
         raise UsageError(f"nothing to resume: {staging} {what}; run without --resume")
     remove_store(staging)
     # The store is not written meanwhile (the run lock), so a byte copy is a
@@ -215,15 +212,32 @@ def _nothing() -> None:
     pass
 
 
-def _continues(store: Store, end: int, promoted: str) -> bool:
-    """Is `store` an interrupted advance to `end` of the dataset promoted with
-    digest `promoted`?"""
+def _not_continued(store: Store, end: int, promoted: str) -> str:
+    """Why `store` is not an interrupted advance to `end` of the dataset
+    promoted with digest `promoted`, made with the versions the data depends
+    on that run now ("" if it is one)."""
     events = [e for _, e in store.events()]
-    started = [e for e in events if isinstance(e, AdvanceStarted)]
-    if not started or started[-1].to_as_of != iso(end):
-        return False
-    made_from = next((e.digest for e in reversed(events) if isinstance(e, RunPromoted)), None)
-    return made_from == promoted
+    promotions = [i for i, e in enumerate(events) if isinstance(e, RunPromoted)]
+    made_from = events[promotions[-1]] if promotions else None
+    # This advance's attempts: what came after the promotion it started from.
+    attempts = events[promotions[-1] + 1 :] if promotions else events
+    started = [e for e in attempts if isinstance(e, AdvanceStarted)]
+    if (
+        not started
+        or started[-1].to_as_of != iso(end)
+        or not isinstance(made_from, RunPromoted)
+        or made_from.digest != promoted
+    ):
+        target = store.path.with_name(store.path.name.removesuffix(".staging"))
+        return f"is not an interrupted advance of {target} to {iso(end)}"
+    now = versions()
+    for event in started:
+        if data_versions(event.versions) != data_versions(now):
+            return (
+                f"was advanced with other versions ({describe(event.versions)}; now "
+                f"{describe(now)}), which could change the data"
+            )
+    return ""
 
 
 def _rates(store: Store, plan: Plan) -> Rates:
