@@ -54,7 +54,7 @@ class _BuyerRow(msgspec.Struct, array_like=True, gc=False):
 
 
 class _ProductRow(msgspec.Struct, array_like=True, gc=False):
-    """A product's record as `low_stock` reads it: whether it is on sale."""
+    """A product's record as `on_sale` reads it: whether it is on sale."""
 
     id: int
     product_category_id: int
@@ -82,8 +82,9 @@ _BUYER_ROWS = msgspec.msgpack.Decoder(list[_BuyerRow])
 _PRODUCT_ROWS = msgspec.msgpack.Decoder(list[_ProductRow])
 _STOCK_ROWS = msgspec.msgpack.Decoder(list[_StockRow])
 _ACCOUNTS = msgspec.msgpack.Decoder(list[Account])
-#: Customers `Buyers` reads at a time.
-BUYERS_CHUNK = 1 << 16
+#: Rows read from the store at a time: customers and their accounts (`Buyers`),
+#: products and their inventory (`on_sale`, `low_stock`).
+ROWS_CHUNK = 1 << 16
 
 
 class Buyers:
@@ -112,8 +113,8 @@ class Buyers:
         codes = STATUS_CODES
         with store.snapshot(release=True) as view:
             count = int(view.txn.stat(view.dbs["customers"])["entries"])
-            for first in range(1, count + 1, BUYERS_CHUNK):
-                size = min(BUYERS_CHUNK, count + 1 - first)
+            for first in range(1, count + 1, ROWS_CHUNK):
+                size = min(ROWS_CHUNK, count + 1 - first)
                 rows = _BUYER_ROWS.decode(view.values("customers", first, size)[0])
                 self.kind.extend([row.customer_type_id - 1 for row in rows])
                 self.status.extend([codes[row.status] for row in rows])
@@ -153,8 +154,8 @@ def on_sale(store: Store, plan: Plan, name: object) -> NDArray[np.bool_]:
     active = np.zeros(plan.products, np.bool_)
     try:
         with store.snapshot(release=True) as view:
-            for first in range(1, plan.products + 1, BUYERS_CHUNK):
-                size = min(BUYERS_CHUNK, plan.products + 1 - first)
+            for first in range(1, plan.products + 1, ROWS_CHUNK):
+                size = min(ROWS_CHUNK, plan.products + 1 - first)
                 products = _PRODUCT_ROWS.decode(view.values("products", first, size)[0])
                 active[first - 1 : first - 1 + size] = [p.active for p in products]
     except (LookupError, OverflowError, msgspec.DecodeError) as exc:  # a row missing or damaged
@@ -169,8 +170,8 @@ def low_stock(store: Store, active: NDArray[np.bool_], name: object) -> list[int
     low: list[int] = []
     try:
         with store.snapshot(release=True) as view:
-            for first in range(1, len(active) + 1, BUYERS_CHUNK):
-                size = min(BUYERS_CHUNK, len(active) + 1 - first)
+            for first in range(1, len(active) + 1, ROWS_CHUNK):
+                size = min(ROWS_CHUNK, len(active) + 1 - first)
                 stock = _STOCK_ROWS.decode(view.values("inventory", first, size)[0])
                 selling = active[first - 1 : first - 1 + size].tolist()
                 low += [
@@ -206,7 +207,7 @@ class Business:
         self.buyers = Buyers(store, name)
         active = on_sale(store, plan, name)
         #: The generated products' popularity, summed in ID order over those
-        #: on sale only: what a day's lines are picked by (`pick`).
+        #: on sale only: what a day's lines are picked by (`picks`).
         popularity = np.diff(catalog.cum_popularity, prepend=0.0)
         self.on_sale_popularity = np.cumsum(np.where(active, popularity, 0.0))
         self.on_sale = int(active.sum())  # how many generated products are on sale
