@@ -301,13 +301,13 @@ def _open_staging(
             f"--partial {staging.with_name(staging.name.removesuffix('.staging'))}`"
         )
     first = next((e for e in events if isinstance(e, RunStarted)), None)
-    now = versions()
-    if first is not None and data_versions(first.versions) != data_versions(now):
+    now = data_versions(versions())
+    if first is not None and data_versions(first.versions) != now:
         store.close()
         raise UsageError(
             f"--resume: the interrupted run at {staging} was made with other versions "
-            f"({describe(first.versions)}; now {describe(now)}), which could change the "
-            "data; rerun without --resume to start over"
+            f"({describe(data_versions(first.versions))}; now {describe(now)}), which could "
+            "change the data; rerun without --resume to start over"
         )
     done = {(e.entity, e.shard) for e in events if isinstance(e, ShardCommitted)}
     return store, done

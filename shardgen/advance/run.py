@@ -230,12 +230,12 @@ def _not_continued(store: Store, end: int, promoted: str) -> str:
     ):
         target = store.path.with_name(store.path.name.removesuffix(".staging"))
         return f"is not an interrupted advance of {target} to {iso(end)}"
-    now = versions()
+    now = data_versions(versions())
     for event in started:
-        if data_versions(event.versions) != data_versions(now):
+        if data_versions(event.versions) != now:
             return (
-                f"was advanced with other versions ({describe(event.versions)}; now "
-                f"{describe(now)}), which could change the data"
+                f"was advanced with other versions ({describe(data_versions(event.versions))}; "
+                f"now {describe(now)}), which could change the data"
             )
     return ""
 

@@ -40,7 +40,7 @@ from ..errors import RunError, ShardgenError, UsageError
 from ..plan import Plan
 from ..schema import MemorySample
 from ..store import Store
-from ..versions import data_versions, versions
+from ..versions import DataVersions, data_versions, describe, versions
 from .monitor import anonymous_memory
 from .shards import (
     Done,
@@ -66,8 +66,6 @@ RETRIES = 3
 IN_FLIGHT_PER_THREAD = 2
 #: Seconds between samples of the Dask workers' memory.
 SAMPLE_INTERVAL = 2.0
-
-DataVersions = tuple[str, int, str, str, str, str]
 
 
 class Executor(Protocol):
@@ -137,11 +135,6 @@ def _here() -> DataVersions:
     return data_versions(versions())
 
 
-def _describe(v: DataVersions) -> str:
-    shardgen, _, faker, msgspec, numpy, python = v
-    return f"shardgen {shardgen}, Faker {faker}, msgspec {msgspec}, numpy {numpy}, Python {python}"
-
-
 def generate_shard(plan: Plan, entity: str, shard: int, expected: DataVersions) -> EncodedShard:
     """The Dask task: one shard's encoded records, made with the coordinator's versions."""
     here = _here()
@@ -149,8 +142,8 @@ def generate_shard(plan: Plan, entity: str, shard: int, expected: DataVersions) 
         from distributed import get_worker
 
         raise RunError(
-            f"the Dask worker {get_worker().address} has {_describe(here)}, the coordinator "
-            f"{_describe(expected)}, which would change the data: install shardgen[dask] at "
+            f"the Dask worker {get_worker().address} has {describe(here)}, the coordinator "
+            f"{describe(expected)}, which would change the data: install shardgen[dask] at "
             "the coordinator's versions on every worker"
         )
     return encode_shard(plan, Task(entity, shard))
