@@ -13,6 +13,13 @@ splits each advance into the part before the days (open and copy the store
 into PATH.staging), the days, the verify of the whole copy, the rest inside
 advance() and what lies outside it (interpreter start-up, imports, promotion).
 
+Beside each advance, its floor (`advance_floor.py`): LMDB alone taking in
+the rows and the feed records that advance wrote, one transaction a day, in
+a fresh copy of the generated store, in the two fastest ways known (the
+faster counts), plus the start-up of a process that imports only lmdb and
+msgspec. No advance can take less: it writes those rows and that feed, and
+more besides (its draws, its reads, its verify).
+
     .venv/bin/python benchmarks/bench_advance.py --volumes large,xl --repeat 3
     .venv/bin/python benchmarks/bench_advance.py --volumes small --days 1,7 --json
 """
@@ -20,9 +27,13 @@ advance() and what lies outside it (interpreter start-up, imports, promotion).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import shutil
+import statistics
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +64,8 @@ USS_GOAL_MB = 300.0
 GOAL_VOLUME = "xl"
 #: Fewer samples per run than this and a run's memory is not a peak.
 MIN_SAMPLES = 5
+#: The floor's script, run as a process of its own.
+FLOOR = Path(__file__).with_name("advance_floor.py")
 #: The parts of an advance's wall time, in the order they happen.
 PARTS = ("copy", "days", "verify", "other", "outside")
 
@@ -103,6 +116,7 @@ class Advanced:
     inserted: dict[str, int]
     updated: dict[str, int]
     parts: dict[str, float]
+    floor: float | None = None  # the floor's seconds (`floor_seconds`), start-up excluded
 
 
 def copy_store(source: Path, copy: Path) -> None:
@@ -135,6 +149,47 @@ def advance_measured(copy: Path, days: int, workers: int | None, interval: float
         ) from None
     parts = split(log_events(copy), run.seconds, days)
     return Advanced(run, digest, changes, inserted, updated, parts)
+
+
+def synced_copy(source: Path, copy: Path) -> None:
+    """`copy_store`, and on disk before anything is timed (a sync at the end
+    of a timed run would otherwise write the copy's pages too)."""
+    copy_store(source, copy)
+    with copy.open("rb+") as f:
+        os.fsync(f.fileno())
+
+
+def floor_seconds(generated: Path, advanced: Path, scratch: Path) -> float:
+    """The floor of the advance that left `advanced`: the faster of the two
+    ways `advance_floor.py` takes its rows and feed into a fresh copy of
+    `generated`, checked to leave the same rows; seconds, start-up excluded."""
+    found = []
+    for way in ((), ("--writemap",)):
+        synced_copy(generated, scratch)
+        done = subprocess.run(
+            [sys.executable, str(FLOOR), str(scratch), str(advanced), "--check", *way],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        measure.remove_store(scratch)
+        try:
+            result = json.loads(done.stdout)
+            if done.returncode != 0 or result["tables_differ"]:
+                raise ValueError(f"tables differ: {result['tables_differ']}")
+            found.append(float(result["seconds"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BenchmarkError(
+                f"the floor of {advanced} failed ({exc}): {done.stderr[-300:]}"
+            ) from None
+    return min(found)
+
+
+def start_up_seconds(repeat: int = 5) -> float:
+    """The median wall time of a process that imports only lmdb and msgspec."""
+    walls = []
+    for _ in range(repeat):
+        run = measure.run_measured([sys.executable, "-c", "import lmdb, msgspec"], interval=0.05)
+        walls.append(run.seconds)
+    return statistics.median(walls)
 
 
 def log_events(path: Path) -> list[dict[str, Any]]:
@@ -208,13 +263,16 @@ def run_volume(volume: str, args: argparse.Namespace) -> dict[str, Any]:
                 copy_store(store, copy)
                 measure.progress(f"{volume}: advance --days {n} run {i + 1}/{args.repeat}")
                 advanced[n].append(advance_measured(copy, n, args.workers, args.interval))
+                measure.progress(f"{volume}: the floor of + {n} d run {i + 1}/{args.repeat}")
+                floor = floor_seconds(store, copy, folder / "floor.lmdb")
+                advanced[n][-1] = dataclasses.replace(advanced[n][-1], floor=floor)
                 if n == 1:  # and the next day, from the store that day left
                     measure.progress(f"{volume}: advance the next day run {i + 1}/{args.repeat}")
                     next_day.append(advance_measured(copy, 1, args.workers, args.interval))
                 measure.remove_store(copy)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return summarise(volume, generated, advanced, next_day, size)
+    return summarise(volume, generated, advanced, next_day, size, start_up_seconds())
 
 
 def summarise(
@@ -223,6 +281,7 @@ def summarise(
     advanced: dict[int, list[Advanced]],
     next_day: list[Advanced],
     size: int,
+    start_up: float,
 ) -> dict[str, Any]:
     rows = generated[0].rows
     if any(g.rows != rows for g in generated):
@@ -243,15 +302,21 @@ def summarise(
     return {
         "volume": volume,
         "generate": base,
-        "advance": [advance_summary(volume, n, runs, seconds) for n, runs in advanced.items()],
+        "floor_start_up_seconds": round(start_up, 3),
+        "advance": [
+            advance_summary(volume, n, runs, seconds, start_up) for n, runs in advanced.items()
+        ],
         # + 1 day again, from the store the + 1 day run left (what a daily run
         # of advance does: the plan's catalog kept, the feed already begun).
         "next_day": advance_summary(volume, 1, next_day, seconds) if next_day else None,
     }
 
 
-def advance_summary(volume: str, days: int, runs: list[Advanced], generate: Stat) -> dict[str, Any]:
-    """The medians of `runs`, their ratio to generate's, and the goals they meet."""
+def advance_summary(
+    volume: str, days: int, runs: list[Advanced], generate: Stat, start_up: float | None = None
+) -> dict[str, Any]:
+    """The medians of `runs`, their ratio to generate's, the goals they meet,
+    and their floor's (when measured: `start_up` + each run's floor)."""
     changes = {a.changes for a in runs}
     digests = sorted({a.digest for a in runs})
     if len(changes) != 1:
@@ -285,6 +350,26 @@ def advance_summary(volume: str, days: int, runs: list[Advanced], generate: Stat
         "sampling": measure.sampling_json([a.run for a in runs]),
         "digest": digests[0] if len(digests) == 1 else digests,
         "deterministic": len(digests) == 1,
+        "floor": floor_summary(runs, generate, goal, start_up),
+    }
+
+
+def floor_summary(
+    runs: list[Advanced], generate: Stat, goal: float | None, start_up: float | None
+) -> dict[str, Any] | None:
+    """The floor of `runs` (start-up + taking in their rows and feed): its
+    seconds, its ratio to generate's, and whether the goal lies below it."""
+    floors = [a.floor for a in runs if a.floor is not None]
+    if start_up is None or len(floors) != len(runs):
+        return None
+    seconds = stat([start_up + f for f in floors])
+    floor_ratio = ratio(seconds.median, generate.median, 3)
+    return {
+        "seconds": seconds.as_dict(),
+        "start_up_seconds": round(start_up, 3),
+        "ratio_to_generate": floor_ratio,
+        "goal_below_floor": None if goal is None or floor_ratio is None else goal < floor_ratio,
+        "advance_over_floor": ratio(stat([a.run.seconds for a in runs]).median, seconds.median),
     }
 
 
@@ -361,6 +446,7 @@ def render(result: dict[str, Any]) -> str:
     header = ["run", "wall s", "÷ generate", "goal", "rows/changes", "changes/s",
               "changes/s of days", "procs", "USS MB", "RSS MB", "anon MB"]  # fmt: skip
     lines += [table(header, rows), ""]
+    lines += [render_floors(result), ""]
     lines += [render_parts(result), ""]
     if result["scaling"]:
         lines += [render_scaling(result["scaling"]), ""]
@@ -403,6 +489,36 @@ def few_samples(result: dict[str, Any]) -> list[str]:
         f"memory NOT a peak (under {MIN_SAMPLES} samples per run; lower --interval): "
         + ", ".join(few)
     ]
+
+
+def render_floors(result: dict[str, Any]) -> str:
+    rows = []
+    for case in result["cases"]:
+        for name, a in advances(case):
+            floor = a.get("floor")
+            if floor is None:
+                continue
+            below = {True: " below the floor", False: " above it", None: ""}[
+                floor["goal_below_floor"]
+            ]
+            rows.append(
+                [
+                    f"{case['volume']} {name}",
+                    fmt_stat(Stat.from_dict(floor["seconds"]), ",.3f"),
+                    fmt_ratio(floor["ratio_to_generate"], ".3f"),
+                    f"≤ {a['goal']:g}×{below}" if a["goal"] is not None else "",
+                    fmt_ratio(floor["advance_over_floor"]),
+                ]
+            )
+    header = ["floor of", "floor s", "÷ generate", "goal", "advance ÷ floor"]
+    return "\n".join(
+        [
+            "the floor of each advance (advance_floor.py): LMDB alone taking in the rows and feed "
+            "records it wrote, a transaction a day, in a fresh copy of the generated store (the "
+            "faster of two ways), plus the start-up of a process importing lmdb and msgspec",
+            table(header, rows),
+        ]
+    )
 
 
 def render_parts(result: dict[str, Any]) -> str:
