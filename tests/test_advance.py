@@ -473,6 +473,41 @@ def test_the_first_advance_keeps_the_catalog_and_the_next_reads_it(
     assert one.digest != two.digest
 
 
+def test_the_first_advance_keeps_which_products_are_on_sale_and_the_next_reads_it(
+    small_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shardgen.advance import business
+
+    path = tmp_path / "s.lmdb"
+    shutil.copyfile(small_store, path)
+    with Store.open(small_store) as store:
+        selling = bytes(p.active for p in store.scan("products"))
+    assert 0 < sum(selling) < len(selling)
+
+    def kept() -> tuple[bytes | None, bytes | None]:
+        with Store.open(path) as store, store.env.begin(db=store.dbs["meta"]) as txn:
+            return txn.get(business.ON_SALE_STATE.encode()), txn.get(business.ON_SALE_MARK.encode())
+
+    one = shardgen.advance(path, days=3, workers=1)
+    flags, mark = kept()
+    assert flags == selling and mark is not None
+    # The next advance reads them: reading the products again would fail here.
+    with monkeypatch.context() as patched:
+        patched.setattr(business, "on_sale", lambda *args: pytest.fail("read again"))
+        two = shardgen.advance(path, days=3, workers=1)
+    # Flags kept for another plan or shardgen are read again and replaced.
+    with Store.open(path, writable=True) as store, store.write() as txn:
+        txn.put(business.ON_SALE_MARK.encode(), bytes(16), db=store.dbs["meta"])
+        txn.put(business.ON_SALE_STATE.encode(), bytes(len(selling)), db=store.dbs["meta"])
+    three = shardgen.advance(path, days=3, workers=1)
+    assert kept() == (selling, mark)
+    # The same days as one advance that read them once.
+    once = tmp_path / "once.lmdb"
+    shutil.copyfile(small_store, once)
+    assert shardgen.advance(once, days=9, workers=1).digest == three.digest != two.digest
+    assert one.digest != two.digest
+
+
 def test_advice_to_advance_later_works(small_store: Path, tmp_path: Path) -> None:
     copy = tmp_path / "s.lmdb"
     shutil.copyfile(small_store, copy)
