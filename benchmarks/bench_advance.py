@@ -18,7 +18,9 @@ the rows and the feed records that advance wrote, one transaction a day, in
 a fresh copy of the generated store, in the two fastest ways known (the
 faster counts), plus the start-up of a process that imports only lmdb and
 msgspec. No advance can take less: it writes those rows and that feed, and
-more besides (its draws, its reads, its verify).
+more besides (its draws, its reads, its verify). And after each advance,
+`shardgen changes COPY --since DAY --out FILE` for its last day (DAY the
+day before the store's date), as a daily pull of the feed would be.
 
     .venv/bin/python benchmarks/bench_advance.py --volumes large,xl --repeat 3
     .venv/bin/python benchmarks/bench_advance.py --volumes small --days 1,7 --json
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import json
 import os
 import shutil
@@ -117,6 +120,7 @@ class Advanced:
     updated: dict[str, int]
     parts: dict[str, float]
     floor: float | None = None  # the floor's seconds (`floor_seconds`), start-up excluded
+    last_day: Run | None = None  # `shardgen changes --since` the day before the last
 
 
 def copy_store(source: Path, copy: Path) -> None:
@@ -192,6 +196,17 @@ def start_up_seconds(repeat: int = 5) -> float:
     return statistics.median(walls)
 
 
+def last_day_measured(copy: Path, as_of: str, scratch: Path, interval: float) -> Run:
+    """`shardgen changes COPY --since DAY --out FILE`, DAY the day before the
+    store's `as_of`: a daily pull of the last day's changes, as a whole process."""
+    since = (dt.date.fromisoformat(as_of) - dt.timedelta(days=1)).isoformat()
+    scratch.unlink(missing_ok=True)
+    command = measure.shardgen_command("changes", copy, "--since", since, "--out", scratch)
+    run = measure.run_measured(command, interval=interval)
+    scratch.unlink(missing_ok=True)
+    return run
+
+
 def log_events(path: Path) -> list[dict[str, Any]]:
     """The store's event log, from `shardgen log PATH --json` (not measured)."""
     done = subprocess.run(
@@ -265,7 +280,12 @@ def run_volume(volume: str, args: argparse.Namespace) -> dict[str, Any]:
                 advanced[n].append(advance_measured(copy, n, args.workers, args.interval))
                 measure.progress(f"{volume}: the floor of + {n} d run {i + 1}/{args.repeat}")
                 floor = floor_seconds(store, copy, folder / "floor.lmdb")
-                advanced[n][-1] = dataclasses.replace(advanced[n][-1], floor=floor)
+                measure.progress(f"{volume}: changes of the last day, + {n} d run {i + 1}")
+                end = (dt.date.fromisoformat(AS_OF) + dt.timedelta(days=n)).isoformat()
+                last_day = last_day_measured(copy, end, folder / "last-day.jsonl", args.interval)
+                advanced[n][-1] = dataclasses.replace(
+                    advanced[n][-1], floor=floor, last_day=last_day
+                )
                 if n == 1:  # and the next day, from the store that day left
                     measure.progress(f"{volume}: advance the next day run {i + 1}/{args.repeat}")
                     next_day.append(advance_measured(copy, 1, args.workers, args.interval))
@@ -351,6 +371,22 @@ def advance_summary(
         "digest": digests[0] if len(digests) == 1 else digests,
         "deterministic": len(digests) == 1,
         "floor": floor_summary(runs, generate, goal, start_up),
+        "last_day_changes": last_day_summary(runs),
+    }
+
+
+def last_day_summary(runs: list[Advanced]) -> dict[str, Any] | None:
+    """`shardgen changes --since` the day before the last, after each of `runs`:
+    how many changes it wrote, its seconds and its memory."""
+    pulls = [a.last_day for a in runs if a.last_day is not None]
+    if len(pulls) != len(runs):
+        return None
+    written = {p.stdout.strip().split(" to ")[0] for p in pulls}  # "wrote N changes"
+    return {
+        "command": " ".join(pulls[0].argv[1:]),
+        "printed": sorted(written),
+        "seconds": stat([p.seconds for p in pulls]).as_dict(),
+        "memory_mb": stats_json(memory_stats(pulls), 1),
     }
 
 
@@ -510,12 +546,20 @@ def render_floors(result: dict[str, Any]) -> str:
                     fmt_ratio(floor["advance_over_floor"]),
                 ]
             )
-    header = ["floor of", "floor s", "÷ generate", "goal", "advance ÷ floor"]
+            pull = a.get("last_day_changes")
+            if pull is not None:
+                rows[-1] += [
+                    fmt_stat(Stat.from_dict(pull["seconds"]), ",.3f"),
+                    ", ".join(pull["printed"]),
+                ]
+    header = ["floor of", "floor s", "÷ generate", "goal", "advance ÷ floor",
+              "last day's changes s", "changes printed"]  # fmt: skip
     return "\n".join(
         [
             "the floor of each advance (advance_floor.py): LMDB alone taking in the rows and feed "
             "records it wrote, a transaction a day, in a fresh copy of the generated store (the "
-            "faster of two ways), plus the start-up of a process importing lmdb and msgspec",
+            "faster of two ways), plus the start-up of a process importing lmdb and msgspec; "
+            "and `shardgen changes --since` the day before the last, a daily pull",
             table(header, rows),
         ]
     )

@@ -170,6 +170,25 @@ def test_changes_since_and_until_pick_the_days(
     assert list(shardgen.changes(after, since=END)) == []
 
 
+def test_changes_since_any_day_are_the_feed_after_it(
+    advanced: tuple[Path, Path, shardgen.AdvanceSummary],
+) -> None:
+    """`--since` finds where its days begin without reading the feed before
+    them: for every day, before the first and after the last, the same
+    changes as the whole feed read and filtered."""
+    _, after, _ = advanced
+    every = list(shardgen.changes(after))
+    days = [msgspec.json.decode(line)["ts"][:10] for line in every]
+    first = dt.date.fromisoformat(days[0])
+    for offset in range(-2, 33):
+        since = (first + dt.timedelta(days=offset)).isoformat()
+        expected = [line for line, day in zip(every, days, strict=True) if day > since]
+        assert list(shardgen.changes(after, since=since)) == expected, since
+        until = (first + dt.timedelta(days=offset + 2)).isoformat()
+        expected = [line for line, day in zip(every, days, strict=True) if since < day <= until]
+        assert list(shardgen.changes(after, since=since, until=until)) == expected, since
+
+
 def test_a_killed_advance_leaves_the_store_and_resume_continues(
     large_store: tuple[Path, Summary], tmp_path: Path
 ) -> None:

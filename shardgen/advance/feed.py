@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 import msgspec
 
@@ -28,6 +28,10 @@ from ..store import Store, key, reading
 
 #: Changes read and rendered at a time.
 BATCH = 4096
+#: Batches between drops of the page mappings (`Store.release`): the pages
+#: of the feed read so far leave this process's memory (about 130 MB of the
+#: feed at xl between drops).
+RELEASE_EVERY = 128
 _CHANGE = msgspec.msgpack.Decoder(Change)
 
 
@@ -71,8 +75,9 @@ def _day(value: str | dt.date | None, option: str) -> int | None:
 
 def _lines(store: Store, low: int | None, high: int | None) -> Iterator[str]:
     batch: list[tuple[int, Change]] = []
+    batches = 0
     with store.env.begin() as txn, txn.cursor(db=store.dbs["changes"]) as cursor:
-        if not cursor.set_range(key(1)):
+        if not _first_after(cursor, low):
             return
         for k, value in cursor.iternext():
             change = _CHANGE.decode(value)
@@ -85,7 +90,36 @@ def _lines(store: Store, low: int | None, high: int | None) -> Iterator[str]:
             if len(batch) == BATCH:
                 yield from _render(batch)
                 batch = []
+                batches += 1
+                if batches % RELEASE_EVERY == 0:
+                    store.release(trim=False)
     yield from _render(batch)
+
+
+def _first_after(cursor: Any, low: int | None) -> bool:
+    """Put the cursor on the first change made after day `low` (on the
+    first of all when None); False if there is none.
+
+    The days come in order, and each day's changes carry times of that day,
+    so their days never go back as the sequence numbers grow: the first is
+    found by halving the feed's range of numbers, a few dozen reads however
+    long the feed (`--since yesterday` on a year's feed reads a day's
+    changes, not the year's)."""
+    if low is None:
+        return bool(cursor.set_range(key(1)))
+    if not cursor.last():
+        return False
+    # Every change numbered below `lo` is of day `low` or before; every one
+    # from `hi` on is of a later day.
+    lo, hi = 1, int.from_bytes(cursor.key(), "big") + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        cursor.set_range(key(mid))  # mid is at most the last: found
+        if _CHANGE.decode(cursor.value()).ts // DAY <= low:
+            lo = int.from_bytes(cursor.key(), "big") + 1
+        else:
+            hi = mid
+    return bool(cursor.set_range(key(lo)))
 
 
 def _render(batch: list[tuple[int, Change]]) -> Iterator[str]:
