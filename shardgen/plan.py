@@ -129,6 +129,11 @@ class GrownPlan(Plan, frozen=True):
     generated_customer_shards: int = 0
     generated_product_shards: int = 0
     changes: int = 0  # in the change feed
+    #: The first changes of the feed, verified before: the feed an advance
+    #: started from, verified when it was promoted. The feed only grows, so an
+    #: advance's verify checks only the changes its days added; `shardgen
+    #: verify` checks them all (0).
+    changes_checked: int = 0
 
     @property
     def generated_as_of_day(self) -> int:

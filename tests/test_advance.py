@@ -23,11 +23,12 @@ import pytest
 import shardgen
 from shardgen.advance.ledger import AGENDA_KEY, OVERDUE, PAY, recent_key
 from shardgen.pipeline import Summary
-from shardgen.plan import EPOCH
+from shardgen.plan import EPOCH, GrownPlan
 from shardgen.schema import DECODERS, ENCODER, EVENT_DECODER, LINE_ITEMS, AdvanceStarted, Change
 from shardgen.store import Store, key
 from shardgen.store.keys import LINK, LINK_KEY
 from shardgen.verification import changes as changes_check
+from shardgen.verification import verify_store
 from shardgen.verification.reader import ShardReader
 
 from .conftest import AS_OF
@@ -679,6 +680,50 @@ def test_verify_finds_a_change_feed_that_is_not_the_days(
         txn.delete(key(5), db=env.open_db(b"changes", txn=txn))
     env.close()
     assert rule in shardgen.verify(copy).violations_by_rule
+
+
+def test_an_advance_checks_the_changes_its_days_added(
+    advanced: tuple[Path, Path, shardgen.AdvanceSummary], tmp_path: Path
+) -> None:
+    """The feed only grows, and the feed a store held was verified when it was
+    promoted: an advance's verify reads the changes its own days added (a
+    daily advance's cost does not grow with the feed), `shardgen verify` all."""
+    _, after, summary = advanced
+    rule = "the change feed holds only the days' transitions"
+    damaged, sound = tmp_path / "damaged.lmdb", tmp_path / "sound.lmdb"
+    shutil.copyfile(after, damaged)
+    shutil.copyfile(after, sound)
+    # A change of the promoted feed made into one that is not the days'.
+    _date_change(damaged, 5)
+    assert rule in shardgen.verify(damaged).violations_by_rule
+    # Advancing it checks the days it adds, and leaves the rest as it was.
+    one = shardgen.advance(damaged, days=2, workers=2)
+    two = shardgen.advance(sound, days=2, workers=2)
+    assert one.digest == two.digest and one.changes == two.changes > 1000
+    assert {(v.rule, v.id) for v in shardgen.verify(damaged).violations} == {(rule, 5)}
+    assert shardgen.verify(sound).ok
+    with Store.open(sound) as store:
+        plan = store.scope()
+    assert isinstance(plan, GrownPlan) and plan.changes == summary.changes + two.changes
+    # A change of the days' own is read by the verify such an advance runs.
+    seq = summary.changes + two.changes // 2
+    _date_change(sound, seq)
+    with Store.open(sound) as store:
+        report = verify_store(store, workers=1, changes_checked=summary.changes)
+        before = verify_store(store, workers=1, changes_checked=plan.changes)
+    assert {(v.rule, v.id) for v in report.violations} == {(rule, seq)}
+    assert before.ok and report.digest == before.digest == two.digest
+
+
+def _date_change(path: Path, seq: int) -> None:
+    """Date change `seq` of the store's feed 400 days earlier: not the days'."""
+    env = lmdb.open(str(path), subdir=False, max_dbs=32, lock=True)
+    with env.begin(write=True) as txn:
+        db = env.open_db(b"changes", txn=txn)
+        change = msgspec.msgpack.Decoder(Change).decode(txn.get(key(seq), db=db))
+        early = msgspec.structs.replace(change, ts=change.ts - 400 * 86_400)
+        txn.put(key(seq), ENCODER.encode(early), db=db)
+    env.close()
 
 
 def _feed_violations(path: Path) -> list[tuple[int, str]]:

@@ -26,8 +26,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
+
 from ..errors import StoreError
-from ..plan import Plan, check_workers, default_workers
+from ..plan import GrownPlan, Plan, check_workers, default_workers
 from ..store import Identity, Store, isolated, pinned, reading
 from .merge import PROMOTED_RULE, in_task_order, store_digest
 from .report import Report, Violation, render
@@ -101,17 +103,24 @@ def _header(path: Path, pin: Identity | None) -> tuple[Plan, str | None, Identit
 
 
 def verify_store(
-    store: Store, check: Callable[[], None] | None = None, workers: int | None = None
+    store: Store,
+    check: Callable[[], None] | None = None,
+    workers: int | None = None,
+    changes_checked: int = 0,
 ) -> Report:
     """Verify an open store (generate's staging store, as it writes it).
 
     `check` is called between tasks, and every few tenths of a second while
     worker processes run them; it may raise to stop the pass (generate's
     memory limit does). With one worker the tasks read through `store`; worker
-    processes open the store's file read-only for themselves.
+    processes open the store's file read-only for themselves. The first
+    `changes_checked` changes of an advanced store's feed, verified before,
+    are not read (`GrownPlan.changes_checked`).
     """
     check_workers(workers)
     with reading(store.path):
         plan = store.scope()
         promoted = store.promoted_digest()
+    if changes_checked and isinstance(plan, GrownPlan):
+        plan = msgspec.structs.replace(plan, changes_checked=changes_checked)
     return verified_report(store.path, plan, store, check, workers, store.file, promoted)

@@ -56,13 +56,14 @@ def _may_change(table: str, fields: tuple[str, ...]) -> list[str]:
 
 
 def tasks(plan: GrownPlan) -> int:
-    """How many tasks the feed takes."""
-    return -(-plan.changes // CHANGES_PER_TASK)
+    """How many tasks the feed takes (the changes not verified before)."""
+    return -(-(plan.changes - plan.changes_checked) // CHANGES_PER_TASK)
 
 
 def verify_changes(reader: ShardReader, plan: GrownPlan, task: int) -> None:
-    """Changes task * CHANGES_PER_TASK + 1 .. (task + 1) * CHANGES_PER_TASK."""
-    first = task * CHANGES_PER_TASK + 1
+    """Changes task * CHANGES_PER_TASK + 1 .. (task + 1) * CHANGES_PER_TASK
+    of those after the first `plan.changes_checked`."""
+    first = plan.changes_checked + task * CHANGES_PER_TASK + 1
     last = min(first + CHANGES_PER_TASK, plan.changes + 1)
     add = reader.found.add
     low_day, high_day = plan.generated_as_of_day, plan.as_of_day
