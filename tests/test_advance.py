@@ -22,6 +22,7 @@ import pytest
 
 import shardgen
 from shardgen.advance.ledger import AGENDA_KEY, OVERDUE, PAY, recent_key
+from shardgen.make.catalog import build_catalog
 from shardgen.pipeline import Summary
 from shardgen.plan import EPOCH, GrownPlan
 from shardgen.schema import DECODERS, ENCODER, EVENT_DECODER, LINE_ITEMS, AdvanceStarted, Change
@@ -458,70 +459,54 @@ def test_bad_advance_input_is_one_line(
     assert shardgen.verify(copy).digest == shardgen.verify(small_store).digest
 
 
-def test_the_first_advance_keeps_the_catalog_and_the_next_reads_it(
-    small_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from shardgen.advance import business
-    from shardgen.make.catalog import build_catalog
-
-    path = tmp_path / "s.lmdb"
-    shutil.copyfile(small_store, path)
-    plan = Store.open(small_store).plan()
-    built = bytes(build_catalog(plan).buffer)
-
-    def kept() -> tuple[bytes | None, bytes | None]:
-        with Store.open(path) as store, store.env.begin(db=store.dbs["meta"]) as txn:
-            return txn.get(business.CATALOG_STATE.encode()), txn.get(business.CATALOG_MARK.encode())
-
-    one = shardgen.advance(path, days=3, workers=1)
-    catalog, mark = kept()
-    assert catalog == built and mark is not None
-    # The next advance reads it: building it again would fail here.
-    with monkeypatch.context() as patched:
-        patched.setattr(business, "build_catalog", lambda plan: pytest.fail("built again"))
-        two = shardgen.advance(path, days=3, workers=1)
-    # A catalog kept for another plan or shardgen is built again and replaced.
-    with Store.open(path, writable=True) as store, store.write() as txn:
-        txn.put(business.CATALOG_MARK.encode(), bytes(16), db=store.dbs["meta"])
-        txn.put(business.CATALOG_STATE.encode(), b"\0" * len(built), db=store.dbs["meta"])
-    three = shardgen.advance(path, days=3, workers=1)
-    assert kept() == (built, mark)
-    # The same days as one advance that built it.
-    once = tmp_path / "once.lmdb"
-    shutil.copyfile(small_store, once)
-    assert shardgen.advance(once, days=9, workers=1).digest == three.digest != two.digest
-    assert one.digest != two.digest
+#: What the first advance keeps in the store for the next ones: its name,
+#: the function that would make it again, and what that makes of a store.
+KEPT: dict[str, tuple[str, str, Callable[[Store], bytes]]] = {
+    "the catalog": (
+        "CATALOG_STATE",
+        "build_catalog",
+        lambda store: bytes(build_catalog(store.plan()).buffer),
+    ),
+    "the products on sale": (
+        "ON_SALE_STATE",
+        "on_sale",
+        lambda store: bytes(p.active for p in store.scan("products")),
+    ),
+}
 
 
-def test_the_first_advance_keeps_which_products_are_on_sale_and_the_next_reads_it(
-    small_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("what", sorted(KEPT))
+def test_the_first_advance_keeps_what_the_next_would_make_again(
+    small_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, what: str
 ) -> None:
     from shardgen.advance import business
 
+    state_name, maker, expected_of = KEPT[what]
+    state = getattr(business, state_name)
+    mark = state + "-for"
     path = tmp_path / "s.lmdb"
     shutil.copyfile(small_store, path)
     with Store.open(small_store) as store:
-        selling = bytes(p.active for p in store.scan("products"))
-    assert 0 < sum(selling) < len(selling)
+        expected = expected_of(store)
 
     def kept() -> tuple[bytes | None, bytes | None]:
         with Store.open(path) as store, store.env.begin(db=store.dbs["meta"]) as txn:
-            return txn.get(business.ON_SALE_STATE.encode()), txn.get(business.ON_SALE_MARK.encode())
+            return txn.get(state.encode()), txn.get(mark.encode())
 
     one = shardgen.advance(path, days=3, workers=1)
-    flags, mark = kept()
-    assert flags == selling and mark is not None
-    # The next advance reads them: reading the products again would fail here.
+    found, digest = kept()
+    assert found == expected and digest is not None
+    # The next advance reads it: making it again would fail here.
     with monkeypatch.context() as patched:
-        patched.setattr(business, "on_sale", lambda *args: pytest.fail("read again"))
+        patched.setattr(business, maker, lambda *args: pytest.fail("made again"))
         two = shardgen.advance(path, days=3, workers=1)
-    # Flags kept for another plan or shardgen are read again and replaced.
+    # What was kept for another plan or shardgen is made again and replaced.
     with Store.open(path, writable=True) as store, store.write() as txn:
-        txn.put(business.ON_SALE_MARK.encode(), bytes(16), db=store.dbs["meta"])
-        txn.put(business.ON_SALE_STATE.encode(), bytes(len(selling)), db=store.dbs["meta"])
+        txn.put(mark.encode(), bytes(16), db=store.dbs["meta"])
+        txn.put(state.encode(), bytes(len(expected)), db=store.dbs["meta"])
     three = shardgen.advance(path, days=3, workers=1)
-    assert kept() == (selling, mark)
-    # The same days as one advance that read them once.
+    assert kept() == (expected, digest)
+    # The same days as one advance that made it.
     once = tmp_path / "once.lmdb"
     shutil.copyfile(small_store, once)
     assert shardgen.advance(once, days=9, workers=1).digest == three.digest != two.digest

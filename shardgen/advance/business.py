@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import lmdb
@@ -243,46 +244,44 @@ ON_SALE_STATE = "on-sale"
 ON_SALE_MARK = "on-sale-for"
 
 
-def _mark(plan: Plan) -> bytes:
-    """What a kept catalog or on-sale flags were kept for: a digest of the
-    plan and the shardgen that kept them."""
-    return hashlib.blake2b(
+def kept(
+    store: Store, plan: Plan, state: str, mark: str, size: int, make: Callable[[], Any]
+) -> Any:
+    """What the store keeps in `meta` under `state`, `size` bytes, when the
+    digest beside it (under `mark`) is of this plan and shardgen; else what
+    `make()` gives (bytes or a buffer), kept there with that digest."""
+    digest = hashlib.blake2b(
         ENCODER.encode(plan) + f"{__version__}/{BYTES_PER_PRODUCT}".encode(), digest_size=16
     ).digest()
+    found = store.state(state) if store.state(mark) == digest else None
+    if found is not None and len(found) == size:
+        return found
+    made = make()
+    with store.write() as txn:
+        txn.put(state.encode(), made, db=store.dbs["meta"])
+        txn.put(mark.encode(), digest, db=store.dbs["meta"])
+    return made
 
 
 def kept_catalog(store: Store, plan: Plan) -> Catalog:
-    """The plan's catalog, as the store keeps it, or built and kept in it.
-
-    Beside it the store keeps a digest of the plan and the shardgen that
-    built it: a catalog kept for anything else is built again.
-    """
-    mark = _mark(plan)
-    kept = store.state(CATALOG_STATE) if store.state(CATALOG_MARK) == mark else None
-    if kept is not None and len(kept) == CatalogLayout(plan.products).size:
-        catalog = Catalog(memoryview(kept), plan.products)
-    else:
-        catalog = build_catalog(plan)
-        with store.write() as txn:
-            txn.put(CATALOG_STATE.encode(), catalog.buffer, db=store.dbs["meta"])
-            txn.put(CATALOG_MARK.encode(), mark, db=store.dbs["meta"])
+    """The plan's catalog, as the store keeps it, or built and kept in it
+    (`kept`): a catalog kept for another plan or shardgen is built again."""
+    size = CatalogLayout(plan.products).size
+    buffer = kept(
+        store, plan, CATALOG_STATE, CATALOG_MARK, size, lambda: build_catalog(plan).buffer
+    )
     store.release()  # the pages the catalog was read or written through
-    return catalog
+    return Catalog(memoryview(buffer), plan.products)
 
 
 def kept_on_sale(store: Store, plan: Plan, name: object) -> NDArray[np.bool_]:
     """Which generated products are on sale (`on_sale`), as the store keeps
-    them, or read from its products and kept in it (under a mark, as the
-    catalog is)."""
-    mark = _mark(plan)
-    kept = store.state(ON_SALE_STATE) if store.state(ON_SALE_MARK) == mark else None
-    if kept is not None and len(kept) == plan.products:
-        return np.frombuffer(kept, np.bool_).copy()
-    active = on_sale(store, plan, name)
-    with store.write() as txn:
-        txn.put(ON_SALE_STATE.encode(), active.tobytes(), db=store.dbs["meta"])
-        txn.put(ON_SALE_MARK.encode(), mark, db=store.dbs["meta"])
-    return active
+    them, or read from its products and kept in it (`kept`)."""
+    flags = kept(
+        store, plan, ON_SALE_STATE, ON_SALE_MARK, plan.products,
+        lambda: on_sale(store, plan, name).tobytes(),
+    )  # fmt: skip
+    return np.frombuffer(flags, np.bool_).copy()
 
 
 #: Changes appended to the feed at a time.
