@@ -20,7 +20,9 @@ faster counts), plus the start-up of a process that imports only lmdb and
 msgspec. No advance can take less: it writes those rows and that feed, and
 more besides (its draws, its reads, its verify). And after each advance,
 `shardgen changes COPY --since DAY --out FILE` for its last day (DAY the
-day before the store's date), as a daily pull of the feed would be.
+day before the store's date), as a daily pull of the feed would be; and the
+store the longest advance left advanced by one more day, as a daily run
+finds a store with a history.
 
     .venv/bin/python benchmarks/bench_advance.py --volumes large,xl --repeat 3
     .venv/bin/python benchmarks/bench_advance.py --volumes small --days 1,7 --json
@@ -261,6 +263,8 @@ def run_volume(volume: str, args: argparse.Namespace) -> dict[str, Any]:
     generated: list[Generated] = []
     advanced: dict[int, list[Advanced]] = {n: [] for n in args.days}
     next_day: list[Advanced] = []  # + 1 day from the store + 1 day left: a daily run
+    #: + 1 day from the store the longest advance left: a daily run after a history.
+    after_longest: list[Advanced] = []
     folder = Path(tempfile.mkdtemp(prefix="bench-advance-", dir=args.tmp))
     try:
         store, copy = folder / f"{volume}.lmdb", folder / f"{volume}-copy.lmdb"
@@ -289,10 +293,18 @@ def run_volume(volume: str, args: argparse.Namespace) -> dict[str, Any]:
                 if n == 1:  # and the next day, from the store that day left
                     measure.progress(f"{volume}: advance the next day run {i + 1}/{args.repeat}")
                     next_day.append(advance_measured(copy, 1, args.workers, args.interval))
+                elif n == max(args.days):  # the day after the longest advance
+                    measure.progress(f"{volume}: the day after + {n} d run {i + 1}/{args.repeat}")
+                    after_longest.append(advance_measured(copy, 1, args.workers, args.interval))
                 measure.remove_store(copy)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return summarise(volume, generated, advanced, next_day, size, start_up_seconds())
+    result = summarise(volume, generated, advanced, next_day, size, start_up_seconds())
+    if after_longest:
+        seconds = stat([g.run.seconds for g in generated])
+        result["after_longest"] = advance_summary(volume, 1, after_longest, seconds)
+        result["after_longest"]["after_days"] = max(args.days)
+    return result
 
 
 def summarise(
@@ -504,10 +516,14 @@ def render(result: dict[str, Any]) -> str:
 
 def advances(case: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """A case's advances, named: each + N days from the generated store, then
-    the next day from the store + 1 day left."""
+    the next day from the store + 1 day left, and from the store the longest
+    advance left."""
     named = [(f"+{a['days']} d", a) for a in case["advance"]]
     if case.get("next_day"):
         named.append(("+1 d, the next day", case["next_day"]))
+    if case.get("after_longest"):
+        after = case["after_longest"]
+        named.append((f"+1 d after +{after['after_days']} d", after))
     return named
 
 
