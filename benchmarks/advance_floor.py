@@ -11,12 +11,13 @@ updated once, as the day left it, a table at a time (the new rows appended
 in key order), and appends the day's feed records, each day in one
 transaction of FRESH, with no sync per commit and one at the end, as
 shardgen writes. It prints as JSON the seconds that took, the changes and
-the days. Of the ways tried, two are the fastest, each for some cases, and
-the benchmark runs both: the rows in the feed's order (the default), and,
-with `--writemap`, in key order through a writable map (xl + 30 days: 5.5 s
-against 6.8; + 1 day: 0.96 s against 0.43, the map's file grown first). Rows
-in key order without a writable map took longer than both. Imports are lmdb and msgspec only, so
-the process's own start-up is a floor too.
+the days. Of the ways tried, two are the fastest, and the benchmark runs
+both and counts the faster: the rows in the feed's order (the default), and,
+with `--writemap`, in key order through a writable map (in single runs the
+faster: xl + 30 days 5.36 s against 6.00, + 1 day 0.40-0.48 s against
+0.47-0.55). Rows in key order without a writable map took longer than both.
+Imports are lmdb and msgspec only, so the process's own start-up is a floor
+too.
 
     $ python benchmarks/advance_floor.py fresh.lmdb advanced.lmdb
 
