@@ -4,11 +4,12 @@ to, and the day weights the invoice rate is spread by."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 from array import array
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import lmdb
@@ -21,7 +22,7 @@ from ..make.catalog import BYTES_PER_PRODUCT, Catalog, CatalogLayout, build_cata
 from ..make.vocabulary import Q4_LIFT, WEEKEND_WEIGHT
 from ..plan import EPOCH, Plan
 from ..schema import ENCODER, Account, Change, Customer
-from ..store import Store, key
+from ..store import Snapshot, Store, key
 from ..versions import __version__
 from .ledger import RECENT_DAYS, restock_agenda
 
@@ -105,23 +106,22 @@ class Buyers:
         self.unpaid = array("q", [0])
         self.overdue = array("q", [0])
         self.last_day = array("q", [0])
-        try:
+        with _read_or_damaged(name, "its customers or their accounts"):
             self._read(store)
-        except (LookupError, OverflowError, msgspec.DecodeError) as exc:  # a row missing or damaged
-            raise damaged(name, f"its customers or their accounts: {exc}") from None
 
     def _read(self, store: Store) -> None:
         codes = STATUS_CODES
         with store.snapshot(release=True) as view:
             count = int(view.txn.stat(view.dbs["customers"])["entries"])
-            for first in range(1, count + 1, ROWS_CHUNK):
-                size = min(ROWS_CHUNK, count + 1 - first)
-                rows = _BUYER_ROWS.decode(view.values("customers", first, size)[0])
+            for (_, rows), (_, accounts) in zip(
+                _rows(view, "customers", count, _BUYER_ROWS),
+                _rows(view, "accounts", count, _ACCOUNTS),
+                strict=True,
+            ):
                 self.kind.extend([row.customer_type_id - 1 for row in rows])
                 self.status.extend([codes[row.status] for row in rows])
                 self.credit.extend([row.credit_limit for row in rows])
                 self.created.extend([row.created_at for row in rows])
-                accounts = _ACCOUNTS.decode(view.values("accounts", first, size)[0])
                 self.unpaid.extend([account.unpaid for account in accounts])
                 self.overdue.extend([account.overdue for account in accounts])
                 self.last_day.extend([account.last_day for account in accounts])
@@ -149,18 +149,36 @@ class Buyers:
         self.last_day[customer_id] = account.last_day
 
 
+def _rows(
+    view: Snapshot, table: str, count: int, decoder: msgspec.msgpack.Decoder[Any]
+) -> Iterator[tuple[int, list[Any]]]:
+    """Rows 1 .. `count` of `table`, ROWS_CHUNK at a time, from the store's
+    pages: each chunk's first ID and its rows, decoded in one call."""
+    for first in range(1, count + 1, ROWS_CHUNK):
+        size = min(ROWS_CHUNK, count + 1 - first)
+        yield first, decoder.decode(view.values(table, first, size)[0])
+
+
+@contextlib.contextmanager
+def _read_or_damaged(name: object, what: str) -> Iterator[None]:
+    """A row of `what` missing or damaged where the block reads it: the
+    damaged-store error of `name`, the store advanced."""
+    try:
+        yield
+    except (LookupError, OverflowError, msgspec.DecodeError) as exc:
+        raise damaged(name, f"{what}: {exc}") from None
+
+
 def on_sale(store: Store, plan: Plan, name: object) -> NDArray[np.bool_]:
     """Which of the generated products are on sale (`active`), by ID - 1
     (damage there is the damaged-store error of `name`)."""
     active = np.zeros(plan.products, np.bool_)
-    try:
-        with store.snapshot(release=True) as view:
-            for first in range(1, plan.products + 1, ROWS_CHUNK):
-                size = min(ROWS_CHUNK, plan.products + 1 - first)
-                products = _PRODUCT_ROWS.decode(view.values("products", first, size)[0])
-                active[first - 1 : first - 1 + size] = [p.active for p in products]
-    except (LookupError, OverflowError, msgspec.DecodeError) as exc:  # a row missing or damaged
-        raise damaged(name, f"its products or their inventory: {exc}") from None
+    with (
+        _read_or_damaged(name, "its products or their inventory"),
+        store.snapshot(release=True) as view,
+    ):
+        for first, products in _rows(view, "products", plan.products, _PRODUCT_ROWS):
+            active[first - 1 : first - 1 + len(products)] = [p.active for p in products]
     return active
 
 
@@ -169,19 +187,17 @@ def low_stock(store: Store, active: NDArray[np.bool_], name: object) -> list[int
     below their reorder point, in ID order (damage there is the
     damaged-store error of `name`)."""
     low: list[int] = []
-    try:
-        with store.snapshot(release=True) as view:
-            for first in range(1, len(active) + 1, ROWS_CHUNK):
-                size = min(ROWS_CHUNK, len(active) + 1 - first)
-                stock = _STOCK_ROWS.decode(view.values("inventory", first, size)[0])
-                selling = active[first - 1 : first - 1 + size].tolist()
-                low += [
-                    row.id
-                    for row, sells in zip(stock, selling, strict=True)
-                    if sells and row.quantity_on_hand < row.reorder_point
-                ]
-    except (LookupError, OverflowError, msgspec.DecodeError) as exc:  # a row missing or damaged
-        raise damaged(name, f"its products or their inventory: {exc}") from None
+    with (
+        _read_or_damaged(name, "its products or their inventory"),
+        store.snapshot(release=True) as view,
+    ):
+        for first, stock in _rows(view, "inventory", len(active), _STOCK_ROWS):
+            selling = active[first - 1 : first - 1 + len(stock)].tolist()
+            low += [
+                row.id
+                for row, sells in zip(stock, selling, strict=True)
+                if sells and row.quantity_on_hand < row.reorder_point
+            ]
     return low
 
 
