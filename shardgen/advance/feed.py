@@ -81,11 +81,9 @@ def _lines(store: Store, low: int | None, high: int | None) -> Iterator[str]:
             return
         for k, value in cursor.iternext():
             change = _CHANGE.decode(value)
-            day = change.ts // DAY
+            day = change.ts // DAY  # never below the first's (`_first_after`)
             if high is not None and day > high:
                 break
-            if low is not None and day <= low:
-                continue
             batch.append((int.from_bytes(k, "big"), change))
             if len(batch) == BATCH:
                 yield from _render(batch)
