@@ -299,12 +299,7 @@ def run_volume(volume: str, args: argparse.Namespace) -> dict[str, Any]:
                 measure.remove_store(copy)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    result = summarise(volume, generated, advanced, next_day, size, start_up_seconds())
-    if after_longest:
-        seconds = stat([g.run.seconds for g in generated])
-        result["after_longest"] = advance_summary(volume, 1, after_longest, seconds)
-        result["after_longest"]["after_days"] = max(args.days)
-    return result
+    return summarise(volume, generated, advanced, next_day, after_longest, size, start_up_seconds())
 
 
 def summarise(
@@ -312,6 +307,7 @@ def summarise(
     generated: list[Generated],
     advanced: dict[int, list[Advanced]],
     next_day: list[Advanced],
+    after_longest: list[Advanced],
     size: int,
     start_up: float,
 ) -> dict[str, Any]:
@@ -341,6 +337,12 @@ def summarise(
         # + 1 day again, from the store the + 1 day run left (what a daily run
         # of advance does: the plan's catalog kept, the feed already begun).
         "next_day": advance_summary(volume, 1, next_day, seconds) if next_day else None,
+        # + 1 day from the store the longest advance left: a daily run after a history.
+        "after_longest": (
+            {**advance_summary(volume, 1, after_longest, seconds), "after_days": max(advanced)}
+            if after_longest
+            else None
+        ),
     }
 
 
