@@ -641,21 +641,13 @@ def test_verify_finds_a_change_feed_that_is_not_the_days(
     assert shardgen.verify(after).ok
     changes = [msgspec.json.decode(line) for line in shardgen.changes(after)]
     paid = next(c for c in changes if c["op"] == "u" and c["after"]["status"] == "paid")
-    decode = msgspec.msgpack.Decoder(Change).decode
     for name, edit in (
         ("total", lambda r: msgspec.structs.replace(r, total=r.total + 1)),
         ("status", lambda r: msgspec.structs.replace(r, status="pending", paid_date=None)),
     ):
         copy = tmp_path / f"{name}.lmdb"
         shutil.copyfile(after, copy)
-        env = lmdb.open(str(copy), subdir=False, max_dbs=32, lock=True)
-        with env.begin(write=True) as txn:
-            db = env.open_db(b"changes", txn=txn)
-            change = decode(txn.get(key(paid["seq"]), db=db))
-            row = edit(DECODERS["invoices"].decode(change.after))
-            edited = msgspec.structs.replace(change, after=msgspec.Raw(ENCODER.encode(row)))
-            txn.put(key(paid["seq"]), ENCODER.encode(edited), db=db)
-        env.close()
+        _edit_change(copy, paid["seq"], lambda c, edit=edit: _after(c, edit(_row(c.after))))
         found = shardgen.verify(copy).violations
         assert any(v.rule == rule and v.id == paid["seq"] for v in found), name
     copy = tmp_path / "gap.lmdb"
@@ -679,7 +671,7 @@ def test_an_advance_checks_the_changes_its_days_added(
     shutil.copyfile(after, damaged)
     shutil.copyfile(after, sound)
     # A change of the promoted feed made into one that is not the days'.
-    _date_change(damaged, 5)
+    _edit_change(damaged, 5, _earlier)
     assert rule in shardgen.verify(damaged).violations_by_rule
     # Advancing it checks the days it adds, and leaves the rest as it was.
     one = shardgen.advance(damaged, days=2, workers=2)
@@ -692,7 +684,7 @@ def test_an_advance_checks_the_changes_its_days_added(
     assert isinstance(plan, GrownPlan) and plan.changes == summary.changes + two.changes
     # A change of the days' own is read by the verify such an advance runs.
     seq = summary.changes + two.changes // 2
-    _date_change(sound, seq)
+    _edit_change(sound, seq, _earlier)
     with Store.open(sound) as store:
         report = verify_store(store, workers=1, changes_checked=summary.changes)
         before = verify_store(store, workers=1, changes_checked=plan.changes)
@@ -700,15 +692,24 @@ def test_an_advance_checks_the_changes_its_days_added(
     assert before.ok and report.digest == before.digest == two.digest
 
 
-def _date_change(path: Path, seq: int) -> None:
-    """Date change `seq` of the store's feed 400 days earlier: not the days'."""
+def _edit_change(path: Path, seq: int, edit: Callable[[Change], Change]) -> None:
+    """Replace change `seq` of the store's feed with `edit` of it."""
     env = lmdb.open(str(path), subdir=False, max_dbs=32, lock=True)
     with env.begin(write=True) as txn:
         db = env.open_db(b"changes", txn=txn)
         change = msgspec.msgpack.Decoder(Change).decode(txn.get(key(seq), db=db))
-        early = msgspec.structs.replace(change, ts=change.ts - 400 * 86_400)
-        txn.put(key(seq), ENCODER.encode(early), db=db)
+        txn.put(key(seq), ENCODER.encode(edit(change)), db=db)
     env.close()
+
+
+def _row(raw: msgspec.Raw) -> Any:
+    """An invoice's record, as a change holds it."""
+    return DECODERS["invoices"].decode(raw)
+
+
+def _earlier(change: Change) -> Change:
+    """A change dated 400 days earlier: on no day of an advance."""
+    return msgspec.structs.replace(change, ts=change.ts - 400 * 86_400)
 
 
 def _feed_violations(path: Path) -> list[tuple[int, str]]:
@@ -726,9 +727,7 @@ def _feed_violations(path: Path) -> list[tuple[int, str]]:
 #: Edits of one change of the feed (its record before or after, or the
 #: change itself), each breaking one rule of the feed, and what verify says.
 FEED_EDITS: dict[str, tuple[str, Callable[[Change, Any, Any], Change], str]] = {
-    "dated before generation": (
-        "u", lambda c, b, a: msgspec.structs.replace(c, ts=c.ts - 400 * 86_400), "no day"
-    ),
+    "dated before generation": ("u", lambda c, b, a: _earlier(c), "no day"),
     "dated past int64": ("u", lambda c, b, a: msgspec.structs.replace(c, ts=2**64 - 1), "no day"),
     "a delete": ("u", lambda c, b, a: msgspec.structs.replace(c, op="d"), "d of"),
     "an unknown table": ("c", lambda c, b, a: msgspec.structs.replace(c, table="x"), "c of x"),
